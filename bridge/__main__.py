@@ -1,0 +1,163 @@
+"""Command line: ``python -m bridge -c config.yaml [-r registration.yaml] [-g]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from . import __version__
+from .config.loader import ConfigError, ConfigFile, example_config_path, write_first_config
+from .config.model import Config
+from .logging_setup import configure_logging
+from .matrix.startup_checks import StartupError
+from .network.interface import NetworkConnector
+from .registration import build_registration, new_token
+
+log = logging.getLogger("bridge")
+
+FILL_IN = (
+    "homeserver.address",
+    "homeserver.domain",
+    "appservice.address",
+    "bridge.permissions",
+    "telegram.bot_token",
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bridge",
+        description="A Matrix application-service bridge to Telegram.",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=Path("config.yaml"),
+        help="the config file (default: config.yaml); written on first run",
+    )
+    parser.add_argument(
+        "-r",
+        "--registration",
+        type=Path,
+        default=Path("registration.yaml"),
+        help="the registration file for the homeserver (default: registration.yaml)",
+    )
+    parser.add_argument(
+        "-g",
+        "--generate-registration",
+        action="store_true",
+        help="generate the registration (new tokens, stored in the config) and exit",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.config.exists():
+        write_first_config(args.config)
+        print(
+            f"No config file at {args.config}: wrote one from config.example.yaml.\n"
+            f"Fill in {', '.join(FILL_IN)} in {args.config}, then run\n"
+            f"  python -m bridge -c {args.config} -g\n"
+            "to generate the registration for your homeserver.",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        config_file, config, connector = load(args.config)
+        if args.generate_registration:
+            generate_registration(config_file, config, args.registration)
+            return 0
+        if not config.appservice.tokens_generated:
+            raise ConfigError(
+                "appservice.as_token and appservice.hs_token are not generated yet: run "
+                f"python -m bridge -c {args.config} -g and register the file with your homeserver"
+            )
+    except ConfigError as error:
+        print(f"Config error: {error}", file=sys.stderr)
+        return 2
+    secrets = [config.appservice.as_token, config.appservice.hs_token, *connector.secrets()]
+    configure_logging(config.logging, secrets)
+    return asyncio.run(run(config, connector))
+
+
+def load(path: Path) -> tuple[ConfigFile, Config, NetworkConnector]:
+    """Read the config, upgrade it in place, validate the core and the network's section."""
+    from connectors import NETWORKS, create_connector
+
+    config_file = ConfigFile.load(path)
+    report = config_file.upgrade_from(example_config_path())
+    if report.changed:
+        try:
+            config_file.save()
+            for key in report.added:
+                print(f"Config: added {key} with its default", file=sys.stderr)
+            for old, new in report.renamed:
+                print(f"Config: renamed {old} to {new}", file=sys.stderr)
+        except OSError as error:
+            print(
+                f"Config: could not write the upgraded config ({error}); using it in memory",
+                file=sys.stderr,
+            )
+    networks = [name for name in NETWORKS if name in config_file.document]
+    if len(networks) != 1:
+        raise ConfigError(
+            f"the config must have exactly one network section of: {', '.join(NETWORKS)}"
+        )
+    for key in config_file.unknown_keys(example_config_path(), networks):
+        print(f"Config: unknown key {key} is ignored (a typo?)", file=sys.stderr)
+    config = config_file.typed(networks)
+    connector = create_connector(networks[0])
+    connector.configure(config.networks[networks[0]])
+    return config_file, config, connector
+
+
+def generate_registration(config_file: ConfigFile, config: Config, path: Path) -> None:
+    as_token, hs_token = new_token(), new_token()
+    registration = build_registration(config, as_token, hs_token)
+    yaml = YAML()
+    yaml.default_flow_style = False
+    with path.open("w", encoding="utf-8") as handle:
+        yaml.dump(registration, handle)
+    path.chmod(0o600)
+    config_file.set("appservice.as_token", as_token)
+    config_file.set("appservice.hs_token", hs_token)
+    config_file.save()
+    print(
+        f"Wrote {path} and stored its tokens in {config_file.path}.\n"
+        f"Add {path.resolve()} to app_service_config_files in your homeserver.yaml and restart "
+        "the homeserver, then start the bridge.",
+        file=sys.stderr,
+    )
+
+
+async def run(config: Config, connector: NetworkConnector) -> int:
+    from .app import Bridge
+
+    bridge = Bridge(config, connector)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await bridge.start()
+    except StartupError as error:
+        log.critical("%s", error)
+        await bridge.stop(timeout=5)
+        return 1
+    await stop.wait()
+    log.info("Stopping")
+    await bridge.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The composition root: builds every part once, starts them in order, stops them cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from datetime import timedelta
+
+import aiohttp
+from mautrix.errors import MatrixRequestError
+
+from portals.context import PortalContext
+from portals.manager import PortalManager
+
+from . import __version__
+from .commands.core_commands import core_commands
+from .commands.processor import CommandProcessor
+from .config.model import Config
+from .core import BridgeCore
+from .db.database import Database
+from .db.inbox import MatrixInboxStore, RemoteInboxStore
+from .db.stores import GhostStore, MessageStore, PortalStore, UserStore
+from .ghosts import GhostManager
+from .management import ManagementRooms
+from .matrix.client import MatrixClient
+from .matrix.listener import AppserviceListener
+from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
+from .network.interface import NetworkConnector
+from .router import MatrixRouter
+from .users import UserManager
+
+log = logging.getLogger("bridge")
+
+# Handled events are remembered this long for deduplication, then pruned.
+INBOX_RETENTION = timedelta(days=7)
+
+
+class Bridge:
+    def __init__(self, config: Config, connector: NetworkConnector, queue_size: int = 256) -> None:
+        self.config = config
+        self.connector = connector
+        self.queue_size = queue_size
+        self.db = Database(config.appservice.database)
+        self._http: aiohttp.ClientSession | None = None
+        self._listener: AppserviceListener | None = None
+        self._prune_task: asyncio.Task[None] | None = None
+        self.core: BridgeCore | None = None
+        self.portals: PortalManager | None = None
+        self.matrix: MatrixClient | None = None
+        self._router: MatrixRouter | None = None
+        self._stopped = False
+
+    async def start(self) -> None:
+        config = self.config
+        await self.db.migrate()
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=config.homeserver.verify_ssl)
+        )
+        matrix = self.matrix = MatrixClient(config, self._http)
+        await check_homeserver(matrix, config)
+        await check_as_token(matrix, config)
+        await self._prepare_bot(matrix)
+
+        network = self.connector.name
+        users = UserManager(config, UserStore(self.db))
+        ghosts = GhostManager(config, matrix, GhostStore(self.db, network))
+        matrix_inbox = MatrixInboxStore(self.db)
+        remote_inbox = RemoteInboxStore(self.db)
+        commands = CommandProcessor(
+            config.bridge.command_prefix,
+            core_commands(__version__, self.connector.display_name, self.connector.status),
+        )
+        for command in self.connector.commands():
+            commands.register(command)
+        ctx = PortalContext(
+            config=config,
+            matrix=matrix,
+            ghosts=ghosts,
+            users=users,
+            portals=PortalStore(self.db, network),
+            messages=MessageStore(self.db),
+            matrix_inbox=matrix_inbox,
+            remote_inbox=remote_inbox,
+            connector=self.connector,
+            commands=commands,
+            queue_size=self.queue_size,
+        )
+        self.portals = PortalManager(ctx)
+        management = ManagementRooms(config, matrix, users, commands, self.connector.display_name)
+        self._router = MatrixRouter(self.portals, management, matrix_inbox, self.queue_size)
+        core = self.core = BridgeCore(
+            config, network, matrix_inbox, remote_inbox, self._router, self.portals, ghosts
+        )
+
+        await self.connector.start(core)
+        await core.replay_pending()
+        self._listener = AppserviceListener(
+            config.appservice.hs_token,
+            core,
+            config.appservice.hostname,
+            config.appservice.port,
+            config.appservice.max_body_size,
+        )
+        await self._listener.start()
+        await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
+        await self.connector.start_receiving()
+        self._prune_task = asyncio.create_task(self._prune_periodically(matrix_inbox, remote_inbox))
+        core.is_ready = True
+        log.info("Bridge started as %s", config.bot_mxid)
+
+    async def _prepare_bot(self, matrix: MatrixClient) -> None:
+        bot = matrix.bot
+        await bot.ensure_registered()
+        wanted = self.config.appservice.bot_displayname
+        if wanted:
+            try:
+                current = await bot.get_displayname(bot.mxid)
+            except MatrixRequestError:
+                current = None
+            if current != wanted:
+                await bot.set_displayname(wanted, check_current=False)
+        avatar = self.config.appservice.bot_avatar
+        if avatar:
+            await bot.set_avatar_url(avatar)  # type: ignore[arg-type]
+
+    async def _prune_periodically(
+        self, matrix_inbox: MatrixInboxStore, remote_inbox: RemoteInboxStore
+    ) -> None:
+        while True:
+            try:
+                pruned = await matrix_inbox.prune(INBOX_RETENTION)
+                pruned += await remote_inbox.prune(INBOX_RETENTION)
+                if pruned:
+                    log.debug("Pruned %d handled inbox entries", pruned)
+            except Exception:
+                log.exception("Pruning the inboxes failed")
+            await asyncio.sleep(3600)
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        """Stop taking new events, finish those in hand (within ``timeout``), close everything.
+
+        What is not finished stays in the inbox and is handled after the next start.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.core is not None:
+            self.core.is_ready = False
+        try:
+            await self.connector.stop()
+        except Exception:
+            log.exception("Stopping the %s connector failed", self.connector.name)
+        if self._listener is not None:
+            await self._listener.stop()
+        if self._prune_task is not None:
+            self._prune_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prune_task
+        finished = True
+        if self._router is not None:
+            finished = await self._router.close(timeout / 2) and finished
+        if self.portals is not None:
+            finished = await self.portals.close(timeout / 2) and finished
+        if not finished:
+            log.warning("Stopped with events still queued; they are handled after the next start")
+        if self._http is not None:
+            await self._http.close()
+        await self.db.close()
+        log.info("Bridge stopped")

@@ -1,0 +1,194 @@
+"""Reading, upgrading and writing the config file, and turning it into typed config."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from .model import Config
+from .upgrade import Rename, UpgradeReport, indent_step, upgrade
+
+CORE_SECTIONS = ("homeserver", "appservice", "bridge", "logging")
+
+# Keys whose names changed; the value a user set under the old name is carried to the new one.
+RENAMES = (
+    # The layout of mautrix-go bridges, for admins who bring a config over from one.
+    Rename("appservice.bot.username", "appservice.bot_username"),
+    Rename("appservice.bot.displayname", "appservice.bot_displayname"),
+    Rename("appservice.bot.avatar", "appservice.bot_avatar"),
+)
+
+# Maps whose keys belong to the user: added whole when missing, never merged into.
+OPAQUE = frozenset({"bridge.permissions", "logging"})
+
+# Values never shown in an error message.
+_SECRET_KEYS = ("token", "secret", "password")
+
+
+class ConfigError(Exception):
+    """A config problem, told in one line that names the key and what to do."""
+
+
+def example_config_path() -> Path:
+    """config.example.yaml at the top of the source tree (the one documented source)."""
+    return Path(__file__).resolve().parents[2] / "config.example.yaml"
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    return yaml
+
+
+class ConfigFile:
+    """A round-trip view of a config file: comments, order and quoting survive a save."""
+
+    def __init__(self, path: Path, document: CommentedMap) -> None:
+        self.path = path
+        self.document = document
+
+    @classmethod
+    def load(cls, path: Path) -> ConfigFile:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
+        document = _parse(text, str(path))
+        return cls(path, document)
+
+    def upgrade_from(self, example_path: Path) -> UpgradeReport:
+        example_text = example_path.read_text(encoding="utf-8")
+        example = _parse(example_text, str(example_path))
+        return upgrade(
+            self.document, example, example_text.splitlines(), renames=RENAMES, opaque=OPAQUE
+        )
+
+    def get(self, path: str) -> Any:
+        node: Any = self.document
+        for part in path.split("."):
+            node = node[part]
+        return node
+
+    def set(self, path: str, value: Any) -> None:
+        *parents, last = path.split(".")
+        node: Any = self.document
+        for part in parents:
+            node = node[part]
+        node[last] = value
+
+    def dumps(self) -> str:
+        yaml = _yaml()
+        step = indent_step(self.document) or 4
+        yaml.indent(mapping=step, sequence=step + 2, offset=step)
+        buffer = io.StringIO()
+        yaml.dump(self.document, buffer)
+        return buffer.getvalue()
+
+    def save(self) -> None:
+        """Write atomically, keeping the file's permissions (it holds tokens)."""
+        text = self.dumps()
+        directory = self.path.resolve().parent
+        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o600
+        descriptor, temporary = tempfile.mkstemp(prefix=".config-", dir=directory)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(temporary, mode)
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def unknown_keys(self, example_path: Path, network_sections: Iterable[str]) -> list[str]:
+        """Keys in the user's file that the example does not have (likely typos)."""
+        example = _parse(example_path.read_text(encoding="utf-8"), str(example_path))
+        allowed_top = set(CORE_SECTIONS) | set(network_sections)
+        unknown = [str(key) for key in self.document if key not in allowed_top]
+        for section in self.document:
+            if section in CORE_SECTIONS and section in example:
+                unknown.extend(_extra_keys(self.document[section], example[section], section))
+        return unknown
+
+    def typed(self, network_sections: Iterable[str]) -> Config:
+        """Validate the core sections; each network section is handed over raw."""
+        plain = _plain(self.document)
+        if not isinstance(plain, dict):
+            raise ConfigError(f"{self.path}: the config must be a map of sections")
+        data = {key: plain.get(key) for key in CORE_SECTIONS if key in plain}
+        data["networks"] = {name: plain.get(name) or {} for name in network_sections}
+        try:
+            return Config.model_validate(data)
+        except ValidationError as error:
+            raise ConfigError(describe_validation_error(self.path, error)) from None
+
+
+def _parse(text: str, name: str) -> CommentedMap:
+    try:
+        document = _yaml().load(text)
+    except YAMLError as error:
+        raise ConfigError(f"{name} is not valid YAML: {error}") from None
+    if document is None:
+        document = CommentedMap()
+    if not isinstance(document, CommentedMap):
+        raise ConfigError(f"{name} must be a map of sections, not a {type(document).__name__}")
+    return document
+
+
+def _extra_keys(user: Any, example: Any, prefix: str) -> Iterator[str]:
+    if prefix in OPAQUE or not isinstance(user, dict) or not isinstance(example, dict):
+        return
+    for key in user:
+        path = f"{prefix}.{key}"
+        if key not in example:
+            yield path
+        else:
+            yield from _extra_keys(user[key], example[key], path)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def describe_validation_error(source: Path | str, error: ValidationError) -> str:
+    """One line per problem: the dotted key, what is wrong and, unless secret, the value."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "missing":
+            lines.append(f"{key}: missing (see config.example.yaml for its meaning and default)")
+            continue
+        shown = "" if any(word in key for word in _SECRET_KEYS) else _shown(problem.get("input"))
+        lines.append(f"{key}: {message}{shown}")
+    return f"invalid config in {source}:\n  " + "\n  ".join(lines)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict | list) or value is None:
+        return ""
+    return f" (found {value!r})"
+
+
+def write_first_config(path: Path) -> None:
+    """Copy the example config to ``path`` for the admin to fill in."""
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True)
+    shutil.copyfile(example_config_path(), path)
+    os.chmod(path, 0o600)

@@ -1,0 +1,190 @@
+"""The typed configuration the code reads, validated once at start-up.
+
+Defaults live in config.example.yaml (the documented source); these models only say what a valid
+value looks like. A network's own section (``telegram:``) is validated by its connector.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PLACEHOLDER_TOKEN = "This value is generated when generating the registration"
+
+# Matrix user localparts (spec: lowercase letters, digits and ._=-/+).
+_LOCALPART = re.compile(r"^[a-z0-9._=\-/+]+$")
+_SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+class PermissionLevel(IntEnum):
+    """What a Matrix user may do with the bridge; higher levels include the lower ones."""
+
+    NONE = 0
+    RELAY = 10
+    USER = 50
+    ADMIN = 100
+
+    @classmethod
+    def parse(cls, name: str) -> PermissionLevel:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise ValueError(f"must be one of relay, user or admin, not {name!r}") from None
+
+
+class _Section(BaseModel):
+    # Unknown keys are reported as warnings by the loader, not rejected here.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+class HomeserverConfig(_Section):
+    address: str
+    domain: str
+    verify_ssl: bool = True
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not _SERVER_NAME.match(value):
+            raise ValueError("must be a server name such as example.com, without @ or https://")
+        return value
+
+
+def normalize_database_url(value: str) -> str:
+    """Accept the URLs admins write and pick the async driver the bridge uses."""
+    if value.startswith("postgres://"):
+        value = "postgresql://" + value.removeprefix("postgres://")
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(
+            "must be an SQLAlchemy URL such as sqlite:///bridge.db "
+            "or postgresql://user:password@host/database"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    elif backend == "postgresql":
+        url = url.set(drivername="postgresql+asyncpg")
+    else:
+        raise ValueError(f"database {backend!r} is not supported: use sqlite or postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class AppserviceConfig(_Section):
+    address: str
+    hostname: str
+    port: Annotated[int, Field(ge=1, le=65535)]
+    max_body_size: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    database: str
+    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    bot_username: str
+    bot_displayname: str = ""
+    bot_avatar: str = ""
+    as_token: str
+    hs_token: str
+    ephemeral_events: bool = True
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("bot_username")
+    @classmethod
+    def _localpart(cls, value: str) -> str:
+        if not _LOCALPART.match(value):
+            raise ValueError("must be a Matrix localpart: lowercase letters, digits and ._=-/+")
+        return value
+
+    @field_validator("bot_avatar")
+    @classmethod
+    def _mxc(cls, value: str) -> str:
+        if value and not value.startswith("mxc://"):
+            raise ValueError("must be an mxc:// URI or empty")
+        return value
+
+    @property
+    def tokens_generated(self) -> bool:
+        return PLACEHOLDER_TOKEN not in (self.as_token, self.hs_token)
+
+
+def _require_placeholder(value: str, placeholder: str) -> str:
+    if f"{{{placeholder}}}" not in value:
+        raise ValueError(f"must contain {{{placeholder}}}")
+    return value
+
+
+class BridgeConfig(_Section):
+    username_template: str
+    alias_template: str
+    displayname_template: str
+    command_prefix: Annotated[str, Field(min_length=1)]
+    room_version: str = ""
+    permissions: dict[str, PermissionLevel]
+
+    @field_validator("username_template")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        return _require_placeholder(value, "userid")
+
+    @field_validator("alias_template")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        return _require_placeholder(value, "groupname")
+
+    @field_validator("permissions", mode="before")
+    @classmethod
+    def _levels(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("must be a map of '*', a server name or a Matrix ID to a level")
+        levels: dict[str, PermissionLevel] = {}
+        for key, level in value.items():
+            if not isinstance(level, str):
+                raise ValueError(f"{key}: must be relay, user or admin")
+            try:
+                levels[str(key)] = PermissionLevel.parse(level)
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from None
+        return levels
+
+    def username_for(self, remote_id: str) -> str:
+        return self.username_template.format(userid=remote_id)
+
+    def alias_localpart_for(self, remote_id: str) -> str:
+        return self.alias_template.format(groupname=remote_id)
+
+
+class Config(_Section):
+    """The whole bridge config; ``networks`` keeps each network's raw section for its connector."""
+
+    homeserver: HomeserverConfig
+    appservice: AppserviceConfig
+    bridge: BridgeConfig
+    logging: dict[str, Any]
+    networks: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def bot_mxid(self) -> str:
+        return f"@{self.appservice.bot_username}:{self.homeserver.domain}"

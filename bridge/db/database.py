@@ -1,0 +1,47 @@
+"""The database handle every store shares: an engine and a session per unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from .engine import create_engine, session_factory
+from .migrate import upgrade_to_head
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url)
+        self._sessions = session_factory(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def migrate(self) -> None:
+        await upgrade_to_head(self.engine)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits when the block ends without an error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    def insert_ignoring_conflicts(self, table: Table, index: list[str]) -> Insert:
+        """INSERT ... ON CONFLICT DO NOTHING on the given unique columns, for either backend."""
+        statement: Any
+        if self.dialect == "postgresql":
+            statement = postgresql.insert(table)
+        else:
+            statement = sqlite.insert(table)
+        result: Insert = statement.on_conflict_do_nothing(index_elements=index)
+        return result
+
+    async def close(self) -> None:
+        await self.engine.dispose()

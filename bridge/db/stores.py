@@ -1,0 +1,242 @@
+"""Queries for portals, ghosts, users, the message map, reactions and small key-value state.
+
+Rows come back detached (``expire_on_commit=False``): plain records to read, changed only through
+these methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .database import Database
+from .models import Ghost, KeyValue, Message, Portal, Reaction, User
+
+
+class PortalStore:
+    def __init__(self, db: Database, network: str) -> None:
+        self._db = db
+        self._network = network
+
+    async def get(self, remote_id: str, receiver: str = "") -> Portal | None:
+        async with self._db.session() as session:
+            return await session.scalar(
+                select(Portal).where(
+                    Portal.network == self._network,
+                    Portal.remote_id == remote_id,
+                    Portal.receiver == receiver,
+                )
+            )
+
+    async def get_or_create(self, remote_id: str, receiver: str = "") -> Portal:
+        found = await self.get(remote_id, receiver)
+        if found is not None:
+            return found
+        try:
+            async with self._db.session() as session:
+                portal = Portal(network=self._network, remote_id=remote_id, receiver=receiver)
+                portal.extra = {}
+                session.add(portal)
+            return portal
+        except IntegrityError:
+            # Created concurrently: the unique key kept it single; read the winner.
+            winner = await self.get(remote_id, receiver)
+            assert winner is not None
+            return winner
+
+    async def by_room(self, room_id: str) -> Portal | None:
+        async with self._db.session() as session:
+            return await session.scalar(select(Portal).where(Portal.mxid == room_id))
+
+    async def all_with_rooms(self) -> list[Portal]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Portal).where(Portal.network == self._network, Portal.mxid.is_not(None))
+            )
+            return list(rows)
+
+    async def update(self, portal_id: int, **values: Any) -> None:
+        async with self._db.session() as session:
+            await session.execute(update(Portal).where(Portal.id == portal_id).values(**values))
+
+    async def delete(self, portal_id: int) -> None:
+        async with self._db.session() as session:
+            await session.execute(delete(Portal).where(Portal.id == portal_id))
+
+
+class GhostStore:
+    def __init__(self, db: Database, network: str) -> None:
+        self._db = db
+        self._network = network
+
+    async def get(self, remote_id: str) -> Ghost | None:
+        async with self._db.session() as session:
+            return await session.scalar(
+                select(Ghost).where(Ghost.network == self._network, Ghost.remote_id == remote_id)
+            )
+
+    async def get_or_create(self, remote_id: str, mxid: str) -> Ghost:
+        found = await self.get(remote_id)
+        if found is not None:
+            return found
+        try:
+            async with self._db.session() as session:
+                ghost = Ghost(network=self._network, remote_id=remote_id, mxid=mxid)
+                ghost.extra = {}
+                session.add(ghost)
+            return ghost
+        except IntegrityError:
+            winner = await self.get(remote_id)
+            assert winner is not None
+            return winner
+
+    async def update(self, ghost_id: int, **values: Any) -> None:
+        async with self._db.session() as session:
+            await session.execute(update(Ghost).where(Ghost.id == ghost_id).values(**values))
+
+
+class UserStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, mxid: str) -> User | None:
+        async with self._db.session() as session:
+            return await session.get(User, mxid)
+
+    async def get_or_create(self, mxid: str) -> User:
+        found = await self.get(mxid)
+        if found is not None:
+            return found
+        try:
+            async with self._db.session() as session:
+                user = User(mxid=mxid)
+                session.add(user)
+            return user
+        except IntegrityError:
+            winner = await self.get(mxid)
+            assert winner is not None
+            return winner
+
+    async def by_management_room(self, room_id: str) -> User | None:
+        async with self._db.session() as session:
+            return await session.scalar(select(User).where(User.management_room == room_id))
+
+    async def set_management_room(self, mxid: str, room_id: str | None) -> None:
+        async with self._db.session() as session:
+            if room_id is not None:
+                # A room is the management room of one user at most.
+                await session.execute(
+                    update(User).where(User.management_room == room_id).values(management_room=None)
+                )
+            await session.execute(
+                update(User).where(User.mxid == mxid).values(management_room=room_id)
+            )
+
+
+class MessageStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        portal_id: int,
+        remote_id: str,
+        part_id: str,
+        mxid: str,
+        room_id: str,
+        sender_remote_id: str | None = None,
+        sender_mxid: str | None = None,
+    ) -> bool:
+        """Record a mapping; False if this part or event was mapped already (a replay)."""
+        statement = self._db.insert_ignoring_conflicts(
+            Message.__table__,  # type: ignore[arg-type]
+            ["portal_id", "remote_id", "part_id"],
+        ).values(
+            portal_id=portal_id,
+            remote_id=remote_id,
+            part_id=part_id,
+            mxid=mxid,
+            room_id=room_id,
+            sender_remote_id=sender_remote_id,
+            sender_mxid=sender_mxid,
+        )
+        try:
+            async with self._db.session() as session:
+                result = await session.execute(statement)
+                return bool(result.rowcount)  # type: ignore[attr-defined]
+        except IntegrityError:
+            # The event id is mapped to another message already.
+            return False
+
+    async def by_remote(self, portal_id: int, remote_id: str) -> list[Message]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Message)
+                .where(Message.portal_id == portal_id, Message.remote_id == remote_id)
+                .order_by(Message.id)
+            )
+            return list(rows)
+
+    async def by_mxid(self, mxid: str) -> list[Message]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Message).where(Message.mxid == mxid).order_by(Message.id)
+            )
+            return list(rows)
+
+    async def count(self, portal_id: int) -> int:
+        async with self._db.session() as session:
+            rows = await session.scalars(select(Message.id).where(Message.portal_id == portal_id))
+            return len(list(rows))
+
+
+class ReactionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        portal_id: int,
+        message_remote_id: str,
+        sender_remote_id: str,
+        emoji_id: str,
+        emoji: str,
+        mxid: str,
+    ) -> bool:
+        statement = self._db.insert_ignoring_conflicts(
+            Reaction.__table__,  # type: ignore[arg-type]
+            ["portal_id", "message_remote_id", "sender_remote_id", "emoji_id"],
+        ).values(
+            portal_id=portal_id,
+            message_remote_id=message_remote_id,
+            sender_remote_id=sender_remote_id,
+            emoji_id=emoji_id,
+            emoji=emoji,
+            mxid=mxid,
+        )
+        try:
+            async with self._db.session() as session:
+                result = await session.execute(statement)
+                return bool(result.rowcount)  # type: ignore[attr-defined]
+        except IntegrityError:
+            return False
+
+
+class KeyValueStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, key: str) -> Any:
+        async with self._db.session() as session:
+            row = await session.get(KeyValue, key)
+            return None if row is None else row.value
+
+    async def set(self, key: str, value: Any) -> None:
+        async with self._db.session() as session:
+            row = await session.get(KeyValue, key)
+            if row is None:
+                session.add(KeyValue(key=key, value=value))
+            else:
+                row.value = value

@@ -1,0 +1,71 @@
+"""Ghosts: the Matrix users standing for remote users."""
+
+from __future__ import annotations
+
+import logging
+import re
+import string
+
+from .config.model import Config
+from .db.models import Ghost
+from .db.stores import GhostStore
+from .matrix.client import MatrixClient
+from .network.events import RemoteUser
+from .network.ids import RemoteUserID
+from .registration import user_namespace
+
+log = logging.getLogger("bridge.ghosts")
+
+
+class _Blank(dict[str, str]):
+    """Unknown template fields become empty instead of raising KeyError."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render_displayname(template: str, user: RemoteUser) -> str:
+    fields = _Blank(user.name_fields)
+    fields["displayname"] = user.displayname
+    fields.setdefault("userid", str(user.id))
+    try:
+        name = string.Formatter().vformat(template, (), fields)
+    except (ValueError, IndexError):
+        name = user.displayname
+    return " ".join(name.split()) or str(user.id)
+
+
+class GhostManager:
+    def __init__(self, config: Config, matrix: MatrixClient, store: GhostStore) -> None:
+        self._config = config
+        self._matrix = matrix
+        self._store = store
+        self._namespace = re.compile(user_namespace(config))
+        localpart = re.escape(config.bridge.username_template).replace(
+            re.escape("{userid}"), "(?P<id>.+)"
+        )
+        self._localpart = re.compile(f"^@{localpart}:{re.escape(config.homeserver.domain)}$")
+
+    def mxid_for(self, remote_id: RemoteUserID | str) -> str:
+        localpart = self._config.bridge.username_for(str(remote_id))
+        return f"@{localpart}:{self._config.homeserver.domain}"
+
+    def is_ghost(self, mxid: str) -> bool:
+        return self._namespace.fullmatch(mxid) is not None
+
+    def remote_id_of(self, mxid: str) -> RemoteUserID | None:
+        match = self._localpart.match(mxid)
+        return RemoteUserID(match.group("id")) if match else None
+
+    async def ensure(self, user: RemoteUser) -> Ghost:
+        """Register the ghost and bring its display name up to date."""
+        mxid = self.mxid_for(user.id)
+        ghost = await self._store.get_or_create(str(user.id), mxid)
+        intent = self._matrix.intent(mxid)
+        await intent.ensure_registered()
+        name = render_displayname(self._config.bridge.displayname_template, user)
+        if ghost.displayname != name:
+            await intent.set_displayname(name, check_current=False)
+            await self._store.update(ghost.id, displayname=name)
+            ghost.displayname = name
+        return ghost

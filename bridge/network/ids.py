@@ -1,0 +1,21 @@
+"""Opaque identifiers for remote objects; only a connector knows how its network encodes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NewType
+
+RemoteChatID = NewType("RemoteChatID", str)
+RemoteUserID = NewType("RemoteUserID", str)
+RemoteMessageID = NewType("RemoteMessageID", str)
+
+
+@dataclass(frozen=True, slots=True)
+class PortalKey:
+    """Which remote chat a portal stands for, and for whom (``receiver`` "" means everyone)."""
+
+    chat_id: RemoteChatID
+    receiver: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.chat_id}/{self.receiver}" if self.receiver else str(self.chat_id)

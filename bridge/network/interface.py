@@ -1,0 +1,79 @@
+"""The protocols between the core and a network connector.
+
+The core never imports a network's library: it talks to the connector only through these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .events import ChatInfo, RemoteEvent
+from .ids import PortalKey, RemoteUserID
+from .outgoing import MatrixMessage, SentMessage
+
+if TYPE_CHECKING:
+    from ..commands.types import Command
+    from ..config.model import Config
+
+
+class BridgeContext(Protocol):
+    """What the core offers a connector."""
+
+    @property
+    def config(self) -> Config: ...
+
+    async def submit(self, event: RemoteEvent, dedup_key: str) -> bool:
+        """Store a remote event durably and queue it for its portal.
+
+        Returns once the event is stored (so the network may be told it arrived), False if an
+        event with this key was stored before. ``dedup_key`` must be unique per network event.
+        """
+
+    async def create_portal_room(
+        self, portal: PortalKey, info: ChatInfo, invite: Sequence[str] = ()
+    ) -> str:
+        """Create (or return) the Matrix room of a portal, in the portal's order of events."""
+
+    async def portal_room_id(self, portal: PortalKey) -> str | None: ...
+
+    def ghost_user_id(self, user: RemoteUserID) -> str: ...
+
+
+class NetworkConnector(Protocol):
+    """One per network."""
+
+    @property
+    def name(self) -> str:
+        """The network's config section and its name in the database (for example telegram)."""
+
+    @property
+    def display_name(self) -> str: ...
+
+    def configure(self, section: Mapping[str, Any]) -> None:
+        """Validate and take the network's config section; raise ConfigError naming the key."""
+
+    async def start(self, bridge: BridgeContext) -> None:
+        """Connect and get ready to send; do not deliver events yet."""
+
+    async def start_receiving(self) -> None:
+        """Begin handing remote events to the bridge (after pending ones were replayed)."""
+
+    async def stop(self) -> None: ...
+
+    def commands(self) -> Sequence[Command]: ...
+
+    async def send_message(
+        self, portal: PortalKey, message: MatrixMessage
+    ) -> Sequence[SentMessage]:
+        """Carry a Matrix message to the remote chat; raise DeliveryError if it cannot be."""
+
+    async def status(self) -> str:
+        """One line for the ``ping`` command: is the network connection up, as whom."""
+
+    def secrets(self) -> Sequence[str]:
+        """Values that must never appear in a log line (tokens)."""
+
+
+class DeliveryError(Exception):
+    """A message the network refused for good; the text says why, for the Matrix sender."""

@@ -1,0 +1,76 @@
+"""Finds, creates and caches portals; one Portal object (and queue) per remote chat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from bridge.network.events import ChatInfo
+from bridge.network.ids import PortalKey, RemoteChatID
+
+from .context import PortalContext
+from .items import CallItem
+from .portal import Portal
+from .room import ensure_room
+
+log = logging.getLogger("portals")
+
+
+class PortalManager:
+    def __init__(self, ctx: PortalContext) -> None:
+        self._ctx = ctx
+        self._by_key: dict[PortalKey, Portal] = {}
+        self._by_room: dict[str, Portal] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, key: PortalKey) -> Portal:
+        """The portal of a remote chat, created (without a room) if it is new."""
+        async with self._lock:
+            portal = self._by_key.get(key)
+            if portal is None:
+                record = await self._ctx.portals.get_or_create(str(key.chat_id), key.receiver)
+                portal = self._remember(Portal(key, record, self._ctx))
+            return portal
+
+    async def by_room(self, room_id: str) -> Portal | None:
+        portal = self._by_room.get(room_id)
+        if portal is not None:
+            return portal
+        record = await self._ctx.portals.by_room(room_id)
+        if record is None or record.network != self._ctx.connector.name:
+            return None
+        async with self._lock:
+            key = PortalKey(RemoteChatID(record.remote_id), record.receiver)
+            portal = self._by_key.get(key) or self._remember(Portal(key, record, self._ctx))
+            return portal
+
+    async def create_room(self, key: PortalKey, info: ChatInfo, invite: Sequence[str] = ()) -> str:
+        """Create the portal's room in the portal's own order of events and wait for it."""
+        portal = await self.get(key)
+
+        async def create() -> str:
+            room_id = await ensure_room(portal, info, invite)
+            self._by_room[room_id] = portal
+            return room_id
+
+        item = CallItem(create)
+        await portal.queue.put(item)
+        room_id: str = await item.done
+        return room_id
+
+    def _remember(self, portal: Portal) -> Portal:
+        self._by_key[portal.key] = portal
+        if portal.room_id is not None:
+            self._by_room[portal.room_id] = portal
+        return portal
+
+    def loaded(self) -> list[Portal]:
+        return list(self._by_key.values())
+
+    async def close(self, timeout: float) -> bool:
+        """Finish every portal's queue within ``timeout``; True if all finished."""
+        results = await asyncio.gather(
+            *(portal.queue.close(timeout) for portal in self._by_key.values())
+        )
+        return all(results)

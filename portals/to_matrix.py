@@ -1,0 +1,80 @@
+"""Remote events into the portal's Matrix room, as ghosts."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any, assert_never
+
+from mautrix.types import EventType, RoomID
+
+from bridge.network.events import MessageContent, RemoteEvent, RemoteMessage
+
+if TYPE_CHECKING:
+    from .portal import Portal
+
+
+def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:
+    """The same remote message part always gets the same Matrix transaction id, so a resend after
+    a crash is recognised by the homeserver instead of posted twice."""
+    digest = hashlib.sha256(f"{portal.key}|{message_id}|{part_id}".encode()).hexdigest()[:32]
+    return f"bridge-{digest}"
+
+
+async def handle_event(portal: Portal, event: RemoteEvent) -> None:
+    match event:
+        case RemoteMessage():
+            await _message(portal, event)
+        case _:
+            assert_never(event)
+
+
+async def _message(portal: Portal, message: RemoteMessage) -> None:
+    ctx = portal.ctx
+    room_id = portal.room_id
+    if room_id is None:
+        portal.log.debug("No room yet; message %s not bridged", message.message_id)
+        return
+    done = {row.part_id for row in await ctx.messages.by_remote(portal.id, message.message_id)}
+    ghost = await ctx.ghosts.ensure(message.sender)
+    intent = ctx.matrix.intent(ghost.mxid)
+    await intent.ensure_joined(RoomID(room_id))
+    reply_to = await _reply_target(portal, message)
+    timestamp = int(message.timestamp.timestamp() * 1000)
+    for index, part in enumerate(message.parts):
+        part_id = str(index)
+        if part_id in done:
+            continue
+        content = _content(part, reply_to)
+        event_id = await intent.send_message_event(
+            RoomID(room_id),
+            EventType.ROOM_MESSAGE,
+            content,  # type: ignore[arg-type]
+            txn_id=transaction_id(portal, message.message_id, part_id),
+            timestamp=timestamp,
+        )
+        await ctx.messages.add(
+            portal.id,
+            message.message_id,
+            part_id,
+            event_id,
+            room_id,
+            sender_remote_id=str(message.sender.id),
+            sender_mxid=ghost.mxid,
+        )
+
+
+async def _reply_target(portal: Portal, message: RemoteMessage) -> str | None:
+    if message.reply_to is None:
+        return None
+    rows = await portal.ctx.messages.by_remote(portal.id, message.reply_to)
+    return rows[0].mxid if rows else None
+
+
+def _content(part: MessageContent, reply_to: str | None) -> dict[str, Any]:
+    content: dict[str, Any] = {"msgtype": part.msgtype, "body": part.body}
+    if part.html is not None:
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = part.html
+    if reply_to is not None:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return content

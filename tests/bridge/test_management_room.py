@@ -1,0 +1,134 @@
+"""The bridge bot in a user's DM (their management room) and in other rooms, on a real Synapse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import StartBridge
+from tests.support.fixtures import MakeMatrixUser
+from tests.support.matrix_client import MatrixTestClient
+
+
+def notice_containing(text: str) -> Any:
+    def match(event: dict[str, Any]) -> bool:
+        content = event.get("content", {})
+        return (
+            event.get("type") == "m.room.message"
+            and content.get("msgtype") == "m.notice"
+            and text in content.get("body", "")
+        )
+
+    return match
+
+
+async def open_dm(user: MatrixTestClient, bot: str) -> str:
+    room_id = await user.create_room(invite=[bot], is_direct=True, preset="private_chat")
+    await user.wait_for_membership(room_id, bot, "join")
+    await user.wait_for_event(room_id, notice_containing("management room"))
+    return room_id
+
+
+async def test_bot_answers_ping_and_help_in_dm(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    running = await start_bridge()
+    user = await make_matrix_user("alice")
+    room_id = await open_dm(user, running.bot)
+
+    sent = await user.send_message(room_id, "ping")
+    pong = await user.wait_for_event(room_id, notice_containing("Pong"), after=sent)
+    assert pong["sender"] == running.bot
+    assert "FakeNet: connected (fake)" in pong["content"]["body"]
+
+    sent = await user.send_message(room_id, "help")
+    help_event = await user.wait_for_event(room_id, notice_containing("help"), after=sent)
+    body = help_event["content"]["body"]
+    for command in ("help", "ping", "version", "cancel", "login"):
+        assert f"  {command}" in body, body
+    assert "<code>ping</code>" in help_event["content"]["formatted_body"]
+
+    sent = await user.send_message(room_id, "version")
+    version = await user.wait_for_event(
+        room_id, notice_containing("matrix-telegram-bridge"), after=sent
+    )
+    assert "0." in version["content"]["body"]
+
+
+async def test_help_lists_only_what_the_user_may_run(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser, synapse: Any
+) -> None:
+    # Users of another server fall under "*": relay level, which may not use "login".
+    running = await start_bridge(overrides={"bridge.permissions": {"*": "relay"}})
+    user = await make_matrix_user("relayonly")
+    room_id = await open_dm(user, running.bot)
+
+    sent = await user.send_message(room_id, "help")
+    help_event = await user.wait_for_event(room_id, notice_containing("ping"), after=sent)
+    assert "login" not in help_event["content"]["body"]
+
+    sent = await user.send_message(room_id, "login")
+    refusal = await user.wait_for_event(room_id, notice_containing("may not use login"), after=sent)
+    assert "user level" in refusal["content"]["body"]
+
+
+async def test_unknown_command_and_cancel(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    running = await start_bridge()
+    user = await make_matrix_user("bob")
+    room_id = await open_dm(user, running.bot)
+
+    sent = await user.send_message(room_id, "pnig")
+    answer = await user.wait_for_event(room_id, notice_containing("Unknown command"), after=sent)
+    assert "Did you mean ping?" in answer["content"]["body"]
+
+    sent = await user.send_message(room_id, "cancel")
+    await user.wait_for_event(room_id, notice_containing("nothing to cancel"), after=sent)
+
+    sent = await user.send_message(room_id, "login")
+    await user.wait_for_event(room_id, notice_containing("Send your login code"), after=sent)
+    sent = await user.send_message(room_id, "cancel")
+    await user.wait_for_event(room_id, notice_containing("Cancelled login"), after=sent)
+    # The prompt is gone: the next message is a command again, not a login code.
+    sent = await user.send_message(room_id, "ping")
+    await user.wait_for_event(room_id, notice_containing("Pong"), after=sent)
+    assert running.connector.logins == {}  # type: ignore[attr-defined]
+
+    sent = await user.send_message(room_id, "login")
+    await user.wait_for_event(room_id, notice_containing("Send your login code"), after=sent)
+    sent = await user.send_message(room_id, "12345")
+    await user.wait_for_event(room_id, notice_containing("Logged in with code 12345"), after=sent)
+    assert running.connector.logins == {user.user_id: "12345"}  # type: ignore[attr-defined]
+
+
+async def test_commands_elsewhere_need_the_prefix(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    running = await start_bridge()
+    user = await make_matrix_user("carol")
+    other = await make_matrix_user("dave")
+    room_id = await user.create_room(invite=[running.bot, other.user_id])
+    await user.wait_for_membership(room_id, running.bot, "join")
+
+    await user.send_message(room_id, "ping")
+    sent = await user.send_message(room_id, "!tg ping")
+    pong = await user.wait_for_event(room_id, notice_containing("Pong"), after=sent)
+    events = await user.room_messages(room_id)
+    pongs = [e["event_id"] for e in events if "Pong" in e.get("content", {}).get("body", "")]
+    assert pongs == [pong["event_id"]], "the unprefixed ping in a shared room must be ignored"
+
+    sent = await user.send_message(room_id, "!tg help")
+    help_event = await user.wait_for_event(
+        room_id, notice_containing("Commands start with"), after=sent
+    )
+    assert "!tg" in help_event["content"]["body"]
+
+
+async def test_users_without_permission_are_ignored(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    running = await start_bridge(overrides={"bridge.permissions": {"other.example": "user"}})
+    user = await make_matrix_user("stranger")
+    room_id = await user.create_room(invite=[running.bot], is_direct=True)
+    # The bot rejects the invite of someone below relay level.
+    await user.wait_for_membership(room_id, running.bot, "leave")

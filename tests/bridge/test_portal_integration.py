@@ -1,0 +1,104 @@
+"""A remote message reaches Matrix through a portal as a ghost, and back, on a real Synapse."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.conftest import StartBridge
+from tests.fakes.fake_network import FakeConnector
+from tests.support.fixtures import MakeMatrixUser
+
+
+def text_event(body: str) -> Any:
+    def match(event: dict[str, Any]) -> bool:
+        return event.get("type") == "m.room.message" and event["content"].get("body") == body
+
+    return match
+
+
+@pytest.mark.parametrize("room_version", ["12", "11"])
+async def test_remote_message_arrives_as_ghost(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser, room_version: str
+) -> None:
+    connector = FakeConnector()
+    running = await start_bridge(
+        connector=connector, overrides={"bridge.room_version": room_version}
+    )
+    user = await make_matrix_user("reader")
+    room_id = await connector.create_portal(f"chat-{room_version}", "Fake chat", [user.user_id])
+    await user.wait_for_invite()
+    await user.join(room_id)
+    assert await user.get_room_version(room_id) == room_version
+    power = await user.get_state(room_id, "m.room.power_levels")
+    if room_version == "12":
+        assert ":" not in room_id.removeprefix("!")
+        assert running.bot not in power["users"]
+    else:
+        assert power["users"][running.bot] == 100
+    name = await user.get_state(room_id, "m.room.name")
+    assert name["name"] == "Fake chat"
+
+    assert await connector.remote_message(f"chat-{room_version}", "1", "42", "Zoe", "hello")
+    event = await user.wait_for_event(room_id, text_event("hello"))
+    assert event["sender"] == "@telegram_42:synapse.test"
+    profile = await user.get_profile("@telegram_42:synapse.test")
+    assert profile["displayname"] == "Zoe (Telegram)"
+
+    # Formatting and replies carry over.
+    await connector.remote_message(
+        f"chat-{room_version}", "2", "42", "Zoe", "bold", html="<b>bold</b>", reply_to="1"
+    )
+    reply = await user.wait_for_event(room_id, text_event("bold"))
+    assert reply["content"]["formatted_body"] == "<b>bold</b>"
+    assert reply["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == event["event_id"]
+
+
+async def test_redelivered_remote_message_is_bridged_once(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("reader")
+    room_id = await connector.create_portal("dup", "Dup chat", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    assert await connector.remote_message("dup", "7", "5", "Yan", "once")
+    assert not await connector.remote_message("dup", "7", "5", "Yan", "once")
+    await connector.remote_message("dup", "8", "5", "Yan", "marker")
+    await user.wait_for_event(room_id, text_event("marker"))
+    bodies = [
+        e["content"].get("body")
+        for e in await user.room_messages(room_id)
+        if e["type"] == "m.room.message"
+    ]
+    assert bodies.count("once") == 1
+
+
+async def test_matrix_message_reaches_connector(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("writer", displayname="Writer W")
+    room_id = await connector.create_portal("out", "Outgoing", [user.user_id])
+    await user.join(await user.wait_for_invite())
+
+    event_id = await user.send_message(room_id, "to the network", html="<i>to the network</i>")
+    await asyncio.wait_for(connector.network.arrived.wait(), 15)
+    ((portal_key, message),) = connector.network.sent
+    assert str(portal_key.chat_id) == "out"
+    assert message.event_id == event_id
+    assert message.body == "to the network"
+    assert message.html == "<i>to the network</i>"
+    assert message.sender.mxid == user.user_id
+    assert message.sender.displayname == "Writer W"
+
+    # A refusal by the network is told to the sender, not dropped silently.
+    connector.network.refuse_next = "the chat is read-only"
+    sent = await user.send_message(room_id, "refused one")
+    notice = await user.wait_for_event(
+        room_id, lambda e: "not bridged" in e["content"].get("body", ""), after=sent
+    )
+    assert "the chat is read-only" in notice["content"]["body"]

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real Synapse with the bridge's registration, and bridges to run against it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from bridge.app import Bridge
+from bridge.network.interface import NetworkConnector
+from tests.fakes.fake_network import FakeConnector
+from tests.support.bridge_harness import (
+    AppserviceSetup,
+    RunningBridge,
+    bridge_config,
+    make_appservice_setup,
+)
+from tests.support.databases import database_url
+from tests.support.ports import free_port
+from tests.support.synapse import SynapseServer
+
+pytest_plugins = ["tests.support.fixtures"]
+
+StartBridge = Callable[..., Awaitable[RunningBridge]]
+
+
+@pytest.fixture(scope="session")
+def appservice_setup(tmp_path_factory: pytest.TempPathFactory) -> AppserviceSetup:
+    return make_appservice_setup(tmp_path_factory.mktemp("appservice"), free_port())
+
+
+@pytest.fixture(scope="session")
+def synapse_appservice_files(appservice_setup: AppserviceSetup) -> list[Path]:
+    return [appservice_setup.registration]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = request.param
+    return kind
+
+
+@pytest_asyncio.fixture
+async def db_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with database_url(db_kind, tmp_path) as url:
+        yield url
+
+
+@pytest_asyncio.fixture
+async def start_bridge(
+    synapse: SynapseServer, appservice_setup: AppserviceSetup, tmp_path: Path
+) -> AsyncIterator[StartBridge]:
+    """Start bridges (one at a time: they share the registered port); all stopped at teardown.
+
+    ``start_bridge(database=url, connector=FakeConnector(), overrides={"bridge.x": ...})``
+    """
+    running: list[RunningBridge] = []
+    default_database = f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}"
+
+    async def start(
+        database: str | None = None,
+        connector: NetworkConnector | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> RunningBridge:
+        connector = connector or FakeConnector()
+        config = bridge_config(
+            appservice_setup, synapse.url, database or default_database, connector.name, overrides
+        )
+        connector.configure(config.networks[connector.name])
+        bridge = Bridge(config, connector)
+        try:
+            await bridge.start()
+        except BaseException:
+            await bridge.stop(timeout=2)
+            raise
+        handle = RunningBridge(bridge, config, connector)
+        running.append(handle)
+        return handle
+
+    yield start
+    for handle in running:
+        await handle.stop()

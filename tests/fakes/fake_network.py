@@ -1,0 +1,115 @@
+"""A network connector for core tests: no network library, everything in memory.
+
+It proves the seam: remote messages reach Matrix through a portal, Matrix messages reach the
+connector, and a connector's own commands (with a prompt that ``cancel`` can stop) work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.commands.types import Command, CommandEvent, PendingPrompt
+from bridge.config.loader import ConfigError
+from bridge.config.model import PermissionLevel
+from bridge.network.events import ChatInfo, MessageContent, RemoteMessage, RemoteUser
+from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
+from bridge.network.interface import BridgeContext, DeliveryError
+from bridge.network.outgoing import MatrixMessage, SentMessage
+
+
+@dataclass
+class FakeNetwork:
+    """What the fake remote network saw."""
+
+    sent: list[tuple[PortalKey, MatrixMessage]] = field(default_factory=list)
+    refuse_next: str | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FakeConnector:
+    name = "fakenet"
+    display_name = "FakeNet"
+
+    def __init__(self, network: FakeNetwork | None = None) -> None:
+        self.network = network or FakeNetwork()
+        self.bridge: BridgeContext | None = None
+        self.receiving = False
+        self.token = ""
+        self._ids = itertools.count(1000)
+        self.logins: dict[str, str] = {}
+
+    def configure(self, section: Mapping[str, Any]) -> None:
+        token = section.get("token", "")
+        if not isinstance(token, str):
+            raise ConfigError("fakenet.token: must be a string")
+        self.token = token
+
+    async def start(self, bridge: BridgeContext) -> None:
+        self.bridge = bridge
+
+    async def start_receiving(self) -> None:
+        self.receiving = True
+
+    async def stop(self) -> None:
+        self.receiving = False
+
+    def secrets(self) -> Sequence[str]:
+        return [self.token] if self.token else []
+
+    async def status(self) -> str:
+        return "connected (fake)"
+
+    def commands(self) -> Sequence[Command]:
+        async def login(event: CommandEvent) -> None:
+            async def answer(prompt_event: CommandEvent, text: str) -> None:
+                self.logins[prompt_event.sender] = text.strip()
+                await prompt_event.reply(f"Logged in with code {text.strip()}.")
+
+            event.processor.prompt(event.sender, PendingPrompt("login", answer))
+            await event.reply("Send your login code, or cancel.")
+
+        return [Command("login", login, "Log in to FakeNet", PermissionLevel.USER, section="Auth")]
+
+    async def send_message(
+        self, portal: PortalKey, message: MatrixMessage
+    ) -> Sequence[SentMessage]:
+        if self.network.refuse_next is not None:
+            reason, self.network.refuse_next = self.network.refuse_next, None
+            raise DeliveryError(reason)
+        self.network.sent.append((portal, message))
+        self.network.arrived.set()
+        return [SentMessage(RemoteMessageID(str(next(self._ids))), "0")]
+
+    # Test helpers: things happening on the fake network.
+
+    async def remote_message(
+        self,
+        chat: str,
+        message_id: str,
+        user_id: str,
+        name: str,
+        text: str,
+        html: str | None = None,
+        reply_to: str | None = None,
+    ) -> bool:
+        assert self.bridge is not None
+        event = RemoteMessage(
+            portal=PortalKey(RemoteChatID(chat)),
+            message_id=RemoteMessageID(message_id),
+            sender=RemoteUser(RemoteUserID(user_id), name, {"first_name": name}),
+            parts=(MessageContent(text, html),),
+            timestamp=datetime.now(UTC),
+            reply_to=RemoteMessageID(reply_to) if reply_to else None,
+        )
+        return await self.bridge.submit(event, f"{chat}:{message_id}")
+
+    async def create_portal(self, chat: str, name: str, invite: Sequence[str] = ()) -> str:
+        assert self.bridge is not None
+        return await self.bridge.create_portal_room(
+            PortalKey(RemoteChatID(chat)), ChatInfo(name=name, topic=f"FakeNet chat {chat}"), invite
+        )
