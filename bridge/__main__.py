@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from connectors import NETWORKS, create_connector
+
 from . import __version__
 from .config.loader import ConfigError, ConfigFile, example_config_path, write_first_config
 from .config.model import Config
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     try:
-        config_file, config, connector = load(args.config)
+        config_file, config, network = load(args.config)
         if args.generate_registration:
             generate_registration(config_file, config, args.registration)
             return 0
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                 "appservice.as_token and appservice.hs_token are not generated yet: run "
                 f"python -m bridge -c {args.config} -g and register the file with your homeserver"
             )
+        connector = create_connector(network)
+        connector.configure(config.networks[network])
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)
         return 2
@@ -89,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(run(config, connector))
 
 
-def load(path: Path) -> tuple[ConfigFile, Config, NetworkConnector]:
-    """Read the config, upgrade it in place, validate the core and the network's section."""
-    from connectors import NETWORKS, create_connector
+def load(path: Path) -> tuple[ConfigFile, Config, str]:
+    """Read the config, upgrade it in place and validate the core sections.
 
+    Returns the file, the typed config and the name of the network it configures.
+    """
     config_file = ConfigFile.load(path)
     report = config_file.upgrade_from(example_config_path())
     if report.changed:
@@ -114,10 +119,7 @@ def load(path: Path) -> tuple[ConfigFile, Config, NetworkConnector]:
         )
     for key in config_file.unknown_keys(example_config_path(), networks):
         print(f"Config: unknown key {key} is ignored (a typo?)", file=sys.stderr)
-    config = config_file.typed(networks)
-    connector = create_connector(networks[0])
-    connector.configure(config.networks[networks[0]])
-    return config_file, config, connector
+    return config_file, config_file.typed(networks), networks[0]
 
 
 def generate_registration(config_file: ConfigFile, config: Config, path: Path) -> None:

@@ -69,6 +69,9 @@ async def _message(portal: Portal, event: dict[str, Any], sender: str) -> None:
     except DeliveryError as refusal:
         await notice(portal, f"Your message was not bridged: {refusal}")
         return
+    except Exception:
+        await notice(portal, "Your message was not bridged: an internal error; see the bridge log.")
+        raise
     for part in sent:
         await ctx.messages.add(
             portal.id, part.message_id, part.part_id, event_id, room_id, sender_mxid=sender

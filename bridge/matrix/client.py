@@ -3,14 +3,16 @@ today's room versions."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, ClientTimeout
 from mautrix.api import Method, Path
 from mautrix.appservice import AppServiceAPI, IntentAPI
 from mautrix.appservice.state_store import ASStateStore
 from mautrix.client.state_store import MemoryStateStore
+from mautrix.errors import MatrixRequestError, make_request_error
 from mautrix.types import RoomID, UserID
 from mautrix.util.logging import TraceLogger
 
@@ -27,6 +29,16 @@ class _StateStore(ASStateStore, MemoryStateStore):
         MemoryStateStore.__init__(self)
 
 
+def _error(status: int, text: str) -> MatrixRequestError:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return make_request_error(status, text, body.get("errcode"), body.get("error"))
+
+
 def creator_has_infinite_power(room_version: str) -> bool:
     """From room version 12 on, the creator is privileged by the create event itself and must
     not be listed in the power levels' users."""
@@ -40,6 +52,7 @@ def creator_has_infinite_power(room_version: str) -> bool:
 class MatrixClient:
     def __init__(self, config: Config, session: ClientSession) -> None:
         self._config = config
+        self._session = session
         store = _StateStore()
         mautrix_log: TraceLogger = logging.getLogger("mau.as")  # type: ignore[assignment]
         self.api = AppServiceAPI(
@@ -58,12 +71,28 @@ class MatrixClient:
         return self.bot.user(UserID(mxid))
 
     async def versions(self) -> dict[str, Any]:
-        response: dict[str, Any] = await self.api.request(Method.GET, Path.versions, retry_count=0)
-        return response
+        """GET /versions without a token: a wrong token must not look like a wrong address."""
+        url = f"{self._config.homeserver.address}/_matrix/client/versions"
+        timeout = ClientTimeout(total=30)
+        async with self._session.get(url, timeout=timeout) as response:
+            text = await response.text()
+            if response.status != 200:
+                raise _error(response.status, text)
+            body: dict[str, Any] = json.loads(text)
+            return body
 
     async def whoami(self) -> str:
-        response = await self.api.request(Method.GET, Path.v3.account.whoami, retry_count=0)
-        return str(response["user_id"])
+        """Who the as_token belongs to, asked without masquerading as the configured bot (so a
+        mismatch shows as a different user, not as a refusal)."""
+        url = f"{self._config.homeserver.address}/_matrix/client/v3/account/whoami"
+        headers = {"Authorization": f"Bearer {self._config.appservice.as_token}"}
+        async with self._session.get(
+            url, headers=headers, timeout=ClientTimeout(total=30)
+        ) as response:
+            text = await response.text()
+            if response.status != 200:
+                raise _error(response.status, text)
+            return str(json.loads(text)["user_id"])
 
     async def ping_appservice(self, transaction_id: str) -> int:
         return await self.bot.appservice_ping(self._config.appservice.id, transaction_id)

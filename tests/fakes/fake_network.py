@@ -28,6 +28,7 @@ class FakeNetwork:
 
     sent: list[tuple[PortalKey, MatrixMessage]] = field(default_factory=list)
     refuse_next: str | None = None
+    crash_on_body: str | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -78,6 +79,8 @@ class FakeConnector:
     async def send_message(
         self, portal: PortalKey, message: MatrixMessage
     ) -> Sequence[SentMessage]:
+        if message.body == self.network.crash_on_body:
+            raise RuntimeError("the fake network crashed on this message")
         if self.network.refuse_next is not None:
             reason, self.network.refuse_next = self.network.refuse_next, None
             raise DeliveryError(reason)

@@ -1,0 +1,126 @@
+"""The command line, run as admins run it: python -m bridge."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from bridge import __version__
+from bridge.config.loader import ConfigFile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert __version__ in result.stdout
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for option in ("-c", "-r", "-g", "--version"):
+        assert option in result.stdout
+
+
+def test_first_run_writes_the_config_and_says_what_to_fill_in(tmp_path: Path) -> None:
+    result = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert result.returncode != 0
+    written = tmp_path / "config.yaml"
+    assert written.read_text() == (ROOT / "config.example.yaml").read_text()
+    assert written.stat().st_mode & 0o077 == 0, "the config will hold tokens: owner-only"
+    for key in (
+        "homeserver.address",
+        "homeserver.domain",
+        "appservice.address",
+        "telegram.bot_token",
+        "-g",
+    ):
+        assert key in result.stderr
+
+
+def test_running_before_generating_the_registration_says_so(tmp_path: Path) -> None:
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    result = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not generated yet" in result.stderr and "-g" in result.stderr
+
+
+def test_generate_registration(tmp_path: Path) -> None:
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    config_path = tmp_path / "config.yaml"
+    config_file = ConfigFile.load(config_path)
+    config_file.set("homeserver.domain", "example.org")
+    config_file.set("appservice.address", "http://bridge.internal:29317")
+    config_file.set("appservice.ephemeral_events", True)
+    config_file.save()
+
+    result = run_cli("-c", "config.yaml", "-r", "reg.yaml", "-g", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "app_service_config_files" in result.stderr
+    registration = YAML(typ="safe").load((tmp_path / "reg.yaml").read_text())
+    saved = ConfigFile.load(config_path)
+    assert registration["as_token"] == saved.get("appservice.as_token")
+    assert registration["hs_token"] == saved.get("appservice.hs_token")
+    assert registration["as_token"] != registration["hs_token"]
+    assert len(registration["as_token"]) >= 40
+    assert registration["id"] == "telegram"
+    assert registration["url"] == "http://bridge.internal:29317"
+    assert registration["sender_localpart"] == "telegrambot"
+    assert registration["rate_limited"] is False
+    assert registration["receive_ephemeral"] is True
+    assert "de.sorunome.msc2409.push_ephemeral" not in registration
+    assert registration["namespaces"]["users"] == [
+        {"regex": r"@telegram_.+:example\.org", "exclusive": True},
+        {"regex": r"@telegrambot:example\.org", "exclusive": True},
+    ]
+    assert registration["namespaces"]["aliases"] == [
+        {"regex": r"#telegram_.+:example\.org", "exclusive": True}
+    ]
+    assert (tmp_path / "reg.yaml").stat().st_mode & 0o077 == 0
+    # The user's other settings survived the save.
+    assert saved.get("homeserver.domain") == "example.org"
+
+    # Generating again makes fresh tokens.
+    run_cli("-c", "config.yaml", "-r", "reg.yaml", "-g", cwd=tmp_path)
+    again = YAML(typ="safe").load((tmp_path / "reg.yaml").read_text())
+    assert again["as_token"] != registration["as_token"]
+
+
+def test_invalid_config_names_the_key(tmp_path: Path) -> None:
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    config_file = ConfigFile.load(tmp_path / "config.yaml")
+    config_file.set("appservice.port", "twelve")
+    config_file.save()
+    result = run_cli("-c", "config.yaml", "-g", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "appservice.port" in result.stderr
+
+
+def test_an_old_config_is_upgraded_in_place(tmp_path: Path) -> None:
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(
+        "# mine\nhomeserver:\n    address: http://hs:8008  # local\n    domain: hs.test\n"
+        "appservice:\n    address: http://b:29317\ntelegram:\n    bot_token: ''\n"
+    )
+    result = run_cli("-c", "config.yaml", "-g", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "added appservice.port" in result.stderr
+    text = config_path.read_text()
+    assert "# mine" in text and "address: http://hs:8008  # local" in text
+    assert "# The prefix of commands outside your management room" in text
