@@ -11,6 +11,7 @@ from datetime import timedelta
 import aiohttp
 from mautrix.errors import MatrixRequestError
 
+from portals.commands import portal_commands
 from portals.context import PortalContext
 from portals.manager import PortalManager
 
@@ -65,7 +66,7 @@ class Bridge:
 
         network = self.connector.name
         users = UserManager(config, UserStore(self.db))
-        ghosts = GhostManager(config, matrix, GhostStore(self.db, network))
+        ghosts = GhostManager(config, matrix, GhostStore(self.db, network), self.connector)
         matrix_inbox = MatrixInboxStore(self.db)
         remote_inbox = RemoteInboxStore(self.db)
         commands = CommandProcessor(
@@ -90,8 +91,17 @@ class Bridge:
         self.portals = PortalManager(ctx)
         management = ManagementRooms(config, matrix, users, commands, self.connector.display_name)
         self._router = MatrixRouter(self.portals, management, matrix_inbox, self.queue_size)
+        for command in portal_commands(self.portals, self.connector):
+            commands.register(command)
         core = self.core = BridgeCore(
-            config, network, matrix_inbox, remote_inbox, self._router, self.portals, ghosts
+            config,
+            network,
+            matrix_inbox,
+            remote_inbox,
+            self._router,
+            self.portals,
+            ghosts,
+            self.connector,
         )
 
         await self.connector.start(core)

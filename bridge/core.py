@@ -14,6 +14,7 @@ from .db.inbox import MatrixInboxStore, RemoteInboxStore, StoredRemoteEvent
 from .ghosts import GhostManager
 from .network.events import ChatInfo, RemoteEvent, decode_event, encode_event
 from .network.ids import PortalKey, RemoteChatID, RemoteUserID
+from .network.interface import ChatUnavailable, NetworkConnector
 from .router import MatrixRouter
 
 log = logging.getLogger("bridge.core")
@@ -29,7 +30,9 @@ class BridgeCore:
         router: MatrixRouter,
         portals: PortalManager,
         ghosts: GhostManager,
+        connector: NetworkConnector,
     ) -> None:
+        self._connector = connector
         self._config = config
         self._network = network
         self._matrix_inbox = matrix_inbox
@@ -75,7 +78,23 @@ class BridgeCore:
         return False
 
     async def query_alias(self, alias: str) -> bool:
-        return False
+        """Joining the alias of a chat the bot is in creates its portal, if portals are public."""
+        if not self._config.bridge.public_portals:
+            return False
+        localpart, _, server = alias.removeprefix("#").partition(":")
+        chat_id = self._config.bridge.chat_id_from_alias_localpart(localpart)
+        if chat_id is None or server != self._config.homeserver.domain:
+            return False
+        key = PortalKey(RemoteChatID(chat_id))
+        try:
+            info = await self._connector.get_chat_info(key)
+        except ChatUnavailable as reason:
+            log.info(
+                "Alias %s asked for, but chat %s cannot be bridged: %s", alias, chat_id, reason
+            )
+            return False
+        await self._portals.create_room(key, info)
+        return True
 
     def pinged(self, transaction_id: str | None) -> None:
         if transaction_id:

@@ -6,12 +6,14 @@ import logging
 import re
 import string
 
+from .avatars import upload_avatar
 from .config.model import Config
 from .db.models import Ghost
 from .db.stores import GhostStore
 from .matrix.client import MatrixClient
 from .network.events import RemoteUser
 from .network.ids import RemoteUserID
+from .network.interface import NetworkConnector
 from .registration import user_namespace
 
 log = logging.getLogger("bridge.ghosts")
@@ -36,8 +38,15 @@ def render_displayname(template: str, user: RemoteUser) -> str:
 
 
 class GhostManager:
-    def __init__(self, config: Config, matrix: MatrixClient, store: GhostStore) -> None:
+    def __init__(
+        self,
+        config: Config,
+        matrix: MatrixClient,
+        store: GhostStore,
+        connector: NetworkConnector,
+    ) -> None:
         self._config = config
+        self._connector = connector
         self._matrix = matrix
         self._store = store
         self._namespace = re.compile(user_namespace(config))
@@ -58,7 +67,7 @@ class GhostManager:
         return RemoteUserID(match.group("id")) if match else None
 
     async def ensure(self, user: RemoteUser) -> Ghost:
-        """Register the ghost and bring its display name up to date."""
+        """Register the ghost and bring its display name and avatar up to date."""
         mxid = self.mxid_for(user.id)
         ghost = await self._store.get_or_create(str(user.id), mxid)
         intent = self._matrix.intent(mxid)
@@ -68,4 +77,11 @@ class GhostManager:
             await intent.set_displayname(name, check_current=False)
             await self._store.update(ghost.id, displayname=name)
             ghost.displayname = name
+        avatar = user.avatar
+        if avatar is not None and avatar.id != (ghost.avatar_id or ""):
+            mxc = await upload_avatar(self._connector, intent, avatar) if avatar.id else ""
+            if mxc is not None:
+                await intent.set_avatar_url(mxc)  # type: ignore[arg-type]
+                await self._store.update(ghost.id, avatar_id=avatar.id, avatar_mxc=mxc or None)
+                ghost.avatar_id, ghost.avatar_mxc = avatar.id, mxc or None
         return ghost

@@ -12,6 +12,8 @@ from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError
 from bridge.network.outgoing import MatrixMessage, MatrixSender
 
+from . import relay
+
 if TYPE_CHECKING:
     from .portal import Portal
 
@@ -20,29 +22,41 @@ TEXT_TYPES = ("m.text", "m.notice", "m.emote")
 
 async def handle_event(portal: Portal, event: dict[str, Any]) -> None:
     sender = event.get("sender")
-    if not isinstance(sender, str) or _is_bridge_user(portal, sender):
+    content = event.get("content")
+    if not isinstance(sender, str) or not isinstance(content, dict):
         return
-    if event.get("type") == "m.room.message":
-        await _message(portal, event, sender)
+    if _is_bridge_user(portal, sender):
+        return
+    match event.get("type"):
+        case "m.room.message":
+            await _message(portal, event, sender, content)
+        case "m.room.name" if isinstance(content.get("name"), str):
+            await _room_change(portal, sender, "name", content["name"])
+        case "m.room.topic" if isinstance(content.get("topic"), str):
+            await _room_change(portal, sender, "topic", content["topic"])
+        case "m.room.member" if event.get("state_key") == sender:
+            await _membership(portal, event, sender, content)
 
 
 def _is_bridge_user(portal: Portal, sender: str) -> bool:
     return sender == portal.ctx.config.bot_mxid or portal.ctx.ghosts.is_ghost(sender)
 
 
-async def _message(portal: Portal, event: dict[str, Any], sender: str) -> None:
+async def _message(
+    portal: Portal, event: dict[str, Any], sender: str, content: dict[str, Any]
+) -> None:
     ctx = portal.ctx
-    content = event.get("content")
     room_id = str(event.get("room_id"))
     event_id = str(event.get("event_id"))
-    if not isinstance(content, dict) or not isinstance(content.get("body"), str):
+    body = content.get("body")
+    if not isinstance(body, str):
         return
     level = ctx.users.level(sender)
 
     async def reply(text: str, html: str | None = None) -> None:
         await notice(portal, text, html)
 
-    if await ctx.commands.handle(sender, level, room_id, content["body"], False, reply):
+    if await ctx.commands.handle(sender, level, room_id, body, False, reply):
         return
     if level < PermissionLevel.RELAY:
         return
@@ -52,16 +66,19 @@ async def _message(portal: Portal, event: dict[str, Any], sender: str) -> None:
             portal, f"Your {msgtype} message was not bridged: only text is bridged so far."
         )
         return
-    html = (
-        content.get("formatted_body") if content.get("format") == "org.matrix.custom.html" else None
-    )
+    formatted = content.get("formatted_body")
+    if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
+        formatted = None
+    displayname = await _displayname(portal, sender)
+    template = ctx.config.bridge.relay.message_formats[msgtype]
+    plain, rendered = relay.render(template, displayname, sender, body, formatted)
     message = MatrixMessage(
         event_id=event_id,
         room_id=room_id,
-        sender=MatrixSender(sender, await _displayname(portal, sender), relayed=True),
+        sender=MatrixSender(sender, displayname, relayed=True),
         msgtype=cast(Literal["m.text", "m.notice", "m.emote"], msgtype),
-        body=content["body"],
-        html=html if isinstance(html, str) else None,
+        body=plain,
+        html=rendered,
         reply_to=await _reply_target(portal, content),
     )
     try:
@@ -78,6 +95,61 @@ async def _message(portal: Portal, event: dict[str, Any], sender: str) -> None:
         )
 
 
+async def _room_change(portal: Portal, sender: str, what: str, value: str) -> None:
+    ctx = portal.ctx
+    if not ctx.config.bridge.send_room_changes or ctx.users.level(sender) < PermissionLevel.RELAY:
+        return
+    if value == (portal.record.name if what == "name" else portal.record.topic):
+        return  # the change came from the remote side
+    try:
+        if what == "name":
+            await ctx.connector.set_chat_name(portal.key, value)
+        else:
+            await ctx.connector.set_chat_topic(portal.key, value)
+    except DeliveryError as refusal:
+        await notice(portal, f"The room's new {what} was not sent to the chat: {refusal}")
+        return
+    await ctx.portals.update(portal.id, **{what: value})
+    setattr(portal.record, what, value)
+
+
+async def _membership(
+    portal: Portal, event: dict[str, Any], sender: str, content: dict[str, Any]
+) -> None:
+    ctx = portal.ctx
+    relay_config = ctx.config.bridge.relay
+    if not relay_config.announce_membership or ctx.users.level(sender) < PermissionLevel.RELAY:
+        return
+    unsigned = event.get("unsigned")
+    previous = unsigned.get("prev_content", {}) if isinstance(unsigned, dict) else {}
+    before = previous.get("membership") if isinstance(previous, dict) else None
+    now = content.get("membership")
+    if now == "join" and before != "join":
+        change = "join"
+        name = content.get("displayname")
+    elif now == "leave" and before == "join":
+        change = "leave"
+        name = previous.get("displayname")
+    else:
+        return  # a profile change, an invite, a knock: nothing to announce
+    displayname = name if isinstance(name, str) and name else _localpart(sender)
+    plain, rendered = relay.render(
+        relay_config.membership_formats[change], displayname, sender, "", None
+    )
+    message = MatrixMessage(
+        event_id=str(event.get("event_id")),
+        room_id=str(event.get("room_id")),
+        sender=MatrixSender(sender, displayname, relayed=True),
+        msgtype="m.notice",
+        body=plain,
+        html=rendered,
+    )
+    try:
+        await ctx.connector.send_message(portal.key, message)
+    except DeliveryError as refusal:
+        portal.log.warning("Could not announce %s of %s: %s", change, sender, refusal)
+
+
 async def _reply_target(portal: Portal, content: dict[str, Any]) -> RemoteMessageID | None:
     relates = content.get("m.relates_to")
     if not isinstance(relates, dict):
@@ -89,17 +161,21 @@ async def _reply_target(portal: Portal, content: dict[str, Any]) -> RemoteMessag
     return RemoteMessageID(rows[0].remote_id) if rows else None
 
 
+def _localpart(user_id: str) -> str:
+    return UserID(user_id).removeprefix("@").split(":", 1)[0]
+
+
 async def _displayname(portal: Portal, user_id: str) -> str:
     try:
         member = await portal.ctx.matrix.bot.get_state_event(
             RoomID(str(portal.room_id)), EventType.ROOM_MEMBER, user_id
         )
-        name = member.get("displayname") if isinstance(member, dict) else None
-        if name is None:
-            name = getattr(member, "displayname", None)
+        name = getattr(member, "displayname", None)
+        if name is None and isinstance(member, dict):
+            name = member.get("displayname")
     except MatrixRequestError:
         name = None
-    return str(name) if name else UserID(user_id).removeprefix("@").split(":", 1)[0]
+    return str(name) if name else _localpart(user_id)
 
 
 async def notice(portal: Portal, text: str, html: str | None = None) -> None:

@@ -12,7 +12,7 @@ from bridge.network.ids import PortalKey, RemoteChatID
 from .context import PortalContext
 from .items import CallItem
 from .portal import Portal
-from .room import ensure_room
+from .room import ensure_room, remember_room
 
 log = logging.getLogger("portals")
 
@@ -59,18 +59,50 @@ class PortalManager:
         room_id: str = await item.done
         return room_id
 
+    async def bind_room(self, key: PortalKey, room_id: str, info: ChatInfo) -> None:
+        """Make an existing room the portal's room (in the portal's order of events)."""
+        portal = await self.get(key)
+
+        async def bind() -> None:
+            await remember_room(portal, room_id, None, info, None)
+            self._by_room[room_id] = portal
+
+        item = CallItem(bind)
+        await portal.queue.put(item)
+        await item.done
+
+    async def unbind_room(self, portal: Portal) -> None:
+        """Forget the portal (and its message map); the room stays as an ordinary room.
+
+        Runs directly: it is called from the portal's own queue (a command in its room), where
+        queueing it would wait for itself.
+        """
+        if portal.room_id is not None:
+            self._by_room.pop(portal.room_id, None)
+        await self._ctx.portals.delete(portal.id)
+        async with self._lock:
+            for key in [key for key, known in self._by_key.items() if known is portal]:
+                del self._by_key[key]
+        portal.record.mxid = None
+
     def _remember(self, portal: Portal) -> Portal:
         self._by_key[portal.key] = portal
+        portal.on_rekey = self._rekey
         if portal.room_id is not None:
             self._by_room[portal.room_id] = portal
         return portal
+
+    def _rekey(self, portal: Portal, key: PortalKey) -> None:
+        self._by_key[key] = portal
+
+    def forget_room(self, room_id: str) -> None:
+        self._by_room.pop(room_id, None)
 
     def loaded(self) -> list[Portal]:
         return list(self._by_key.values())
 
     async def close(self, timeout: float) -> bool:
         """Finish every portal's queue within ``timeout``; True if all finished."""
-        results = await asyncio.gather(
-            *(portal.queue.close(timeout) for portal in self._by_key.values())
-        )
+        portals = {id(portal): portal for portal in self._by_key.values()}.values()
+        results = await asyncio.gather(*(portal.queue.close(timeout) for portal in portals))
         return all(results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bridge.db.models import Portal as PortalRecord
 from bridge.network.ids import PortalKey
@@ -22,6 +23,14 @@ class Portal:
         self.queue: OrderedQueue[PortalItem] = OrderedQueue(
             f"portal:{key}", self._handle, ctx.queue_size
         )
+        # Set by the manager, which finds portals by key.
+        self.on_rekey: Callable[[Portal, PortalKey], None] | None = None
+
+    def rekey(self, key: PortalKey) -> None:
+        """The remote chat moved to a new id; events under the old id still come here."""
+        self.key = key
+        if self.on_rekey is not None:
+            self.on_rekey(self, key)
 
     @property
     def room_id(self) -> str | None:

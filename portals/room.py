@@ -1,17 +1,25 @@
-"""Creating a portal's Matrix room."""
+"""A portal's Matrix room: creating it, binding an existing room, and keeping its name, topic
+and avatar in step with the remote chat."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mautrix.errors import MatrixRequestError
-from mautrix.types import RoomAlias
+from mautrix.types import ContentURI, RoomAlias, RoomID
 
-from bridge.network.events import ChatInfo
+from bridge.avatars import upload_avatar
+from bridge.network.events import AvatarRef, ChatInfo
 
 if TYPE_CHECKING:
     from .portal import Portal
+
+
+def alias_of(portal: Portal) -> str:
+    ctx = portal.ctx
+    localpart = ctx.config.bridge.alias_localpart_for(str(portal.key.chat_id))
+    return f"#{localpart}:{ctx.config.homeserver.domain}"
 
 
 async def ensure_room(portal: Portal, info: ChatInfo, invite: Sequence[str] = ()) -> str:
@@ -19,29 +27,83 @@ async def ensure_room(portal: Portal, info: ChatInfo, invite: Sequence[str] = ()
     ctx = portal.ctx
     if portal.room_id is not None:
         for user in invite:
-            await ctx.matrix.bot.invite_user(portal.room_id, user)  # type: ignore[arg-type]
+            await ctx.matrix.bot.invite_user(RoomID(portal.room_id), user)  # type: ignore[arg-type]
         return portal.room_id
-    alias_localpart = (
-        None if info.is_direct else ctx.config.bridge.alias_localpart_for(str(portal.key.chat_id))
-    )
-    if alias_localpart is not None:
+    alias_localpart = None
+    if not info.is_direct:
+        alias_localpart = ctx.config.bridge.alias_localpart_for(str(portal.key.chat_id))
         await _release_stale_alias(portal, alias_localpart)
+    public = ctx.config.bridge.public_portals and not info.is_direct
+    initial_state: list[dict[str, Any]] = [
+        {"type": "m.room.join_rules", "content": {"join_rule": "public" if public else "invite"}},
+        {"type": "m.room.history_visibility", "content": {"history_visibility": "shared"}},
+    ]
+    avatar_mxc = await _upload(portal, info.avatar)
+    if avatar_mxc:
+        initial_state.append({"type": "m.room.avatar", "content": {"url": avatar_mxc}})
     room_id, version = await ctx.matrix.create_room(
         name=info.name,
         topic=info.topic,
         alias_localpart=alias_localpart,
         invite=list(invite),
         is_direct=info.is_direct,
+        initial_state=initial_state,
     )
-    await ctx.portals.update(
-        portal.id, mxid=room_id, room_version=version, name=info.name, topic=info.topic
-    )
-    portal.record.mxid = room_id
-    portal.record.room_version = version
-    portal.record.name = info.name
-    portal.record.topic = info.topic
+    await remember_room(portal, room_id, version, info, avatar_mxc)
     portal.log.info("Created room %s (version %s)", room_id, version)
     return room_id
+
+
+async def remember_room(
+    portal: Portal, room_id: str, version: str | None, info: ChatInfo, avatar_mxc: str | None
+) -> None:
+    avatar_id = info.avatar.id if info.avatar is not None and avatar_mxc else None
+    await portal.ctx.portals.update(
+        portal.id,
+        mxid=room_id,
+        room_version=version,
+        name=info.name,
+        topic=info.topic,
+        avatar_id=avatar_id,
+        avatar_mxc=avatar_mxc,
+    )
+    record = portal.record
+    record.mxid, record.room_version = room_id, version
+    record.name, record.topic = info.name, info.topic
+    record.avatar_id, record.avatar_mxc = avatar_id, avatar_mxc
+
+
+async def update_room(
+    portal: Portal, name: str | None, topic: str | None, avatar: AvatarRef | None
+) -> None:
+    """Apply the remote chat's new name, topic or picture to the room (None: unchanged)."""
+    ctx = portal.ctx
+    room_id = portal.room_id
+    if room_id is None:
+        return
+    bot = ctx.matrix.bot
+    changes: dict[str, Any] = {}
+    if name is not None and name != portal.record.name:
+        await bot.set_room_name(RoomID(room_id), name)
+        changes["name"] = name
+    if topic is not None and topic != portal.record.topic:
+        await bot.set_room_topic(RoomID(room_id), topic)
+        changes["topic"] = topic
+    if avatar is not None and avatar.id != (portal.record.avatar_id or ""):
+        mxc = await _upload(portal, avatar) if avatar.id else ""
+        if mxc is not None:
+            await bot.set_room_avatar(RoomID(room_id), ContentURI(mxc))
+            changes["avatar_id"], changes["avatar_mxc"] = avatar.id, mxc or None
+    if changes:
+        await ctx.portals.update(portal.id, **changes)
+        for key, value in changes.items():
+            setattr(portal.record, key, value)
+
+
+async def _upload(portal: Portal, avatar: AvatarRef | None) -> str | None:
+    if avatar is None or not avatar.id:
+        return None
+    return await upload_avatar(portal.ctx.connector, portal.ctx.matrix.bot, avatar)
 
 
 async def _release_stale_alias(portal: Portal, localpart: str) -> None:

@@ -5,9 +5,21 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any, assert_never
 
+from mautrix.errors import MatrixRequestError
 from mautrix.types import EventType, RoomID
 
-from bridge.network.events import MessageContent, RemoteEvent, RemoteMessage
+from bridge.network.events import (
+    MessageContent,
+    RemoteChatCreate,
+    RemoteChatMigrate,
+    RemoteChatUpdate,
+    RemoteEvent,
+    RemoteMembership,
+    RemoteMessage,
+)
+
+from . import migrate
+from .room import alias_of, ensure_room, update_room
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -24,8 +36,45 @@ async def handle_event(portal: Portal, event: RemoteEvent) -> None:
     match event:
         case RemoteMessage():
             await _message(portal, event)
+        case RemoteChatCreate():
+            await _create(portal, event)
+        case RemoteChatUpdate():
+            if event.sender is not None and portal.room_id is not None:
+                await portal.ctx.ghosts.ensure(event.sender)
+            await update_room(portal, event.name, event.topic, event.avatar)
+        case RemoteMembership():
+            await _membership(portal, event)
+        case RemoteChatMigrate():
+            await migrate.follow(portal, event.new_chat_id)
         case _:
             assert_never(event)
+
+
+async def _create(portal: Portal, event: RemoteChatCreate) -> None:
+    room_id = await ensure_room(portal, event.info)
+    alias = None if event.info.is_direct else alias_of(portal)
+    await portal.ctx.connector.portal_created(portal.key, room_id, alias, event)
+
+
+async def _membership(portal: Portal, event: RemoteMembership) -> None:
+    ctx = portal.ctx
+    room_id = portal.room_id
+    if room_id is None:
+        return
+    ghost = await ctx.ghosts.ensure(event.user)
+    intent = ctx.matrix.intent(ghost.mxid)
+    if event.membership == "join":
+        await intent.ensure_joined(RoomID(room_id))
+        return
+    try:
+        if event.by is not None and event.by.id != event.user.id:
+            reason = f"Removed by {event.by.displayname}"
+            await ctx.matrix.bot.kick_user(RoomID(room_id), intent.mxid, reason=reason)
+        else:
+            await intent.leave_room(RoomID(room_id))
+    except MatrixRequestError as error:
+        # Already gone (never joined, or left on its own): nothing to undo.
+        portal.log.debug("%s could not leave %s: %s", ghost.mxid, room_id, error)
 
 
 async def _message(portal: Portal, message: RemoteMessage) -> None:

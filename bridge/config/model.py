@@ -136,12 +136,38 @@ def _require_placeholder(value: str, placeholder: str) -> str:
     return value
 
 
+class RelayConfig(_Section):
+    message_formats: dict[str, str]
+    announce_membership: bool = False
+    membership_formats: dict[str, str]
+
+    @field_validator("message_formats")
+    @classmethod
+    def _message_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        for msgtype in ("m.text", "m.notice", "m.emote"):
+            if msgtype not in value:
+                raise ValueError(f"needs a format for {msgtype}")
+            _require_placeholder(value[msgtype], "message")
+        return value
+
+    @field_validator("membership_formats")
+    @classmethod
+    def _membership_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        for membership in ("join", "leave"):
+            if membership not in value:
+                raise ValueError(f"needs a format for {membership}")
+        return value
+
+
 class BridgeConfig(_Section):
     username_template: str
     alias_template: str
     displayname_template: str
     command_prefix: Annotated[str, Field(min_length=1)]
     room_version: str = ""
+    public_portals: bool = True
+    send_room_changes: bool = True
+    relay: RelayConfig
     permissions: dict[str, PermissionLevel]
 
     @field_validator("username_template")
@@ -174,6 +200,15 @@ class BridgeConfig(_Section):
 
     def alias_localpart_for(self, remote_id: str) -> str:
         return self.alias_template.format(groupname=remote_id)
+
+    def chat_id_from_alias_localpart(self, localpart: str) -> str | None:
+        """The remote chat id an alias localpart names, or None if it is not a portal alias."""
+        before, _, after = self.alias_template.partition("{groupname}")
+        if len(localpart) <= len(before) + len(after):
+            return None
+        if not (localpart.startswith(before) and localpart.endswith(after)):
+            return None
+        return localpart[len(before) : len(localpart) - len(after)]
 
 
 class Config(_Section):

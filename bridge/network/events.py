@@ -1,18 +1,27 @@
 """Events a connector hands to the core. Frozen dataclasses, dispatched with ``match``.
 
 They are stored in the remote inbox before the network is told they arrived, so they must be
-plain data: the codec below turns them into JSON and back.
+plain data: the codec below turns them into JSON and back (``kind`` names the type there only).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
-from .ids import PortalKey, RemoteMessageID, RemoteUserID
+from .ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarRef:
+    """A remote picture: ``id`` changes exactly when the picture does (an empty id means the
+    picture was removed); ``key`` is what the connector needs to download it."""
+
+    id: str
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +32,8 @@ class RemoteUser:
     displayname: str
     # Extra fields for ``bridge.displayname_template`` (Telegram: first_name, last_name, username).
     name_fields: dict[str, str] = field(default_factory=dict)
-    # An opaque id of the current avatar; a change of id means a new avatar to upload.
-    avatar_id: str | None = None
+    # None when the event did not say (the ghost's avatar is then left as it is).
+    avatar: AvatarRef | None = None
     is_bot: bool = False
 
 
@@ -43,7 +52,7 @@ class ChatInfo:
 
     name: str | None = None
     topic: str | None = None
-    avatar_id: str | None = None
+    avatar: AvatarRef | None = None
     is_direct: bool = False
 
 
@@ -54,14 +63,61 @@ class RemoteMessage:
     sender: RemoteUser
     parts: tuple[MessageContent, ...]
     timestamp: datetime
-    chat: ChatInfo | None = None
     reply_to: RemoteMessageID | None = None
     kind: Literal["message"] = "message"
 
 
-RemoteEvent = RemoteMessage
+@dataclass(frozen=True, slots=True)
+class RemoteChatCreate:
+    """Create the portal's room (if it has none) with ``info``; ``request_id`` identifies what
+    asked for it (for example the /bridge message), for the connector's answer."""
 
-_CODEC: TypeAdapter[RemoteEvent] = TypeAdapter(RemoteEvent)
+    portal: PortalKey
+    info: ChatInfo
+    requested_by: RemoteUser | None = None
+    request_id: RemoteMessageID | None = None
+    kind: Literal["chat_create"] = "chat_create"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteChatUpdate:
+    """The chat's name, topic or picture changed; None fields did not change."""
+
+    portal: PortalKey
+    sender: RemoteUser | None
+    name: str | None = None
+    topic: str | None = None
+    avatar: AvatarRef | None = None
+    timestamp: datetime | None = None
+    kind: Literal["chat_update"] = "chat_update"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteMembership:
+    """A remote user joined or left the chat (``by`` is who added or removed them, if another)."""
+
+    portal: PortalKey
+    user: RemoteUser
+    membership: Literal["join", "leave"]
+    by: RemoteUser | None = None
+    kind: Literal["membership"] = "membership"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteChatMigrate:
+    """The chat moved to a new id (a Telegram group upgraded to a supergroup); the portal
+    follows it."""
+
+    portal: PortalKey
+    new_chat_id: RemoteChatID
+    kind: Literal["chat_migrate"] = "chat_migrate"
+
+
+RemoteEvent = (
+    RemoteMessage | RemoteChatCreate | RemoteChatUpdate | RemoteMembership | RemoteChatMigrate
+)
+
+_CODEC: TypeAdapter[RemoteEvent] = TypeAdapter(Annotated[RemoteEvent, Field(discriminator="kind")])
 
 
 def encode_event(event: RemoteEvent) -> dict[str, Any]:

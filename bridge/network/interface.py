@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .events import ChatInfo, RemoteEvent
+from .events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteEvent
 from .ids import PortalKey, RemoteUserID
 from .outgoing import MatrixMessage, SentMessage
 
@@ -68,6 +68,23 @@ class NetworkConnector(Protocol):
     ) -> Sequence[SentMessage]:
         """Carry a Matrix message to the remote chat; raise DeliveryError if it cannot be."""
 
+    async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
+        """The chat as the network shows it; raise ChatUnavailable if it cannot be bridged."""
+
+    async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
+        """Download a picture: its bytes and MIME type."""
+
+    async def portal_created(
+        self, portal: PortalKey, room_id: str, alias: str | None, request: RemoteChatCreate
+    ) -> None:
+        """Called after a RemoteChatCreate made a room (for example to answer /bridge)."""
+
+    async def set_chat_name(self, portal: PortalKey, name: str) -> None:
+        """Rename the remote chat; raise DeliveryError if the network refuses."""
+
+    async def set_chat_topic(self, portal: PortalKey, topic: str) -> None:
+        """Change the remote chat's description; raise DeliveryError if the network refuses."""
+
     async def status(self) -> str:
         """One line for the ``ping`` command: is the network connection up, as whom."""
 
@@ -77,3 +94,7 @@ class NetworkConnector(Protocol):
 
 class DeliveryError(Exception):
     """A message the network refused for good; the text says why, for the Matrix sender."""
+
+
+class ChatUnavailable(Exception):
+    """A chat that cannot be bridged (unknown, or the bot is not in it); the text says why."""

@@ -90,8 +90,9 @@ async def test_matrix_message_reaches_connector(
     ((portal_key, message),) = connector.network.sent
     assert str(portal_key.chat_id) == "out"
     assert message.event_id == event_id
-    assert message.body == "to the network"
-    assert message.html == "<i>to the network</i>"
+    # Relay mode: the bot shows the sender's name (bridge.relay.message_formats).
+    assert message.body == "Writer W: to the network"
+    assert message.html == "<b>Writer W</b>: <i>to the network</i>"
     assert message.sender.mxid == user.user_id
     assert message.sender.displayname == "Writer W"
 

@@ -16,9 +16,16 @@ from typing import Any
 from bridge.commands.types import Command, CommandEvent, PendingPrompt
 from bridge.config.loader import ConfigError
 from bridge.config.model import PermissionLevel
-from bridge.network.events import ChatInfo, MessageContent, RemoteMessage, RemoteUser
+from bridge.network.events import (
+    AvatarRef,
+    ChatInfo,
+    MessageContent,
+    RemoteChatCreate,
+    RemoteMessage,
+    RemoteUser,
+)
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
-from bridge.network.interface import BridgeContext, DeliveryError
+from bridge.network.interface import BridgeContext, ChatUnavailable, DeliveryError
 from bridge.network.outgoing import MatrixMessage, SentMessage
 
 
@@ -27,6 +34,9 @@ class FakeNetwork:
     """What the fake remote network saw."""
 
     sent: list[tuple[PortalKey, MatrixMessage]] = field(default_factory=list)
+    chats: dict[str, ChatInfo] = field(default_factory=dict)
+    renames: list[tuple[PortalKey, str, str]] = field(default_factory=list)
+    created: list[tuple[PortalKey, str, str | None]] = field(default_factory=list)
     refuse_next: str | None = None
     crash_on_body: str | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,7 +89,7 @@ class FakeConnector:
     async def send_message(
         self, portal: PortalKey, message: MatrixMessage
     ) -> Sequence[SentMessage]:
-        if message.body == self.network.crash_on_body:
+        if message.body.split(": ", 1)[-1] == self.network.crash_on_body:
             raise RuntimeError("the fake network crashed on this message")
         if self.network.refuse_next is not None:
             reason, self.network.refuse_next = self.network.refuse_next, None
@@ -87,6 +97,26 @@ class FakeConnector:
         self.network.sent.append((portal, message))
         self.network.arrived.set()
         return [SentMessage(RemoteMessageID(str(next(self._ids))), "0")]
+
+    async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
+        try:
+            return self.network.chats[str(portal.chat_id)]
+        except KeyError:
+            raise ChatUnavailable("the bot is not in that chat") from None
+
+    async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
+        return f"picture {avatar.id}".encode(), "image/png"
+
+    async def portal_created(
+        self, portal: PortalKey, room_id: str, alias: str | None, request: RemoteChatCreate
+    ) -> None:
+        self.network.created.append((portal, room_id, alias))
+
+    async def set_chat_name(self, portal: PortalKey, name: str) -> None:
+        self.network.renames.append((portal, "name", name))
+
+    async def set_chat_topic(self, portal: PortalKey, topic: str) -> None:
+        self.network.renames.append((portal, "topic", topic))
 
     # Test helpers: things happening on the fake network.
 

@@ -1,0 +1,66 @@
+"""Matrix-side commands that bridge a room to a remote chat and undo it."""
+
+from __future__ import annotations
+
+from bridge.commands.types import Command, CommandEvent
+from bridge.config.model import PermissionLevel
+from bridge.network.ids import PortalKey, RemoteChatID
+from bridge.network.interface import ChatUnavailable, NetworkConnector
+
+from .manager import PortalManager
+
+
+def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list[Command]:
+    async def bridge_command(event: CommandEvent) -> None:
+        if len(event.args) != 1:
+            await event.reply(f"Usage: {event.processor.usage('bridge', False)} <chat id>")
+            return
+        if event.is_management_room:
+            await event.reply(
+                "Run this in the room you want to bridge, not in your management room."
+            )
+            return
+        if await portals.by_room(event.room_id) is not None:
+            await event.reply("This room is bridged already; unbridge it first.")
+            return
+        key = PortalKey(RemoteChatID(event.args[0]))
+        try:
+            info = await connector.get_chat_info(key)
+        except ChatUnavailable as reason:
+            await event.reply(f"Cannot bridge {event.args[0]}: {reason}")
+            return
+        existing = await portals.get(key)
+        if existing.room_id is not None:
+            await event.reply(
+                f"That chat is bridged to another room ({existing.room_id}); "
+                "unbridge it there first."
+            )
+            return
+        await portals.bind_room(key, event.room_id, info)
+        await event.reply(f"Bridged this room to {info.name or event.args[0]}.")
+
+    async def unbridge_command(event: CommandEvent) -> None:
+        portal = await portals.by_room(event.room_id)
+        if portal is None:
+            await event.reply("This room is not bridged.")
+            return
+        await portals.unbind_room(portal)
+        await event.reply(f"This room is no longer bridged to {portal.record.name or portal.key}.")
+
+    return [
+        Command(
+            "bridge",
+            bridge_command,
+            "Bridge this room to a remote chat the bot is in",
+            PermissionLevel.ADMIN,
+            args="<chat id>",
+            section="Portals",
+        ),
+        Command(
+            "unbridge",
+            unbridge_command,
+            "Stop bridging this room",
+            PermissionLevel.ADMIN,
+            section="Portals",
+        ),
+    ]
