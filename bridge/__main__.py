@@ -16,8 +16,8 @@ from connectors import NETWORKS, create_connector
 from . import __version__
 from .config.loader import ConfigError, ConfigFile, example_config_path, write_first_config
 from .config.model import Config
+from .errors import StartupError
 from .logging_setup import configure_logging
-from .matrix.startup_checks import StartupError
 from .network.interface import NetworkConnector
 from .registration import build_registration, new_token
 

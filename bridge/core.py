@@ -131,8 +131,14 @@ class BridgeCore:
     async def portal_room_id(self, portal: PortalKey) -> str | None:
         return (await self._portals.get(portal)).room_id
 
+    async def bridged_chats(self) -> list[PortalKey]:
+        return await self._portals.bridged_keys()
+
     def ghost_user_id(self, user: RemoteUserID) -> str:
         return self._ghosts.mxid_for(user)
+
+    def remote_user_of(self, mxid: str) -> RemoteUserID | None:
+        return self._ghosts.remote_id_of(mxid)
 
     # Start-up.
 

@@ -54,7 +54,8 @@ async def _message(
     level = ctx.users.level(sender)
 
     async def reply(text: str, html: str | None = None) -> None:
-        await notice(portal, text, html)
+        # To the event's room even if the command unbridged it.
+        await send_notice(portal, room_id, text, html)
 
     if await ctx.commands.handle(sender, level, room_id, body, False, reply):
         return
@@ -179,14 +180,17 @@ async def _displayname(portal: Portal, user_id: str) -> str:
 
 
 async def notice(portal: Portal, text: str, html: str | None = None) -> None:
-    if portal.room_id is None:
-        return
+    if portal.room_id is not None:
+        await send_notice(portal, portal.room_id, text, html)
+
+
+async def send_notice(portal: Portal, room_id: str, text: str, html: str | None = None) -> None:
     content: dict[str, Any] = {"msgtype": "m.notice", "body": text}
     if html is not None:
         content["format"] = "org.matrix.custom.html"
         content["formatted_body"] = html
     await portal.ctx.matrix.bot.send_message_event(
-        RoomID(portal.room_id),
+        RoomID(room_id),
         EventType.ROOM_MESSAGE,
         content,  # type: ignore[arg-type]
     )

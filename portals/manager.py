@@ -98,6 +98,10 @@ class PortalManager:
     def forget_room(self, room_id: str) -> None:
         self._by_room.pop(room_id, None)
 
+    async def bridged_keys(self) -> list[PortalKey]:
+        records = await self._ctx.portals.all_with_rooms()
+        return [PortalKey(RemoteChatID(record.remote_id), record.receiver) for record in records]
+
     def loaded(self) -> list[Portal]:
         return list(self._by_key.values())
 

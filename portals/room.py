@@ -32,7 +32,6 @@ async def ensure_room(portal: Portal, info: ChatInfo, invite: Sequence[str] = ()
     alias_localpart = None
     if not info.is_direct:
         alias_localpart = ctx.config.bridge.alias_localpart_for(str(portal.key.chat_id))
-        await _release_stale_alias(portal, alias_localpart)
     public = ctx.config.bridge.public_portals and not info.is_direct
     initial_state: list[dict[str, Any]] = [
         {"type": "m.room.join_rules", "content": {"join_rule": "public" if public else "invite"}},
@@ -41,14 +40,25 @@ async def ensure_room(portal: Portal, info: ChatInfo, invite: Sequence[str] = ()
     avatar_mxc = await _upload(portal, info.avatar)
     if avatar_mxc:
         initial_state.append({"type": "m.room.avatar", "content": {"url": avatar_mxc}})
-    room_id, version = await ctx.matrix.create_room(
-        name=info.name,
-        topic=info.topic,
-        alias_localpart=alias_localpart,
-        invite=list(invite),
-        is_direct=info.is_direct,
-        initial_state=initial_state,
-    )
+    async def create() -> tuple[str, str]:
+        return await ctx.matrix.create_room(
+            name=info.name,
+            topic=info.topic,
+            alias_localpart=alias_localpart,
+            invite=list(invite),
+            is_direct=info.is_direct,
+            initial_state=initial_state,
+        )
+
+    try:
+        room_id, version = await create()
+    except MatrixRequestError as error:
+        # Looking the alias up first would make the homeserver ask the bridge about it (it is
+        # in the bridge's namespace), from inside this portal's queue: only look once taken.
+        if error.errcode != "M_ROOM_IN_USE" or alias_localpart is None:
+            raise
+        await _release_stale_alias(portal, alias_localpart)
+        room_id, version = await create()
     await remember_room(portal, room_id, version, info, avatar_mxc)
     portal.log.info("Created room %s (version %s)", room_id, version)
     return room_id

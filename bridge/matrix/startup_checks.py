@@ -8,13 +8,10 @@ from aiohttp import ClientError
 from mautrix.errors import MatrixConnectionError, MatrixRequestError
 
 from ..config.model import Config
+from ..errors import StartupError
 from .client import MatrixClient
 
 log = logging.getLogger("bridge.startup")
-
-
-class StartupError(Exception):
-    """The bridge cannot start; the message tells the admin what to fix."""
 
 
 async def check_homeserver(matrix: MatrixClient, config: Config) -> None:

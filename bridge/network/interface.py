@@ -37,7 +37,13 @@ class BridgeContext(Protocol):
 
     async def portal_room_id(self, portal: PortalKey) -> str | None: ...
 
+    async def bridged_chats(self) -> list[PortalKey]:
+        """The remote chats that have a portal room."""
+
     def ghost_user_id(self, user: RemoteUserID) -> str: ...
+
+    def remote_user_of(self, mxid: str) -> RemoteUserID | None:
+        """The remote user a ghost stands for; None for anyone else."""
 
 
 class NetworkConnector(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.matrix.startup_checks import StartupError
+from bridge.errors import StartupError
 from tests.conftest import StartBridge
 from tests.support.ports import free_port
 

@@ -1,0 +1,1 @@
+"""Telegram connector: Bot API glue and the pure helpers it relies on."""

@@ -1,0 +1,138 @@
+"""Commands Telegram users send the bot: /bridge in a group or channel, /start in private."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import Bot, Chat, ChatMember, Message, MessageEntity, ReplyParameters, Update, User
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bridge.network.events import ChatInfo, RemoteChatCreate
+from bridge.network.ids import PortalKey
+from bridge.network.interface import BridgeContext, ChatUnavailable
+
+from . import ids
+from .people import People
+
+log = logging.getLogger("connectors.telegram.commands")
+
+_ADMINS = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+
+
+class BotCommands:
+    def __init__(
+        self,
+        bot: Bot,
+        me: User,
+        bridge: BridgeContext,
+        people: People,
+        chat_info: Callable[[PortalKey], Awaitable[ChatInfo]],
+    ) -> None:
+        self._bot = bot
+        self._me = me
+        self._bridge = bridge
+        self._people = people
+        self._chat_info = chat_info
+
+    async def handle(self, update: Update) -> bool:
+        """Run the update as a command to the bot; False if it is none."""
+        message = update.message or update.channel_post
+        if message is None:
+            return False
+        command = self._command(message)
+        if command is None:
+            return False
+        if command == "bridge":
+            await self._bridge_chat(update.update_id, message)
+            return True
+        if command in ("start", "help") and message.chat.type == Chat.PRIVATE:
+            await self._reply(
+                message,
+                "I bridge Telegram groups and channels to Matrix rooms. Add me to a group (or "
+                "as an admin to a channel) and send /bridge there.",
+            )
+            return True
+        return False
+
+    def _command(self, message: Message) -> str | None:
+        """The command a message starts with, if it is addressed to this bot (or to any bot)."""
+        text = message.text
+        if not text or not text.startswith("/"):
+            return None
+        first = message.entities[0] if message.entities else None
+        if first is not None and first.type == MessageEntity.BOT_COMMAND and first.offset == 0:
+            word = text[1 : first.length]
+        else:
+            word = text[1:].split(maxsplit=1)[0] if len(text) > 1 else ""
+        name, _, addressee = word.partition("@")
+        if addressee and addressee.lower() != (self._me.username or "").lower():
+            return None
+        return name.lower()
+
+    async def _bridge_chat(self, update_id: int, message: Message) -> None:
+        chat = message.chat
+        if chat.type == Chat.PRIVATE:
+            await self._reply(message, "Send /bridge in the group or channel you want bridged.")
+            return
+        if not self._bridge.config.bridge.public_portals:
+            await self._reply(
+                message,
+                "Bridging from Telegram is turned off on this bridge. A bridge admin can bridge "
+                f"this chat from Matrix with the command: bridge {chat.id}",
+            )
+            return
+        requester = None
+        if message.from_user is not None and message.sender_chat is None:
+            if not await self._is_admin(chat.id, message.from_user.id):
+                await self._reply(message, "Only administrators of this chat can bridge it.")
+                return
+            requester = await self._people.user(message.from_user)
+        # In a channel only its admins can post, and a group's anonymous admins post as the group.
+        portal = ids.portal_key(chat.id)
+        try:
+            info = await self._chat_info(portal)
+        except ChatUnavailable as reason:
+            await self._reply(message, f"Cannot bridge this chat: {reason}")
+            return
+        request = RemoteChatCreate(
+            portal, info, requested_by=requester, request_id=ids.message_id(message.message_id)
+        )
+        await self._bridge.submit(request, ids.update_key(update_id))
+
+    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
+        try:
+            member = await self._bot.get_chat_member(chat_id, user_id)
+        except TelegramError as error:
+            log.warning("Could not check whether %d administers %d: %s", user_id, chat_id, error)
+            return False
+        return member.status in _ADMINS
+
+    async def answer_bridged(
+        self, portal: PortalKey, alias: str | None, request: RemoteChatCreate
+    ) -> None:
+        where = f"<code>{html.escape(alias)}</code>" if alias else "a Matrix room"
+        text = f"This chat is bridged to Matrix: join {where} to talk with it."
+        reply = None
+        if request.request_id is not None:
+            reply = ReplyParameters(int(request.request_id), allow_sending_without_reply=True)
+        try:
+            await self._bot.send_message(
+                ids.chat_id_of(portal), text, parse_mode=ParseMode.HTML, reply_parameters=reply
+            )
+        except TelegramError as error:
+            log.warning("Could not tell chat %s it is bridged: %s", portal.chat_id, error)
+
+    async def _reply(self, message: Message, text: str) -> None:
+        try:
+            await self._bot.send_message(
+                message.chat.id,
+                text,
+                reply_parameters=ReplyParameters(
+                    message.message_id, allow_sending_without_reply=True
+                ),
+            )
+        except TelegramError as error:
+            log.warning("Could not answer in chat %d: %s", message.chat.id, error)

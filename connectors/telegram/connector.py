@@ -1,0 +1,221 @@
+"""The Telegram connector: a bot on the Bot API, through python-telegram-bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from telegram import Bot, Update, User
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.request import HTTPXRequest
+
+from bridge.commands.types import Command
+from bridge.errors import StartupError
+from bridge.network.events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteChatUpdate
+from bridge.network.ids import PortalKey
+from bridge.network.interface import BridgeContext, ChatUnavailable, DeliveryError
+from bridge.network.outgoing import MatrixMessage, SentMessage
+
+from . import ids
+from .bot_commands import BotCommands
+from .config import TelegramConfig, load_config
+from .people import People, chat_info, is_present
+from .polling import Poller
+from .sending import send_message, telegram_call
+from .updates import UpdateTranslator
+
+log = logging.getLogger("connectors.telegram")
+
+
+class TelegramConnector:
+    name = "telegram"
+    display_name = "Telegram"
+
+    def __init__(self) -> None:
+        self._config: TelegramConfig | None = None
+        self._bot: Bot | None = None
+        self._me: User | None = None
+        self._bridge: BridgeContext | None = None
+        self._people: People | None = None
+        self._translator: UpdateTranslator | None = None
+        self._commands: BotCommands | None = None
+        self._poller: Poller | None = None
+        self._resync_task: asyncio.Task[None] | None = None
+
+    # Set-up and lifecycle.
+
+    def configure(self, section: Mapping[str, Any]) -> None:
+        self._config = load_config(section)
+
+    def secrets(self) -> Sequence[str]:
+        return [self._config.bot_token] if self._config is not None else []
+
+    async def start(self, bridge: BridgeContext) -> None:
+        config = self._require_config()
+        self._bridge = bridge
+        self._bot = Bot(
+            config.bot_token,
+            base_url=f"{config.api_url}/bot",
+            base_file_url=f"{config.api_url}/file/bot",
+            request=HTTPXRequest(connection_pool_size=16, read_timeout=30),
+            get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 15),
+        )
+        try:
+            await self._bot.initialize()
+            self._me = self._bot.bot
+        except InvalidToken:
+            raise StartupError(
+                "Telegram refused telegram.bot_token: copy the token of your bot from @BotFather "
+                "(/mybots, API Token)"
+            ) from None
+        except NetworkError as error:
+            raise StartupError(
+                f"Cannot reach the Telegram Bot API at telegram.api_url ({config.api_url}): {error}"
+            ) from None
+        if not self._me.can_read_all_group_messages:
+            log.warning(
+                "The bot @%s has privacy mode on: in groups it sees only commands and replies to "
+                "it. Turn it off in @BotFather (/mybots, Bot Settings, Group Privacy, Turn off) "
+                "and add the bot to each group again, or make the bot an admin of the group.",
+                self._me.username,
+            )
+        self._people = People(self._bot)
+        self._translator = UpdateTranslator(self._people, bridge, self._me.id)
+        self._commands = BotCommands(self._bot, self._me, bridge, self._people, self.get_chat_info)
+        log.info("Connected to Telegram as @%s", self._me.username)
+
+    async def start_receiving(self) -> None:
+        bot, config = self._require_bot(), self._require_config()
+        await bot.delete_webhook()
+        self._poller = Poller(bot, self._take_update, config.poll_timeout)
+        self._poller.start()
+        if config.chat_resync_interval > 0:
+            self._resync_task = asyncio.create_task(self._resync_periodically())
+
+    async def stop(self) -> None:
+        if self._resync_task is not None:
+            self._resync_task.cancel()
+            await asyncio.gather(self._resync_task, return_exceptions=True)
+            self._resync_task = None
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
+        if self._bot is not None:
+            await self._bot.shutdown()
+
+    async def status(self) -> str:
+        if self._bot is None or self._me is None:
+            return "not connected"
+        try:
+            await self._bot.get_me()
+        except TelegramError as error:
+            return f"connection problem: {error}"
+        return f"connected as @{self._me.username}"
+
+    def commands(self) -> Sequence[Command]:
+        return []
+
+    # Updates from Telegram.
+
+    async def _take_update(self, update: Update) -> None:
+        """Hand an update's events to the bridge; returns once they are stored."""
+        assert self._translator is not None and self._commands is not None
+        bridge = self._require_bridge()
+        if await self._commands.handle(update):
+            return
+        for index, event in enumerate(await self._translator.events(update)):
+            await bridge.submit(event, ids.update_key(update.update_id, index))
+
+    async def _resync_periodically(self) -> None:
+        """Telegram sends no update when a chat's description changes: re-read bridged chats."""
+        config, bridge = self._require_config(), self._require_bridge()
+        while True:
+            await asyncio.sleep(config.chat_resync_interval)
+            for portal in await bridge.bridged_chats():
+                try:
+                    info = await self.get_chat_info(portal)
+                except ChatUnavailable:
+                    continue
+                except TelegramError as error:
+                    log.warning("Could not re-read chat %s: %s", portal.chat_id, error)
+                    continue
+                update = RemoteChatUpdate(
+                    portal, None, name=info.name, topic=info.topic, avatar=info.avatar
+                )
+                await bridge.submit(update, f"resync:{portal.chat_id}:{time.time_ns()}")
+
+    # Requests from the bridge.
+
+    async def send_message(
+        self, portal: PortalKey, message: MatrixMessage
+    ) -> Sequence[SentMessage]:
+        return await send_message(self._require_bot(), portal, message, self._pill_target)
+
+    async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
+        """The chat, if the bot is in it (a chat the bot cannot read cannot be bridged)."""
+        bot = self._require_bot()
+        try:
+            chat_id = ids.chat_id_of(portal)
+        except ValueError:
+            raise ChatUnavailable(f"{portal.chat_id} is not a Telegram chat id") from None
+        try:
+            chat = await bot.get_chat(chat_id)
+            membership = await bot.get_chat_member(chat_id, bot.id)
+        except TelegramError as error:
+            raise ChatUnavailable(f"Telegram says: {error.message}") from None
+        if not is_present(membership):
+            raise ChatUnavailable("the bot is not a member of that chat; add it to the chat first")
+        return chat_info(chat)
+
+    async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
+        file = await self._require_bot().get_file(avatar.key)
+        data = bytes(await file.download_as_bytearray())
+        mime_type = mimetypes.guess_type(file.file_path or "")[0] or "image/jpeg"
+        return data, mime_type
+
+    async def portal_created(
+        self, portal: PortalKey, room_id: str, alias: str | None, request: RemoteChatCreate
+    ) -> None:
+        if request.request_id is None:
+            return
+        assert self._commands is not None
+        await self._commands.answer_bridged(portal, alias, request)
+
+    async def set_chat_name(self, portal: PortalKey, name: str) -> None:
+        bot = self._require_bot()
+        await telegram_call(ids.chat_id_of(portal), lambda chat: bot.set_chat_title(chat, name))
+
+    async def set_chat_topic(self, portal: PortalKey, topic: str) -> None:
+        bot = self._require_bot()
+        await telegram_call(
+            ids.chat_id_of(portal), lambda chat: bot.set_chat_description(chat, topic)
+        )
+
+    def _pill_target(self, mxid: str) -> int | None:
+        remote = self._require_bridge().remote_user_of(mxid)
+        if remote is None:
+            return None
+        try:
+            user_id = int(remote)
+        except ValueError:
+            return None  # a channel's or signature's ghost: not a user to mention
+        return user_id if user_id > 0 else None
+
+    def _require_config(self) -> TelegramConfig:
+        if self._config is None:
+            raise RuntimeError("the Telegram connector was not configured")
+        return self._config
+
+    def _require_bot(self) -> Bot:
+        if self._bot is None:
+            raise DeliveryError("the bridge is not connected to Telegram yet")
+        return self._bot
+
+    def _require_bridge(self) -> BridgeContext:
+        if self._bridge is None:
+            raise RuntimeError("the Telegram connector was not started")
+        return self._bridge

@@ -1,0 +1,109 @@
+"""Long polling for updates. The offset moves past an update only once the bridge has stored
+what it carries, so a crash at any moment loses nothing: Telegram sends unconfirmed updates
+again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import Bot, Update
+from telegram.error import Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
+
+log = logging.getLogger("connectors.telegram.polling")
+
+# Update types a bridge needs. chat_member and message_reaction arrive only when named here (and
+# only where the bot is an admin).
+ALLOWED_UPDATES: Sequence[str] = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "message_reaction",
+    "chat_member",
+    "my_chat_member",
+)
+
+
+class Poller:
+    def __init__(self, bot: Bot, handle: Callable[[Update], Awaitable[None]], timeout: int) -> None:
+        self._bot = bot
+        self._handle = handle
+        self._timeout = timeout
+        self._offset: int | None = None
+        self._confirmed: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def offset(self) -> int | None:
+        return self._offset
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="telegram-polling")
+
+    async def stop(self) -> None:
+        """Stop polling and tell Telegram which updates are done, so none comes again."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self._offset is not None and self._offset != self._confirmed:
+            try:
+                await self._bot.get_updates(offset=self._offset, timeout=0, limit=1)
+                self._confirmed = self._offset
+            except TelegramError as error:
+                log.warning("Could not confirm the last updates (they come again): %s", error)
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                updates = await self._bot.get_updates(
+                    offset=self._offset,
+                    timeout=self._timeout,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+                self._confirmed = self._offset
+                backoff = 1.0
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error.retry_after))
+                continue
+            except Conflict:
+                log.error(
+                    "Another program is polling with this bot token (or a webhook is set); "
+                    "only one may. Retrying in %.0f s",
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            except (InvalidToken, Forbidden) as error:
+                log.critical("Telegram refused the bot token while polling: %s", error)
+                await asyncio.sleep(60)
+                continue
+            except TelegramError as error:
+                log.warning("Polling failed (%s); retrying in %.0f s", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            for update in updates:
+                try:
+                    await self._handle(update)
+                except Exception:
+                    # Not stored: ask for it again rather than skip it (keeps the order).
+                    log.exception("Could not take update %d; asking for it again", update.update_id)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 60)
+                    break
+                self._offset = update.update_id + 1
+
+
+def _seconds(retry_after: object) -> float:
+    total_seconds = getattr(retry_after, "total_seconds", None)
+    if callable(total_seconds):
+        return float(total_seconds())
+    return float(retry_after)  # type: ignore[arg-type]

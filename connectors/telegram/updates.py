@@ -1,0 +1,175 @@
+"""Telegram updates as the core's remote events (each with the key that deduplicates it)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from telegram import ChatMemberUpdated, Message, Update
+
+from bridge.network.events import (
+    AvatarRef,
+    MessageContent,
+    RemoteChatMigrate,
+    RemoteChatUpdate,
+    RemoteEvent,
+    RemoteMembership,
+    RemoteMessage,
+    RemoteUser,
+)
+from bridge.network.ids import RemoteMessageID
+from bridge.network.interface import BridgeContext
+
+from . import ids
+from .formatting import MatrixPill, telegram_to_matrix
+from .formatting.ptb import entities_from_ptb
+from .people import People, is_present
+
+log = logging.getLogger("connectors.telegram.updates")
+
+# What a message without text is, for the notice that stands in for it until media is bridged.
+_KINDS = (
+    "photo",
+    "video",
+    "animation",
+    "sticker",
+    "voice",
+    "video_note",
+    "audio",
+    "document",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+)
+
+
+class UpdateTranslator:
+    def __init__(self, people: People, bridge: BridgeContext, bot_id: int) -> None:
+        self._people = people
+        self._bridge = bridge
+        self._bot_id = bot_id
+
+    async def events(self, update: Update) -> list[RemoteEvent]:
+        if update.message is not None:
+            return await self._message(update.message)
+        if update.channel_post is not None:
+            return await self._message(update.channel_post)
+        if update.chat_member is not None:
+            return await self._chat_member(update.chat_member)
+        if update.my_chat_member is not None:
+            change = update.my_chat_member
+            log.info(
+                "The bot is now %s in %s (%s)",
+                change.new_chat_member.status,
+                change.chat.id,
+                change.chat.title,
+            )
+        return []
+
+    async def sender(self, message: Message) -> RemoteUser:
+        if message.sender_chat is not None:
+            return self._people.chat_as_user(message.sender_chat, message.author_signature)
+        if message.from_user is not None:
+            return await self._people.user(message.from_user)
+        return self._people.chat_as_user(message.chat, message.author_signature)
+
+    async def _message(self, message: Message) -> list[RemoteEvent]:
+        portal = ids.portal_key(message.chat.id)
+        if message.migrate_to_chat_id is not None:
+            return [RemoteChatMigrate(portal, ids.portal_key(message.migrate_to_chat_id).chat_id)]
+        if message.migrate_from_chat_id is not None:
+            old = ids.portal_key(message.migrate_from_chat_id)
+            return [RemoteChatMigrate(old, portal.chat_id)]
+        sender = await self.sender(message)
+        if message.new_chat_members:
+            return [
+                RemoteMembership(portal, await self._people.user(user), "join")
+                for user in message.new_chat_members
+                if user.id != self._bot_id
+            ]
+        if message.left_chat_member is not None:
+            if message.left_chat_member.id == self._bot_id:
+                return []
+            left = await self._people.user(message.left_chat_member)
+            return [RemoteMembership(portal, left, "leave", by=sender)]
+        if message.new_chat_title is not None:
+            return [RemoteChatUpdate(portal, sender, name=message.new_chat_title)]
+        if message.new_chat_photo:
+            largest = message.new_chat_photo[-1]
+            avatar = AvatarRef(largest.file_unique_id, largest.file_id)
+            return [RemoteChatUpdate(portal, sender, avatar=avatar)]
+        if message.delete_chat_photo:
+            return [RemoteChatUpdate(portal, sender, avatar=AvatarRef(""))]
+        content = self._content(message)
+        if content is None:
+            return []
+        return [
+            RemoteMessage(
+                portal=portal,
+                message_id=ids.message_id(message.message_id),
+                sender=sender,
+                parts=(content,),
+                timestamp=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+                reply_to=_reply_to(message),
+            )
+        ]
+
+    def _content(self, message: Message) -> MessageContent | None:
+        text = message.text if message.text is not None else message.caption
+        entities = message.entities if message.text is not None else message.caption_entities
+        if text is not None:
+            known = {e.user.id: e.user.full_name for e in entities if e.user is not None}
+            formatted = telegram_to_matrix(text, entities_from_ptb(entities), self._mentions(known))
+            return MessageContent(formatted.body, formatted.html)
+        kind = next((kind for kind in _KINDS if getattr(message, kind, None)), None)
+        if kind is None:
+            return None  # a service message the bridge does not show (pins, boosts, ...)
+        readable = kind.replace("_", " ")
+        return MessageContent(f"Sent a {readable} (not bridged yet)", msgtype="m.notice")
+
+    def _mentions(self, known: dict[int, str]) -> MentionLookup:
+        return MentionLookup(self._bridge, self._people, known)
+
+    async def _chat_member(self, change: ChatMemberUpdated) -> list[RemoteEvent]:
+        was = is_present(change.old_chat_member)
+        now = is_present(change.new_chat_member)
+        user = change.new_chat_member.user
+        if was == now or user.id == self._bot_id:
+            return []
+        portal = ids.portal_key(change.chat.id)
+        remote = await self._people.user(user)
+        if now:
+            return [RemoteMembership(portal, remote, "join")]
+        by = await self._people.user(change.from_user) if change.from_user.id != user.id else None
+        return [RemoteMembership(portal, remote, "leave", by=by)]
+
+
+class MentionLookup:
+    """Resolves mentions to ghost pills: text mentions by id, @mentions by known usernames."""
+
+    def __init__(self, bridge: BridgeContext, people: People, known: dict[int, str]) -> None:
+        self._bridge = bridge
+        self._people = people
+        self._known = known
+
+    def __call__(self, target: int | str) -> MatrixPill | None:
+        if isinstance(target, int):
+            name = self._known.get(target, str(target))
+            return MatrixPill(self._bridge.ghost_user_id(ids.user_id(target)), name)
+        found = self._people.usernames.get(target.lower())
+        if found is None:
+            return None
+        user_id, name = found
+        return MatrixPill(self._bridge.ghost_user_id(ids.user_id(user_id)), name)
+
+
+def _reply_to(message: Message) -> RemoteMessageID | None:
+    replied = message.reply_to_message
+    if replied is None or replied.chat.id != message.chat.id:
+        return None
+    # In forum supergroups every message "replies" to its topic's first message; that is no reply.
+    if message.is_topic_message and replied.message_id == message.message_thread_id:
+        return None
+    return ids.message_id(replied.message_id)

@@ -1,0 +1,76 @@
+"""Fixtures for Telegram connector tests: the fake Bot API and a bridge connected to it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest_asyncio
+
+from connectors.telegram.connector import TelegramConnector
+from tests.conftest import StartBridge
+from tests.fakes.telegram import FakeTelegram
+from tests.support.bridge_harness import RunningBridge
+
+StartTelegramBridge = Callable[..., Awaitable[RunningBridge]]
+
+_ID_BASES = itertools.count(0, 1000)
+
+
+@pytest_asyncio.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    """A fake Bot API whose bot reads all group messages (privacy mode off); the test fails on
+    any schema violation in what the bridge sent or the fake answered."""
+    # Ids differ from test to test: the session's homeserver keeps earlier tests' aliases.
+    fake = FakeTelegram(can_read_all_group_messages=True, id_base=next(_ID_BASES))
+    async with fake:
+        yield fake
+    fake.assert_no_violations()
+
+
+@pytest_asyncio.fixture
+async def telegram_bridge(
+    start_bridge: StartBridge, fake_telegram: FakeTelegram
+) -> StartTelegramBridge:
+    async def start(
+        overrides: dict[str, Any] | None = None, database: str | None = None, **telegram: Any
+    ) -> RunningBridge:
+        section = {
+            "bot_token": fake_telegram.token,
+            "api_url": fake_telegram.url,
+            "poll_timeout": 1,
+            "chat_resync_interval": 0,
+            **telegram,
+        }
+        return await start_bridge(
+            connector=TelegramConnector(),
+            database=database,
+            overrides={"telegram": section, **(overrides or {})},
+        )
+
+    return start
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+def last_update_id(fake: FakeTelegram) -> int:
+    update_id: int = fake.updates.created[-1]["update_id"]
+    return update_id
+
+
+def confirmed(fake: FakeTelegram, update_id: int) -> bool:
+    """Whether the bridge told Telegram it has this update (by polling past it)."""
+    return update_id in fake.updates.confirmed

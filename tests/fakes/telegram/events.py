@@ -1,0 +1,332 @@
+"""Things that happen on Telegram's side, turned into updates for the bot.
+
+Each helper changes the world as Telegram would and queues the update(s) the bot would receive:
+nothing for chats the bot is not in, group messages hidden by privacy mode, chat_member and
+message_reaction updates only where the bot is an administrator, and only update types allowed
+(by allowed_updates) at the moment of creation. Helpers return the message or update dict they
+created even when the bot does not receive it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .formatting import fix_text
+from .html_parser import parse_telegram_html
+from .messages import is_service, new_message, reply_snapshot, resolve_mentions, set_text
+from .objects import chat_member_object, chat_object, photo_object, user_object
+from .state import FakeChat, FakeUser, Member
+from .updates import UpdateQueue
+from .world import World
+
+_COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@([A-Za-z0-9_]{3,32}))?(?![A-Za-z0-9_])")
+
+
+class Simulation(World):
+    """The world plus the bot's update queue and the helpers that inject events."""
+
+    updates: UpdateQueue
+
+    # -- delivery rules --------------------------------------------------------------------------
+
+    def bot_sees(self, chat: FakeChat, message: dict[str, Any]) -> bool:
+        """Whether Telegram delivers a new message in this chat to the bot (privacy mode)."""
+        bot = chat.member(self.bot.id)
+        if chat.type == "private":
+            return not chat.user or not chat.user.blocked_bot
+        if not bot.present:
+            return False
+        if chat.type == "channel" or is_service(message):
+            return True
+        sender = self.users.get(message.get("from", {}).get("id", 0))
+        if sender is not None and sender.is_bot:
+            return False  # bots never see other bots' messages in groups
+        if self.can_read_all_group_messages or bot.is_admin:
+            return True
+        replied = message.get("reply_to_message", {})
+        if replied.get("from", {}).get("id") == self.bot.id:
+            return True
+        text = message.get("text", message.get("caption", ""))
+        command = _COMMAND_RE.match(text)
+        if command and command.group(1) in (None, self.bot.username):
+            return True
+        return f"@{self.bot.username}".lower() in text.lower()
+
+    def _deliver_message(
+        self, chat: FakeChat, message: dict[str, Any], edited: bool = False
+    ) -> None:
+        if not self.bot_sees(chat, message):
+            return
+        kind = "channel_post" if chat.type == "channel" else "message"
+        self.updates.push(f"edited_{kind}" if edited else kind, message)
+
+    def _require_member(self, chat: FakeChat, user: FakeUser) -> None:
+        if chat.type != "private" and not chat.member(user.id).present:
+            raise ValueError(f"user {user.id} is not a member of chat {chat.id}")
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def inject_message(
+        self,
+        chat: FakeChat,
+        sender: FakeUser | None,
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        author_signature: str | None = None,
+        **content: Any,
+    ) -> dict[str, Any]:
+        """A new message with the given content fields (text, photo, sticker, ...)."""
+        if sender is not None:
+            self._require_member(chat, sender)
+        message = new_message(
+            self, chat, sender, thread_id=thread_id, author_signature=author_signature
+        )
+        if reply_to is not None:
+            message["reply_to_message"] = reply_snapshot(chat.messages[reply_to])
+        message.update(content)
+        self._deliver_message(chat, message)
+        return message
+
+    def inject_text(
+        self,
+        chat: FakeChat,
+        sender: FakeUser | None,
+        text: str | None = None,
+        *,
+        html: str | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A text message; give `html` to have the text and entities parsed from HTML."""
+        return self.inject_message(
+            chat,
+            sender,
+            reply_to=reply_to,
+            thread_id=thread_id,
+            **self._text_fields(text, html, entities),
+        )
+
+    def inject_channel_post(
+        self,
+        chat: FakeChat,
+        text: str | None = None,
+        *,
+        html: str | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        author_signature: str | None = None,
+    ) -> dict[str, Any]:
+        return self.inject_message(
+            chat, None, author_signature=author_signature, **self._text_fields(text, html, entities)
+        )
+
+    def inject_photo(
+        self, chat: FakeChat, sender: FakeUser | None, data: bytes, caption: str | None = None
+    ) -> dict[str, Any]:
+        content: dict[str, Any] = {"photo": photo_object(self.store_photo(data))}
+        if caption:
+            content.update(self._text_fields(caption, None, None, caption=True))
+        return self.inject_message(chat, sender, **content)
+
+    def inject_document(
+        self,
+        chat: FakeChat,
+        sender: FakeUser | None,
+        data: bytes,
+        file_name: str = "file.bin",
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        stored = self.store_file(data, "documents", file_name=file_name, mime_type=mime_type)
+        document = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        content: dict[str, Any] = {"document": document}
+        if caption:
+            content.update(self._text_fields(caption, None, None, caption=True))
+        return self.inject_message(chat, sender, **content)
+
+    def inject_edit(
+        self,
+        chat: FakeChat,
+        message_id: int,
+        text: str | None = None,
+        *,
+        html: str | None = None,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A user (or channel) edits the text or caption of an existing message."""
+        message = chat.messages[message_id]
+        caption = "text" not in message
+        for key in ("text", "entities", "caption", "caption_entities"):
+            message.pop(key, None)
+        message.update(self._text_fields(text, html, entities, caption=caption))
+        message["edit_date"] = self.now()
+        self._deliver_message(chat, message, edited=True)
+        return message
+
+    def _text_fields(
+        self,
+        text: str | None,
+        html: str | None,
+        entities: list[dict[str, Any]] | None,
+        *,
+        caption: bool = False,
+    ) -> dict[str, Any]:
+        if html is not None:
+            text, entities = parse_telegram_html(html)
+        if text is None:
+            raise ValueError("give text or html")
+        text, fixed = fix_text(text, [dict(e) for e in entities or []])
+        fields: dict[str, Any] = {}
+        set_text(fields, text, resolve_mentions(self, fixed), caption=caption)
+        return fields
+
+    # -- members ---------------------------------------------------------------------------------
+
+    def member_changed(
+        self, chat: FakeChat, user: FakeUser, by: FakeUser, old: Member, new: Member
+    ) -> dict[str, Any]:
+        """Queue my_chat_member (for the bot) or chat_member (if the bot is an admin)."""
+        payload = {
+            "chat": chat_object(chat),
+            "from": user_object(by),
+            "date": self.now(),
+            "old_chat_member": chat_member_object(chat, user, old),
+            "new_chat_member": chat_member_object(chat, user, new),
+        }
+        if user.id == self.bot.id:
+            update = self.updates.push("my_chat_member", payload)
+        elif chat.type != "private" and chat.member(self.bot.id).is_admin:
+            update = self.updates.push("chat_member", payload)
+        else:
+            update = None
+        return update or {"chat_member": payload}
+
+    def inject_member_status(
+        self,
+        chat: FakeChat,
+        user: FakeUser,
+        status: str,
+        *,
+        by: FakeUser | None = None,
+        **rights: bool,
+    ) -> dict[str, Any]:
+        """A member's status changes (promotion, restriction, ...): a chat_member update.
+        Returns the update (or, if the bot does not receive it, {"chat_member": payload})."""
+        old = chat.member(user.id)
+        new = self.set_member(chat, user, status, rights=rights)
+        return self.member_changed(chat, user, by or user, old, new)
+
+    def inject_join(
+        self, chat: FakeChat, user: FakeUser, *, by: FakeUser | None = None
+    ) -> dict[str, Any]:
+        """A user joins (or `by` adds them): new_chat_members message and chat_member update.
+        Returns the service message (in channels, which have none, the chat_member update)."""
+        update = self.inject_member_status(chat, user, "member", by=by)
+        if chat.type == "channel":
+            return update
+        return self.inject_message(chat, by or user, new_chat_members=[user_object(user)])
+
+    def inject_leave(
+        self, chat: FakeChat, user: FakeUser, *, by: FakeUser | None = None
+    ) -> dict[str, Any]:
+        """A user leaves, or is banned by `by`: left_chat_member message and chat_member update."""
+        sender = by or user
+        message: dict[str, Any] | None = None
+        if chat.type != "channel":
+            message = self.inject_message(chat, sender, left_chat_member=user_object(user))
+        update = self.inject_member_status(chat, user, "kicked" if by else "left", by=sender)
+        return message or update
+
+    def inject_bot_status(
+        self, chat: FakeChat, status: str, *, by: FakeUser, **rights: bool
+    ) -> dict[str, Any]:
+        """The bot is added, promoted, demoted or removed: a my_chat_member update, plus the
+        new_chat_members service message when it is added to a group. Returns the update."""
+        was_present = chat.member(self.bot.id).present
+        update = self.inject_member_status(chat, self.bot, status, by=by, **rights)
+        if (
+            chat.type in ("group", "supergroup")
+            and not was_present
+            and chat.member(self.bot.id).present
+        ):
+            self.inject_message(chat, by, new_chat_members=[user_object(self.bot)])
+        return update
+
+    # -- chat settings ---------------------------------------------------------------------------
+
+    def _service(self, chat: FakeChat, by: FakeUser | None, **content: Any) -> dict[str, Any]:
+        if chat.type == "channel":
+            return self.inject_message(chat, None, **content)
+        return self.inject_message(chat, by, **content)
+
+    def inject_title_change(
+        self, chat: FakeChat, title: str, *, by: FakeUser | None = None
+    ) -> dict[str, Any]:
+        chat.title = title
+        return self._service(chat, by, new_chat_title=title)
+
+    def inject_photo_change(
+        self, chat: FakeChat, data: bytes, *, by: FakeUser | None = None
+    ) -> dict[str, Any]:
+        chat.photo = self.store_photo(data, kind="profile_photos")
+        return self._service(chat, by, new_chat_photo=photo_object(chat.photo))
+
+    def inject_photo_delete(self, chat: FakeChat, *, by: FakeUser | None = None) -> dict[str, Any]:
+        chat.photo = None
+        return self._service(chat, by, delete_chat_photo=True)
+
+    def inject_description_change(self, chat: FakeChat, description: str) -> None:
+        """Telegram sends no update for a new description: only getChat shows it."""
+        chat.description = description
+
+    def inject_migration(self, chat: FakeChat, *, by: FakeUser) -> FakeChat:
+        """A group is upgraded to a supergroup, which gets a new id. The old group gets a
+        migrate_to_chat_id message, the new one a migrate_from_chat_id message; the old id then
+        answers writes with "group chat was upgraded to a supergroup chat"."""
+        if chat.type != "group":
+            raise ValueError("only basic groups migrate")
+        new = self.add_chat(
+            "supergroup", chat.title or "", description=chat.description, bot_status=None
+        )
+        new.photo, new.members, new.migrated_from = chat.photo, dict(chat.members), chat.id
+        new.permissions = dict(chat.permissions)
+        self.inject_message(chat, by, migrate_to_chat_id=new.id)
+        chat.migrated_to = new.id
+        self.inject_message(new, by, migrate_from_chat_id=chat.id)
+        return new
+
+    # -- reactions and raw updates -----------------------------------------------------------------
+
+    def inject_reaction(
+        self, chat: FakeChat, user: FakeUser, message_id: int, emoji: Sequence[str]
+    ) -> dict[str, Any]:
+        """A user sets their reactions on a message (an empty list removes them)."""
+        by_user = chat.reactions.setdefault(message_id, {})
+        old = by_user.get(user.id, [])
+        new = [{"type": "emoji", "emoji": e} for e in emoji]
+        by_user[user.id] = new
+        payload = {
+            "chat": chat_object(chat),
+            "message_id": message_id,
+            "user": user_object(user),
+            "date": self.now(),
+            "old_reaction": old,
+            "new_reaction": new,
+        }
+        update = None
+        if chat.member(self.bot.id).is_admin and not user.is_bot:
+            update = self.updates.push("message_reaction", payload)
+        return update or {"message_reaction": payload}
+
+    def inject_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue any update as given (it still has to pass the response schema check)."""
+        return self.updates.push_raw(dict(update))

@@ -1,0 +1,83 @@
+"""Faults a test arms for the next calls of a method: flood control (429 with retry_after),
+server errors, answers that never come, and slow answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Literal
+
+from .errors import ApiError
+
+FaultKind = Literal["retry_after", "server_error", "hang", "delay"]
+ANY_METHOD = "*"
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    method: str  # lower-cased method name, or "*" for every method
+    times: int  # calls still to affect
+    chat_id: int | str | None = None  # only calls with this chat_id, if set
+    retry_after: int = 1
+    status: int = 500
+    seconds: float = 0.0  # for "delay"
+    hits: int = 0
+
+    def matches(self, method: str, chat_id: Any) -> bool:
+        if self.times <= 0 or self.method not in (ANY_METHOD, method.lower()):
+            return False
+        return self.chat_id is None or self.chat_id == chat_id
+
+    def error(self) -> ApiError:
+        if self.kind == "retry_after":
+            return ApiError(
+                429,
+                f"Too Many Requests: retry after {self.retry_after}",
+                {"retry_after": self.retry_after},
+            )
+        return ApiError(self.status, HTTPStatus(self.status).phrase)
+
+
+class Faults:
+    def __init__(self) -> None:
+        self.armed: list[Fault] = []
+
+    def _arm(self, fault: Fault) -> Fault:
+        fault.method = fault.method.lower()
+        self.armed.append(fault)
+        return fault
+
+    def retry_after(
+        self, method: str, seconds: int = 1, *, times: int = 1, chat_id: int | str | None = None
+    ) -> Fault:
+        """Answer 429 "Too Many Requests: retry after N" with parameters.retry_after = N."""
+        return self._arm(Fault("retry_after", method, times, chat_id, retry_after=seconds))
+
+    def server_error(
+        self, method: str, status: int = 500, *, times: int = 1, chat_id: int | str | None = None
+    ) -> Fault:
+        """Answer with a 5xx status (PTB raises NetworkError)."""
+        return self._arm(Fault("server_error", method, times, chat_id, status=status))
+
+    def hang(self, method: str, *, times: int = 1, chat_id: int | str | None = None) -> Fault:
+        """Never answer: the call waits until the client gives up (or the fake stops)."""
+        return self._arm(Fault("hang", method, times, chat_id))
+
+    def delay(
+        self, method: str, seconds: float, *, times: int = 1, chat_id: int | str | None = None
+    ) -> Fault:
+        """Answer normally, but only after `seconds`."""
+        return self._arm(Fault("delay", method, times, chat_id, seconds=seconds))
+
+    def take(self, method: str, chat_id: Any) -> Fault | None:
+        """The first armed fault for this call, used up by one."""
+        for fault in self.armed:
+            if fault.matches(method, chat_id):
+                fault.times -= 1
+                fault.hits += 1
+                return fault
+        return None
+
+    def clear(self) -> None:
+        self.armed.clear()

@@ -1,0 +1,188 @@
+"""sendMessage, editMessageText, deleteMessage and setMessageReaction, and the pieces every
+sending method shares (threads, replies, length limits, recording what was sent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .access import Access, check_can_send, resolve_chat, resolve_message
+from .errors import NotModelled, bad_request
+from .events import Simulation
+from .formatting import format_text
+from .html_parser import utf16_len
+from .messages import is_service, new_message, reply_snapshot, resolve_mentions, set_text
+from .state import FakeChat, Sent
+
+Params = dict[str, Any]
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+DELETE_WINDOW = 48 * 3600
+NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the "
+    "same as a current content and reply markup of the message"
+)
+
+
+def thread_of(chat: FakeChat, thread_id: Any) -> int | None:
+    """message_thread_id counts only in forums (elsewhere the official server ignores it)."""
+    if thread_id is None or not chat.is_forum:
+        return None
+    if thread_id not in chat.topics:
+        raise bad_request("message thread not found")
+    return int(thread_id)
+
+
+def reply_fields(chat: FakeChat, reply: Params | None) -> Params:
+    if not reply:
+        return {}
+    if reply.get("chat_id") not in (None, chat.id):
+        raise NotModelled("replies to messages of other chats")
+    target = chat.messages.get(reply["message_id"])
+    if target is None:
+        if reply.get("allow_sending_without_reply"):
+            return {}
+        raise bad_request("message to be replied not found")
+    fields: Params = {"reply_to_message": reply_snapshot(target)}
+    quote = reply.get("quote")
+    if quote:
+        source = target.get("text", target.get("caption", ""))
+        index = source.find(quote)
+        if index < 0:
+            raise bad_request("QUOTE_TEXT_INVALID")
+        position = utf16_len(source[:index])
+        fields["quote"] = {"text": quote, "position": position, "is_manual": True}
+    return fields
+
+
+def caption_fields(p: Params) -> Params:
+    if not p.get("caption"):
+        return {}
+    text, entities = format_text(
+        p["caption"], p.get("parse_mode"), p.get("caption_entities"), allow_empty=True
+    )
+    if utf16_len(text) > CAPTION_LIMIT:
+        raise bad_request("message caption is too long")
+    fields: Params = {}
+    if text:
+        set_text(fields, text, entities, caption=True)
+    return fields
+
+
+def post(
+    sim: Simulation, method: str, p: Params, chat: FakeChat, content: Params, reply: Params
+) -> dict[str, Any]:
+    """Create, store and record a message the bot sends."""
+    thread_id = thread_of(chat, p.get("message_thread_id"))
+    signature = sim.bot.first_name if chat.type == "channel" and chat.sign_messages else None
+    message = new_message(sim, chat, sim.bot, thread_id=thread_id, author_signature=signature)
+    message.update(reply)
+    for key in ("entities", "caption_entities"):
+        if key in content:
+            content[key] = resolve_mentions(sim, content[key])
+    message.update(content)
+    markup = p.get("reply_markup")
+    if isinstance(markup, dict) and "inline_keyboard" in markup:
+        message["reply_markup"] = markup
+    chat.outgoing.add(message["message_id"])
+    sim.sent.append(Sent(method, chat.id, message["message_id"], p, message))
+    return message
+
+
+async def send_message(sim: Simulation, p: Params) -> Any:
+    chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
+    check_can_send(sim, chat)
+    thread_of(chat, p.get("message_thread_id"))
+    text, entities = _message_text(p)
+    reply = reply_fields(chat, p.get("reply_parameters"))
+    content: Params = {}
+    set_text(content, text, entities)
+    if p.get("link_preview_options"):
+        content["link_preview_options"] = p["link_preview_options"]
+    return post(sim, "sendMessage", p, chat, content, reply)
+
+
+def _message_text(p: Params) -> tuple[str, list[dict[str, Any]]]:
+    if not p.get("text"):
+        raise bad_request("message text is empty")
+    text, entities = format_text(p["text"], p.get("parse_mode"), p.get("entities"))
+    if utf16_len(text) > TEXT_LIMIT:
+        raise bad_request("message is too long")
+    return text, entities
+
+
+async def edit_message_text(sim: Simulation, p: Params) -> Any:
+    if "inline_message_id" in p:
+        raise NotModelled("inline messages")
+    if "chat_id" not in p:
+        raise bad_request("chat_id is empty")
+    chat, message = resolve_message(
+        sim, p["chat_id"], p.get("message_id"), Access.EDIT, "message to edit"
+    )
+    if message["message_id"] not in chat.outgoing:
+        raise bad_request("message can't be edited")
+    if "text" not in message:
+        raise bad_request("there is no text in the message to edit")
+    text, entities = _message_text(p)
+    entities = resolve_mentions(sim, entities)
+    markup = p.get("reply_markup")
+    if (
+        text == message["text"]
+        and entities == message.get("entities", [])
+        and markup == message.get("reply_markup")
+    ):
+        raise bad_request(NOT_MODIFIED)
+    record = next(s for s in sim.sent if s.message is message)
+    record.edits.append({k: v for k, v in message.items()})
+    set_text(message, text, entities)
+    if markup is None:
+        message.pop("reply_markup", None)
+    else:
+        message["reply_markup"] = markup
+    if p.get("link_preview_options"):
+        message["link_preview_options"] = p["link_preview_options"]
+    message["edit_date"] = sim.now()
+    return message
+
+
+async def delete_message(sim: Simulation, p: Params) -> Any:
+    chat, message = resolve_message(
+        sim, p["chat_id"], p["message_id"], Access.WRITE, "message to delete"
+    )
+    if not _can_delete(sim, chat, message):
+        raise bad_request("message can't be deleted")
+    del chat.messages[message["message_id"]]
+    sim.deleted.append((chat.id, message["message_id"]))
+    for record in sim.sent:
+        if record.message is message:
+            record.deleted = True
+    return True
+
+
+def _can_delete(sim: Simulation, chat: FakeChat, message: dict[str, Any]) -> bool:
+    if sim.now() - message["date"] > DELETE_WINDOW:
+        return False
+    if "supergroup_chat_created" in message or "channel_chat_created" in message:
+        return False
+    bot = chat.member(sim.bot.id)
+    outgoing = message["message_id"] in chat.outgoing
+    if chat.type == "private":
+        return True
+    if chat.type == "group":
+        return outgoing or bot.is_admin
+    if chat.type == "supergroup":
+        return outgoing or bot.right("can_delete_messages")
+    return (outgoing and bot.right("can_post_messages")) or bot.right("can_delete_messages")
+
+
+async def set_message_reaction(sim: Simulation, p: Params) -> Any:
+    reactions: list[dict[str, Any]] = p.get("reaction") or []
+    chat, message = resolve_message(
+        sim, p["chat_id"], p["message_id"], Access.READ, "message to react"
+    )
+    if any(r.get("type") != "emoji" for r in reactions) or is_service(message):
+        raise bad_request("REACTION_INVALID")
+    if len(reactions) > 1:
+        raise bad_request("REACTIONS_TOO_MANY")
+    sim.bot_reactions[(chat.id, message["message_id"])] = reactions
+    return True
