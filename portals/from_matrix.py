@@ -35,7 +35,14 @@ async def handle_event(portal: Portal, event: dict[str, Any]) -> None:
         case "m.room.topic" if isinstance(content.get("topic"), str):
             await _room_change(portal, sender, "topic", content["topic"])
         case "m.room.member" if event.get("state_key") == sender:
+            _remember_name(portal, sender, content)
             await _membership(portal, event, sender, content)
+
+
+def _remember_name(portal: Portal, user_id: str, content: dict[str, Any]) -> None:
+    name = content.get("displayname")
+    if content.get("membership") == "join" and isinstance(name, str) and name:
+        portal.member_names[user_id] = name
 
 
 def _is_bridge_user(portal: Portal, sender: str) -> bool:
@@ -167,13 +174,21 @@ def _localpart(user_id: str) -> str:
 
 
 async def _displayname(portal: Portal, user_id: str) -> str:
+    """The sender's name as of their message: names seen in this room's own (ordered) member
+    events first, then the room's current state, then the global profile."""
+    known = portal.member_names.get(user_id)
+    if known:
+        return known
+    bot = portal.ctx.matrix.bot
+    name: str | None = None
     try:
-        member = await portal.ctx.matrix.bot.get_state_event(
+        member = await bot.get_state_event(
             RoomID(str(portal.room_id)), EventType.ROOM_MEMBER, user_id
         )
-        name = getattr(member, "displayname", None)
-        if name is None and isinstance(member, dict):
-            name = member.get("displayname")
+        if getattr(member, "membership", None) == "join":
+            name = getattr(member, "displayname", None)
+        if not name:
+            name = await bot.get_displayname(UserID(user_id))
     except MatrixRequestError:
         name = None
     return str(name) if name else _localpart(user_id)

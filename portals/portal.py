@@ -23,6 +23,8 @@ class Portal:
         self.queue: OrderedQueue[PortalItem] = OrderedQueue(
             f"portal:{key}", self._handle, ctx.queue_size
         )
+        # Display names from this room's member events, in the room's order.
+        self.member_names: dict[str, str] = {}
         # Set by the manager, which finds portals by key.
         self.on_rekey: Callable[[Portal, PortalKey], None] | None = None
 

@@ -40,6 +40,7 @@ async def ensure_room(portal: Portal, info: ChatInfo, invite: Sequence[str] = ()
     avatar_mxc = await _upload(portal, info.avatar)
     if avatar_mxc:
         initial_state.append({"type": "m.room.avatar", "content": {"url": avatar_mxc}})
+
     async def create() -> tuple[str, str]:
         return await ctx.matrix.create_room(
             name=info.name,
