@@ -12,7 +12,13 @@ from portals.manager import PortalManager
 from .config.model import Config
 from .db.inbox import MatrixInboxStore, RemoteInboxStore, StoredRemoteEvent
 from .ghosts import GhostManager
-from .network.events import ChatInfo, RemoteEvent, decode_event, encode_event
+from .network.events import (
+    ChatInfo,
+    RemoteChatMigrate,
+    RemoteEvent,
+    decode_event,
+    encode_event,
+)
 from .network.ids import PortalKey, RemoteChatID, RemoteUserID
 from .network.interface import ChatUnavailable, NetworkConnector
 from .router import MatrixRouter
@@ -161,7 +167,12 @@ class BridgeCore:
     async def _enqueue_remote(self, stored: StoredRemoteEvent) -> None:
         key = PortalKey(RemoteChatID(stored.portal_remote_id), stored.portal_receiver)
         portal = await self._portals.get(key)
-        await portal.queue.put(RemoteItem(stored.id, decode_event(stored.event)))
+        event = decode_event(stored.event)
+        if isinstance(event, RemoteChatMigrate):
+            # Events of the chat's new id may arrive before the move is handled: from now on
+            # they share the portal's queue, so they are handled after it, in order.
+            await self._portals.follow_key(portal, PortalKey(event.new_chat_id, key.receiver))
+        await portal.queue.put(RemoteItem(stored.id, event))
 
 
 def _has_identity(event: dict[str, Any]) -> bool:

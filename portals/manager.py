@@ -22,6 +22,8 @@ class PortalManager:
         self._ctx = ctx
         self._by_key: dict[PortalKey, Portal] = {}
         self._by_room: dict[str, Portal] = {}
+        # Every portal object made, also those no key leads to any more, so each queue is closed.
+        self._made: list[Portal] = []
         self._lock = asyncio.Lock()
 
     async def get(self, key: PortalKey) -> Portal:
@@ -86,11 +88,19 @@ class PortalManager:
         portal.record.mxid = None
 
     def _remember(self, portal: Portal) -> Portal:
+        self._made.append(portal)
         self._by_key[portal.key] = portal
         portal.on_rekey = self._rekey
         if portal.room_id is not None:
             self._by_room[portal.room_id] = portal
         return portal
+
+    async def follow_key(self, portal: Portal, key: PortalKey) -> None:
+        """Send events of ``key`` to ``portal`` (a chat that is moving to a new id)."""
+        async with self._lock:
+            existing = self._by_key.get(key)
+            if existing is None or existing.room_id is None:
+                self._by_key[key] = portal
 
     def _rekey(self, portal: Portal, key: PortalKey) -> None:
         self._by_key[key] = portal
@@ -107,6 +117,5 @@ class PortalManager:
 
     async def close(self, timeout: float) -> bool:
         """Finish every portal's queue within ``timeout``; True if all finished."""
-        portals = {id(portal): portal for portal in self._by_key.values()}.values()
-        results = await asyncio.gather(*(portal.queue.close(timeout) for portal in portals))
+        results = await asyncio.gather(*(portal.queue.close(timeout) for portal in self._made))
         return all(results)

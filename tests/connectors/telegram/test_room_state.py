@@ -9,8 +9,8 @@ from typing import Any
 
 from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
 from tests.fakes.telegram import FakeTelegram, make_png
-from tests.support.fixtures import MakeMatrixUser
 from tests.support.bridge_harness import AppserviceSetup
+from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixError, MatrixTestClient
 from tests.support.synapse import SynapseServer
 
