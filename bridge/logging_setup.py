@@ -45,7 +45,8 @@ class SecretFilter(logging.Filter):
 
 def configure_logging(config: dict[str, Any], secrets: Iterable[str]) -> SecretFilter:
     """Apply a dictConfig and guard every handler it made with the secret filter."""
-    logging.config.dictConfig(config)
+    # The bridge's modules made their loggers at import, before this runs: keep them working.
+    logging.config.dictConfig({"disable_existing_loggers": False, **config})
     secret_filter = SecretFilter(secrets)
     install_filter(secret_filter)
     return secret_filter
