@@ -6,4 +6,5 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/ensure-venv.sh
 source "$root/scripts/ensure-venv.sh"
 ensure_venv "$root" runtime .
+export BRIDGE_COMMAND="${BRIDGE_COMMAND:-$0}"
 exec "$VENV/bin/python" -m bridge "$@"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -61,6 +62,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def launcher() -> str:
+    """How the admin starts the bridge (run.sh says so), for the commands we suggest."""
+    return os.environ.get("BRIDGE_COMMAND") or "python -m bridge"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.config.exists():
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"No config file at {args.config}: wrote one from config.example.yaml.\n"
             f"Fill in {', '.join(FILL_IN)} in {args.config}, then run\n"
-            f"  python -m bridge -c {args.config} -g\n"
+            f"  {launcher()} -c {args.config} -g\n"
             "to generate the registration for your homeserver.",
             file=sys.stderr,
         )
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if not config.appservice.tokens_generated:
             raise ConfigError(
                 "appservice.as_token and appservice.hs_token are not generated yet: run "
-                f"python -m bridge -c {args.config} -g and register the file with your homeserver"
+                f"{launcher()} -c {args.config} -g and register the file with your homeserver"
             )
         connector = create_connector(network)
         connector.configure(config.networks[network])
