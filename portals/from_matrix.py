@@ -13,6 +13,7 @@ from bridge.network.interface import DeliveryError
 from bridge.network.outgoing import MatrixMessage, MatrixSender
 
 from . import relay
+from .delivery import retry_delay
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -89,18 +90,21 @@ async def _message(
         html=rendered,
         reply_to=await _reply_target(portal, content),
     )
+    # Parts recorded on an earlier attempt (or before a crash) are not sent again.
+    already_sent = {row.part_id for row in await ctx.messages.by_mxid(event_id)}
     try:
-        sent = await ctx.connector.send_message(portal.key, message)
+        async for part in ctx.connector.send_message(portal.key, message, already_sent):
+            await ctx.messages.add(
+                portal.id, part.message_id, part.part_id, event_id, room_id, sender_mxid=sender
+            )
     except DeliveryError as refusal:
         await notice(portal, f"Your message was not bridged: {refusal}")
-        return
-    except Exception:
-        await notice(portal, "Your message was not bridged: an internal error; see the bridge log.")
+    except Exception as failure:
+        if retry_delay(failure, 0) is None:
+            await notice(
+                portal, "Your message was not bridged: an internal error; see the bridge log."
+            )
         raise
-    for part in sent:
-        await ctx.messages.add(
-            portal.id, part.message_id, part.part_id, event_id, room_id, sender_mxid=sender
-        )
 
 
 async def _room_change(portal: Portal, sender: str, what: str, value: str) -> None:
@@ -153,7 +157,8 @@ async def _membership(
         html=rendered,
     )
     try:
-        await ctx.connector.send_message(portal.key, message)
+        async for _ in ctx.connector.send_message(portal.key, message):
+            pass
     except DeliveryError as refusal:
         portal.log.warning("Could not announce %s of %s: %s", change, sender, refusal)
 

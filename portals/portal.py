@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bridge.db.models import Portal as PortalRecord
 from bridge.network.ids import PortalKey
 
 from . import from_matrix, to_matrix
 from .context import PortalContext
+from .delivery import Backlog, describe, retry_delay
 from .items import CallItem, MatrixItem, PortalItem, RemoteItem
 from .queue import OrderedQueue
 
@@ -23,10 +25,14 @@ class Portal:
         self.queue: OrderedQueue[PortalItem] = OrderedQueue(
             f"portal:{key}", self._handle, ctx.queue_size
         )
+        self.backlog = Backlog(self._notice)
         # Display names from this room's member events, in the room's order.
         self.member_names: dict[str, str] = {}
         # Set by the manager, which finds portals by key.
         self.on_rekey: Callable[[Portal, PortalKey], None] | None = None
+
+    async def _notice(self, text: str) -> None:
+        await from_matrix.notice(self, text)
 
     def rekey(self, key: PortalKey) -> None:
         """The remote chat moved to a new id; events under the old id still come here."""
@@ -45,20 +51,10 @@ class Portal:
     async def _handle(self, item: PortalItem) -> None:
         match item:
             case MatrixItem(inbox_id=inbox_id, event=event):
-                error = None
-                try:
-                    await from_matrix.handle_event(self, event)
-                except Exception as failure:
-                    self.log.exception("Failed to handle Matrix event %s", event.get("event_id"))
-                    error = repr(failure)
+                error = await self._until_done(lambda: from_matrix.handle_event(self, event))
                 await self.ctx.matrix_inbox.mark_handled(inbox_id, error)
             case RemoteItem(inbox_id=inbox_id, event=remote):
-                error = None
-                try:
-                    await to_matrix.handle_event(self, remote)
-                except Exception as failure:
-                    self.log.exception("Failed to handle remote event %s", type(remote).__name__)
-                    error = repr(failure)
+                error = await self._until_done(lambda: to_matrix.handle_event(self, remote))
                 await self.ctx.remote_inbox.mark_handled(inbox_id, error)
             case CallItem(run=run, done=done):
                 try:
@@ -69,3 +65,25 @@ class Portal:
                 else:
                     if not done.done():
                         done.set_result(result)
+
+    async def _until_done(self, attempt: Callable[[], Awaitable[None]]) -> str | None:
+        """Run the head of the queue until it succeeds or fails for good (returned as text).
+
+        While it waits, nothing behind it in this portal moves; other portals do.
+        """
+        tries = 0
+        while True:
+            try:
+                await attempt()
+            except Exception as failure:
+                delay = retry_delay(failure, tries)
+                if delay is None:
+                    self.log.exception("Failed for good; moving on")
+                    return repr(failure)
+                tries += 1
+                self.log.warning("Waiting %.1f s to try again: %s", delay, describe(failure))
+                await self.backlog.waiting(describe(failure), delay, len(self.queue))
+                await asyncio.sleep(delay)
+            else:
+                await self.backlog.flowing()
+                return None

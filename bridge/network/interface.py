@@ -5,7 +5,7 @@ The core never imports a network's library: it talks to the connector only throu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteEvent
@@ -69,10 +69,15 @@ class NetworkConnector(Protocol):
 
     def commands(self) -> Sequence[Command]: ...
 
-    async def send_message(
-        self, portal: PortalKey, message: MatrixMessage
-    ) -> Sequence[SentMessage]:
-        """Carry a Matrix message to the remote chat; raise DeliveryError if it cannot be."""
+    def send_message(
+        self, portal: PortalKey, message: MatrixMessage, already_sent: Collection[str] = ()
+    ) -> AsyncIterator[SentMessage]:
+        """Carry a Matrix message to the remote chat, yielding each part the network accepted.
+
+        The core records a part before asking for the next, so a retry (``already_sent`` lists
+        the parts recorded) or a crash resends at most the part in flight. Raise DeliveryError
+        when the network refuses for good, TemporaryFailure when it cannot take it now.
+        """
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
         """The chat as the network shows it; raise ChatUnavailable if it cannot be bridged."""
@@ -100,6 +105,15 @@ class NetworkConnector(Protocol):
 
 class DeliveryError(Exception):
     """A message the network refused for good; the text says why, for the Matrix sender."""
+
+
+class TemporaryFailure(Exception):
+    """The network cannot take a request now (flood limit, outage); the core waits and tries
+    again, ``retry_after`` seconds later when the network says."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class ChatUnavailable(Exception):

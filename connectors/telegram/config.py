@@ -13,6 +13,14 @@ from bridge.config.loader import ConfigError, describe_validation_error
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
+class RateLimits(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    overall_per_second: Annotated[float, Field(gt=0)] = 30
+    group_per_minute: Annotated[float, Field(gt=0)] = 20
+    private_per_second: Annotated[float, Field(gt=0)] = 1
+
+
 class TelegramConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -23,6 +31,9 @@ class TelegramConfig(BaseModel):
     poll_timeout: Annotated[int, Field(ge=0, le=50)] = 30
     # Seconds between re-reading every portal's chat (descriptions change without an update).
     chat_resync_interval: Annotated[float, Field(ge=0)] = 900
+    # Seconds to wait for the Bot API's answer to a request (long polls wait poll_timeout more).
+    request_timeout: Annotated[float, Field(gt=0)] = 30
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
 
     @field_validator("bot_token")
     @classmethod

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import mimetypes
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 from telegram import Bot, Update, User
@@ -23,6 +23,7 @@ from bridge.network.outgoing import MatrixMessage, SentMessage
 from . import ids
 from .bot_commands import BotCommands
 from .config import TelegramConfig, load_config
+from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
 from .polling import Poller
 from .sending import send_message, telegram_call
@@ -45,6 +46,7 @@ class TelegramConnector:
         self._commands: BotCommands | None = None
         self._poller: Poller | None = None
         self._resync_task: asyncio.Task[None] | None = None
+        self._pacer: Pacer | None = None
 
     # Set-up and lifecycle.
 
@@ -57,12 +59,19 @@ class TelegramConnector:
     async def start(self, bridge: BridgeContext) -> None:
         config = self._require_config()
         self._bridge = bridge
+        limits = config.rate_limits
+        self._pacer = Pacer(
+            Limits(limits.overall_per_second, limits.group_per_minute, limits.private_per_second)
+        )
+        timeout = config.request_timeout
         self._bot = Bot(
             config.bot_token,
             base_url=f"{config.api_url}/bot",
             base_file_url=f"{config.api_url}/file/bot",
-            request=HTTPXRequest(connection_pool_size=16, read_timeout=30),
-            get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 15),
+            request=HTTPXRequest(
+                connection_pool_size=16, read_timeout=timeout, write_timeout=timeout
+            ),
+            get_updates_request=HTTPXRequest(read_timeout=timeout),
         )
         try:
             await self._bot.initialize()
@@ -150,10 +159,17 @@ class TelegramConnector:
 
     # Requests from the bridge.
 
-    async def send_message(
-        self, portal: PortalKey, message: MatrixMessage
-    ) -> Sequence[SentMessage]:
-        return await send_message(self._require_bot(), portal, message, self._pill_target)
+    def send_message(
+        self, portal: PortalKey, message: MatrixMessage, already_sent: Collection[str] = ()
+    ) -> AsyncIterator[SentMessage]:
+        return send_message(
+            self._require_bot(),
+            self._require_pacer(),
+            portal,
+            message,
+            self._pill_target,
+            already_sent,
+        )
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
         """The chat, if the bot is in it (a chat the bot cannot read cannot be bridged)."""
@@ -187,12 +203,18 @@ class TelegramConnector:
 
     async def set_chat_name(self, portal: PortalKey, name: str) -> None:
         bot = self._require_bot()
-        await telegram_call(ids.chat_id_of(portal), lambda chat: bot.set_chat_title(chat, name))
+        await telegram_call(
+            self._require_pacer(),
+            ids.chat_id_of(portal),
+            lambda chat: bot.set_chat_title(chat, name),
+        )
 
     async def set_chat_topic(self, portal: PortalKey, topic: str) -> None:
         bot = self._require_bot()
         await telegram_call(
-            ids.chat_id_of(portal), lambda chat: bot.set_chat_description(chat, topic)
+            self._require_pacer(),
+            ids.chat_id_of(portal),
+            lambda chat: bot.set_chat_description(chat, topic),
         )
 
     def _pill_target(self, mxid: str) -> int | None:
@@ -214,6 +236,11 @@ class TelegramConnector:
         if self._bot is None:
             raise DeliveryError("the bridge is not connected to Telegram yet")
         return self._bot
+
+    def _require_pacer(self) -> Pacer:
+        if self._pacer is None:
+            raise DeliveryError("the bridge is not connected to Telegram yet")
+        return self._pacer
 
     def _require_bridge(self) -> BridgeContext:
         if self._bridge is None:

@@ -1,22 +1,23 @@
 """Matrix messages and room changes carried to Telegram, with Telegram's refusals told in words
-the Matrix user understands."""
+the Matrix user understands and its passing troubles marked as such."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import TypeVar
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bridge.network.ids import PortalKey
-from bridge.network.interface import DeliveryError
+from bridge.network.interface import DeliveryError, TemporaryFailure
 from bridge.network.outgoing import MatrixMessage, SentMessage
 
 from . import ids
 from .formatting import PillResolver, matrix_to_telegram
+from .pacing import Pacer
 
 log = logging.getLogger("connectors.telegram.sending")
 
@@ -24,14 +25,20 @@ T = TypeVar("T")
 
 
 async def send_message(
-    bot: Bot, portal: PortalKey, message: MatrixMessage, pills: PillResolver
-) -> Sequence[SentMessage]:
+    bot: Bot,
+    pacer: Pacer,
+    portal: PortalKey,
+    message: MatrixMessage,
+    pills: PillResolver,
+    already_sent: Collection[str],
+) -> AsyncIterator[SentMessage]:
     chunks = matrix_to_telegram(message.body, message.html, pills)
     if not chunks:
         raise DeliveryError("it has no text Telegram can show")
     chat_id = ids.chat_id_of(portal)
-    sent: list[SentMessage] = []
     for index, chunk in enumerate(chunks):
+        if str(index) in already_sent:
+            continue
         reply = None
         if index == 0 and message.reply_to is not None:
             reply = ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
@@ -43,20 +50,26 @@ async def send_message(
                 chat, text, parse_mode=ParseMode.HTML, reply_parameters=reply_to
             )
 
-        result = await telegram_call(chat_id, send)
-        sent.append(SentMessage(ids.message_id(result.message_id), str(index)))
-    return sent
+        result = await telegram_call(pacer, chat_id, send)
+        yield SentMessage(ids.message_id(result.message_id), str(index))
 
 
-async def telegram_call(chat_id: int, call: Callable[[int], Awaitable[T]]) -> T:
-    """Run a chat call, following a group's move to a supergroup once, and turn Telegram's
-    permanent refusals into DeliveryError. Transient errors (flood limits, network) pass up."""
+async def telegram_call(pacer: Pacer, chat_id: int, call: Callable[[int], Awaitable[T]]) -> T:
+    """Run a call into a chat within the flood limits, following a group's move to a supergroup,
+    with permanent refusals as DeliveryError and passing trouble as TemporaryFailure."""
     try:
+        await pacer.before_send(chat_id)
         try:
             return await call(chat_id)
         except ChatMigrated as moved:
             log.info("Chat %d moved to %d; sending there", chat_id, moved.new_chat_id)
+            await pacer.before_send(moved.new_chat_id)
             return await call(moved.new_chat_id)
+    except RetryAfter as error:
+        seconds = _seconds(error.retry_after)
+        raise TemporaryFailure(
+            f"Telegram's flood limit (it asks to wait {seconds:.0f} s)", retry_after=seconds
+        ) from None
     except Forbidden as error:
         raise DeliveryError(
             f"the bot may not write in this Telegram chat any more ({error.message})"
@@ -72,3 +85,13 @@ async def telegram_call(chat_id: int, call: Callable[[int], Awaitable[T]]) -> T:
                 f"the bot lacks the admin right for this ({error.message})"
             ) from None
         raise DeliveryError(f"Telegram refused it: {error.message}") from None
+    except NetworkError as error:
+        # Timeouts, refused connections and 5xx answers: Telegram may be back in a moment.
+        raise TemporaryFailure(f"Telegram cannot be reached ({error.message})") from None
+
+
+def _seconds(retry_after: object) -> float:
+    total_seconds = getattr(retry_after, "total_seconds", None)
+    if callable(total_seconds):
+        return float(total_seconds())
+    return float(retry_after)  # type: ignore[arg-type]

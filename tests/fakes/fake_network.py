@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -87,8 +87,8 @@ class FakeConnector:
         return [Command("login", login, "Log in to FakeNet", PermissionLevel.USER, section="Auth")]
 
     async def send_message(
-        self, portal: PortalKey, message: MatrixMessage
-    ) -> Sequence[SentMessage]:
+        self, portal: PortalKey, message: MatrixMessage, already_sent: Collection[str] = ()
+    ) -> AsyncIterator[SentMessage]:
         if message.body.split(": ", 1)[-1] == self.network.crash_on_body:
             raise RuntimeError("the fake network crashed on this message")
         if self.network.refuse_next is not None:
@@ -96,7 +96,7 @@ class FakeConnector:
             raise DeliveryError(reason)
         self.network.sent.append((portal, message))
         self.network.arrived.set()
-        return [SentMessage(RemoteMessageID(str(next(self._ids))), "0")]
+        yield SentMessage(RemoteMessageID(str(next(self._ids))), "0")
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
         try:

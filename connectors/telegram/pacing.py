@@ -1,0 +1,89 @@
+"""Staying under Telegram's flood limits, so that 429s stay rare.
+
+Telegram allows a bot about 30 messages a second overall, 20 a minute in one group and one a
+second in one private chat. Each is a token bucket; a send waits for a token in both its chat's
+bucket and the overall one. A wait longer than a few seconds is not slept through here: it is
+reported (TemporaryFailure) so the portal shows its users that delivery is delayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from bridge.network.interface import TemporaryFailure
+
+# Beyond this wait the portal, not the connector, does the waiting (and says so in Matrix).
+LONGEST_QUIET_WAIT = 3.0
+_MAX_CHATS = 10_000
+
+
+class TokenBucket:
+    def __init__(self, rate: float, capacity: float) -> None:
+        self._rate = rate  # tokens per second
+        self._capacity = capacity
+        self._tokens = capacity
+        self._stamp = time.monotonic()
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until a token is free (0 if one is)."""
+        self._refill(now)
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self._tokens -= 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    overall_per_second: float = 30
+    group_per_minute: float = 20
+    private_per_second: float = 1
+
+
+class Pacer:
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._overall = TokenBucket(limits.overall_per_second, limits.overall_per_second)
+        self._chats: OrderedDict[int, TokenBucket] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    def _bucket(self, chat_id: int) -> TokenBucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            if chat_id > 0:
+                rate = self._limits.private_per_second
+                bucket = TokenBucket(rate, max(1.0, rate))
+            else:
+                per_minute = self._limits.group_per_minute
+                bucket = TokenBucket(per_minute / 60, per_minute)
+            self._chats[chat_id] = bucket
+            if len(self._chats) > _MAX_CHATS:
+                self._chats.popitem(last=False)
+        self._chats.move_to_end(chat_id)
+        return bucket
+
+    async def before_send(self, chat_id: int) -> None:
+        """Wait (briefly) for the right to send into ``chat_id``, or raise TemporaryFailure."""
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                chat = self._bucket(chat_id)
+                wait = max(chat.wait_time(now), self._overall.wait_time(now))
+                if wait <= 0:
+                    chat.take(now)
+                    self._overall.take(now)
+                    return
+            if wait > LONGEST_QUIET_WAIT:
+                raise TemporaryFailure(
+                    "Telegram allows a bot only so many messages a minute in a chat",
+                    retry_after=wait,
+                )
+            await asyncio.sleep(wait)

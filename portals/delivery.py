@@ -1,0 +1,95 @@
+"""Which failures are worth waiting out, and telling Matrix users when a chat's events wait.
+
+A portal retries the event at the head of its queue until it goes through, so nothing behind
+it overtakes it; a failure that cannot pass by waiting is reported and the queue moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from mautrix.errors import MatrixConnectionError, MatrixRequestError
+from sqlalchemy.exc import DBAPIError
+
+from bridge.network.interface import TemporaryFailure
+
+log = logging.getLogger("portals.delivery")
+
+MAX_BACKOFF = 10.0
+# Waits shorter than this (and shorter spells of retrying) do not deserve a notice.
+NOTICE_AFTER = 5.0
+
+
+def retry_delay(error: BaseException, attempt: int) -> float | None:
+    """Seconds to wait before trying again, or None when waiting will not help."""
+    backoff = min(0.5 * 2.0 ** min(attempt, 10), MAX_BACKOFF)
+    match error:
+        case TemporaryFailure():
+            return error.retry_after if error.retry_after is not None else backoff
+        case MatrixRequestError(errcode="M_LIMIT_EXCEEDED"):
+            return backoff
+        case MatrixRequestError() if error.http_status == 429 or error.http_status >= 500:
+            return backoff
+        case MatrixConnectionError() | aiohttp.ClientError() | TimeoutError() | OSError():
+            return backoff
+        case DBAPIError(connection_invalidated=True):
+            return backoff
+        case _:
+            return None
+
+
+def describe(error: BaseException) -> str:
+    match error:
+        case TemporaryFailure():
+            return str(error)
+        case MatrixRequestError(errcode="M_LIMIT_EXCEEDED"):
+            return "the homeserver is rate-limiting the bridge"
+        case MatrixRequestError():
+            return f"the homeserver answers with errors (HTTP {error.http_status})"
+        case _:
+            return "the homeserver cannot be reached"
+
+
+class Backlog:
+    """Tells a room once when its events start waiting, and once when they flow again."""
+
+    def __init__(self, notify: Callable[[str], Awaitable[None]]) -> None:
+        self._notify = notify
+        self._since: float | None = None
+        self._announced = False
+
+    async def waiting(self, reason: str, delay: float, queued: int) -> None:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        if self._announced or (delay < NOTICE_AFTER and now - self._since < NOTICE_AFTER):
+            return
+        self._announced = True
+        count = "1 more event waits" if queued == 1 else f"{queued} more events wait"
+        text = (
+            f"Delivery in this chat is delayed: {reason}. The bridge keeps trying; this and "
+            f"{count} behind it will follow in order."
+        )
+        await self._try(text)
+
+    async def flowing(self) -> None:
+        if self._since is None:
+            return
+        waited = time.monotonic() - self._since
+        announced, self._since, self._announced = self._announced, None, False
+        if announced:
+            await self._try(
+                f"Delivery is back to normal; the delayed events went through ({waited:.0f} s)."
+            )
+
+    async def _try(self, text: str) -> None:
+        # The notice may fail for the reason the events wait (the homeserver is down); then it
+        # is simply not shown: the events themselves are what must arrive.
+        try:
+            await asyncio.wait_for(self._notify(text), 10)
+        except Exception as error:
+            log.info("Could not post a delivery notice: %s", error)
