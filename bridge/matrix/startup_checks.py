@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import ClientError
@@ -52,32 +53,47 @@ async def check_as_token(matrix: MatrixClient, config: Config) -> None:
         )
 
 
+# A homeserver may hold a stale connection to a bridge process that was killed; its first
+# ping then fails. A few tries tell that apart from a wrong address.
+PING_ATTEMPTS = 4
+
+
 async def check_ping(matrix: MatrixClient, config: Config, transaction_id: str) -> None:
     """Ask the homeserver to call the bridge's ping endpoint (Matrix v1.7)."""
-    address = config.appservice.address
-    try:
-        await matrix.ping_appservice(transaction_id)
-    except MatrixRequestError as error:
-        errcode = error.errcode
-        if errcode == "M_UNRECOGNIZED" or error.http_status == 404:
-            log.warning("The homeserver cannot ping appservices (needs Matrix v1.7); check skipped")
+    for attempt in range(1, PING_ATTEMPTS + 1):
+        try:
+            await matrix.ping_appservice(f"{transaction_id}-{attempt}")
             return
-        if errcode == "M_URL_NOT_SET":
-            message = "the registration the homeserver loaded has no url; generate it again"
-        elif errcode in ("M_CONNECTION_FAILED", "M_CONNECTION_TIMEOUT"):
-            message = (
-                f"the homeserver could not reach the bridge at appservice.address ({address}): "
-                f"{error.message}. It must be reachable from the homeserver; the bridge listens "
-                f"on {config.appservice.hostname}:{config.appservice.port}"
-            )
-        elif errcode == "M_BAD_STATUS":
-            message = (
-                f"the bridge refused the homeserver's request ({error.message}): the hs_token in "
-                "the homeserver's registration differs from appservice.hs_token; register the "
-                "current registration file and restart the homeserver"
-            )
-        elif errcode == "M_FORBIDDEN":
-            message = f"appservice.id ({config.appservice.id}) does not match the registration's id"
-        else:
-            message = f"{errcode}: {error.message}"
-        raise StartupError(f"The homeserver could not ping the bridge: {message}.") from None
+        except MatrixRequestError as error:
+            if error.errcode == "M_UNRECOGNIZED" or error.http_status == 404:
+                log.warning("The homeserver cannot ping appservices (Matrix v1.7); check skipped")
+                return
+            retryable = error.errcode in ("M_CONNECTION_FAILED", "M_CONNECTION_TIMEOUT")
+            if not retryable or attempt == PING_ATTEMPTS:
+                raise StartupError(
+                    f"The homeserver could not ping the bridge: {_ping_problem(error, config)}."
+                ) from None
+            log.info("The homeserver could not ping the bridge yet (%s); trying again", error)
+            await asyncio.sleep(attempt)
+
+
+def _ping_problem(error: MatrixRequestError, config: Config) -> str:
+    errcode = error.errcode
+    if errcode == "M_URL_NOT_SET":
+        return "the registration the homeserver loaded has no url; generate it again"
+    if errcode in ("M_CONNECTION_FAILED", "M_CONNECTION_TIMEOUT"):
+        return (
+            f"the homeserver could not reach the bridge at appservice.address "
+            f"({config.appservice.address}): {error.message}. It must be reachable from the "
+            f"homeserver; the bridge listens on {config.appservice.hostname}:"
+            f"{config.appservice.port}"
+        )
+    if errcode == "M_BAD_STATUS":
+        return (
+            f"the bridge refused the homeserver's request ({error.message}): the hs_token in "
+            "the homeserver's registration differs from appservice.hs_token; register the "
+            "current registration file and restart the homeserver"
+        )
+    if errcode == "M_FORBIDDEN":
+        return f"appservice.id ({config.appservice.id}) does not match the registration's id"
+    return f"{errcode}: {error.message}"

@@ -1,0 +1,205 @@
+"""One fault-injection scenario: a bridge process, several portals, messages both ways while a
+fault is on, then a count of what arrived."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge.config.loader import ConfigFile
+from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
+from tests.faults.measure import Tally, tally
+from tests.faults.process import BridgeProcess
+from tests.support.bridge_harness import AppserviceSetup
+from tests.support.hs_proxy import HomeserverProxy
+from tests.support.matrix_client import MatrixTestClient
+from tests.support.synapse import SynapseServer
+
+DOMAIN = "synapse.test"
+_TG = re.compile(r"^tg (\d+) (\d+)$")
+_MX = re.compile(r"^Writer: mx (\d+) (\d+)$")
+_ID_BASES = itertools.count(500_000, 1000)
+
+
+@dataclass
+class Result:
+    scenario: str
+    database: str
+    telegram_to_matrix: Tally
+    matrix_to_telegram: Tally
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Setup:
+    synapse: SynapseServer
+    appservice: AppserviceSetup
+    database_url: str
+    directory: Path
+    portals: int = 4
+    telegram_messages: int = 60  # per portal
+    matrix_messages: int = 40  # per portal
+    traffic_seconds: float = 15.0
+
+
+class Scenario:
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.fake = FakeTelegram(can_read_all_group_messages=True, id_base=next(_ID_BASES))
+        self.proxy = HomeserverProxy(setup.synapse.url)
+        self.bridge = BridgeProcess(
+            setup.directory / "config.yaml", setup.appservice.port, setup.directory / "bridge.log"
+        )
+        self.groups: list[tuple[FakeChat, FakeUser]] = []
+        self.rooms: list[str] = []
+        self.writer: MatrixTestClient | None = None
+        self.sent_telegram: dict[str, list[int]] = {}
+        self.sent_matrix: dict[str, list[int]] = {}
+
+    async def __aenter__(self) -> Scenario:
+        await self.fake.start()
+        await self.proxy.start()
+        self._write_config()
+        await self.bridge.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            if self.bridge.returncode is None:
+                await self.bridge.terminate()
+        finally:
+            if self.writer is not None:
+                await self.writer.close()
+            await self.proxy.stop()
+            await self.fake.stop()
+
+    def _write_config(self) -> None:
+        setup = self.setup
+        config_file = ConfigFile.load(setup.appservice.config_template)
+        config_file.path = setup.directory / "config.yaml"
+        config_file.set("homeserver.address", self.proxy.url)
+        config_file.set("appservice.database", setup.database_url)
+        config_file.set("bridge.permissions", {DOMAIN: "user"})
+        config_file.set("telegram.bot_token", self.fake.token)
+        config_file.set("telegram.api_url", self.fake.url)
+        config_file.set("telegram.poll_timeout", 1)
+        config_file.set("telegram.request_timeout", 3)
+        config_file.set(
+            "telegram.rate_limits",
+            {"overall_per_second": 200, "group_per_minute": 6000, "private_per_second": 50},
+        )
+        config_file.set("logging.root.level", "INFO")
+        config_file.save()
+
+    async def open_portals(self) -> None:
+        """Groups on Telegram, each joined from Matrix through its alias (which creates it)."""
+        self.writer = await MatrixTestClient.register(
+            self.setup.synapse, f"writer-{time.monotonic_ns()}", displayname="Writer"
+        )
+        for index in range(self.setup.portals):
+            sender = self.fake.add_user(f"Sender{index}")
+            group = self.fake.add_supergroup(f"Group {index}", members=[sender])
+            self.groups.append((group, sender))
+            self.rooms.append(await self.writer.join(f"#telegram_{group.id}:{DOMAIN}"))
+
+    async def traffic(self) -> None:
+        """Messages both ways, spread over ``traffic_seconds``, every portal at once."""
+        await asyncio.gather(self._telegram_side(), self._matrix_side())
+
+    async def _telegram_side(self) -> None:
+        count = self.setup.telegram_messages
+        pause = self.setup.traffic_seconds / count
+        for number in range(count):
+            for index, (group, sender) in enumerate(self.groups):
+                self.fake.inject_text(group, sender, f"tg {index} {number}")
+                self.sent_telegram.setdefault(str(index), []).append(number)
+            await asyncio.sleep(pause)
+
+    async def _matrix_side(self) -> None:
+        assert self.writer is not None
+        count = self.setup.matrix_messages
+        pause = self.setup.traffic_seconds / count
+
+        async def room_traffic(index: int, room_id: str) -> None:
+            assert self.writer is not None
+            for number in range(count):
+                await self.writer.send_message(room_id, f"mx {index} {number}")
+                self.sent_matrix.setdefault(str(index), []).append(number)
+                await asyncio.sleep(pause)
+
+        await asyncio.gather(*(room_traffic(i, room) for i, room in enumerate(self.rooms)))
+
+    async def received(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        assert self.writer is not None
+        in_matrix: dict[str, list[int]] = {}
+        for index, room_id in enumerate(self.rooms):
+            events = await self.writer.room_messages(room_id, limit=2000)
+            for event in events:
+                if event.get("type") != "m.room.message":
+                    continue
+                match = _TG.match(event.get("content", {}).get("body", ""))
+                if match and int(match.group(1)) == index:
+                    in_matrix.setdefault(str(index), []).append(int(match.group(2)))
+        in_telegram: dict[str, list[int]] = {}
+        for index, (group, _) in enumerate(self.groups):
+            for sent in self.fake.sent_to(group):
+                match = _MX.match(sent.text or "")
+                if match and int(match.group(1)) == index:
+                    in_telegram.setdefault(str(index), []).append(int(match.group(2)))
+        return in_matrix, in_telegram
+
+    async def settle(self, timeout: float = 180) -> tuple[Tally, Tally]:
+        """Wait until everything sent arrived (or the time is up), then count once more after
+        a pause, so late duplicates are counted too."""
+        deadline = time.monotonic() + timeout
+        while True:
+            in_matrix, in_telegram = await self.received()
+            to_matrix = tally(self.sent_telegram, in_matrix)
+            to_telegram = tally(self.sent_matrix, in_telegram)
+            complete = to_matrix.lost == 0 and to_telegram.lost == 0
+            if complete or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        await asyncio.sleep(2)
+        in_matrix, in_telegram = await self.received()
+        return tally(self.sent_telegram, in_matrix), tally(self.sent_matrix, in_telegram)
+
+
+async def run_scenario(
+    name: str,
+    setup: Setup,
+    database: str,
+    fault: Callable[[Scenario], Awaitable[list[str]]],
+) -> Result:
+    """Open the portals, run the traffic with ``fault`` alongside, and count."""
+    started = time.monotonic()
+    async with Scenario(setup) as scenario:
+        await scenario.open_portals()
+        traffic = asyncio.create_task(scenario.traffic())
+        notes = await fault(scenario)
+        await traffic
+        to_matrix, to_telegram = await scenario.settle()
+        if not (to_matrix.perfect and to_telegram.perfect):
+            notes.append("bridge log tail:\n" + scenario.bridge.log_tail(60))
+        scenario.fake.assert_no_violations()
+    return Result(name, database, to_matrix, to_telegram, time.monotonic() - started, notes)
+
+
+def describe(result: Result) -> list[str]:
+    def line(direction: str, t: Tally) -> str:
+        return (
+            f"{result.scenario:<24} {result.database:<10} {direction:<18} sent {t.sent:>4}  "
+            f"delivered {t.delivered:>4}  lost {t.lost}  duplicated {t.duplicated}  "
+            f"out of order {t.out_of_order}"
+        )
+
+    return [
+        line("Telegram->Matrix", result.telegram_to_matrix),
+        line("Matrix->Telegram", result.matrix_to_telegram),
+    ]

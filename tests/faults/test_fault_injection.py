@@ -1,0 +1,101 @@
+"""Fault injection: several hundred messages across several portals, both ways, through each
+fault; nothing may be lost, duplicated or reordered. Runs on SQLite and PostgreSQL.
+
+Counts are printed at the end of the pytest run (see conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import RESULTS
+from tests.faults.scenario import Scenario, Setup, describe, run_scenario
+from tests.support.bridge_harness import AppserviceSetup
+from tests.support.synapse import SynapseServer
+
+Fault = Callable[[Scenario], Awaitable[list[str]]]
+
+
+async def sigkill(scenario: Scenario) -> list[str]:
+    """Kill the bridge (SIGKILL) three times at random moments while messages flow."""
+    rng = random.Random()
+    notes = []
+    for _ in range(3):
+        await asyncio.sleep(rng.uniform(1.0, 4.0))
+        await scenario.bridge.kill()
+        await asyncio.sleep(rng.uniform(0.2, 1.5))
+        await scenario.bridge.start()
+    notes.append(f"bridge started {scenario.bridge.starts} times")
+    return notes
+
+
+async def homeserver_outage(scenario: Scenario) -> list[str]:
+    """The homeserver is unreachable for a minute: connections refused, then 502, then 503."""
+    await asyncio.sleep(1)
+    for mode in ("refuse", "502", "503"):
+        await scenario.proxy.set_mode(mode)
+        await asyncio.sleep(20)
+    await scenario.proxy.set_mode("pass")
+    return [f"proxy answered for the homeserver: {scenario.proxy.stats.refused_with}"]
+
+
+async def homeserver_rate_limit(scenario: Scenario) -> list[str]:
+    """M_LIMIT_EXCEEDED for a third of the bridge's requests, for 15 seconds."""
+    await asyncio.sleep(1)
+    scenario.proxy.rate_limited_share = 0.33
+    await scenario.proxy.set_mode("rate_limit")
+    await asyncio.sleep(15)
+    await scenario.proxy.set_mode("pass")
+    return [f"rate-limited requests: {scenario.proxy.stats.refused_with}"]
+
+
+async def bot_api_faults(scenario: Scenario) -> list[str]:
+    """The Bot API answers 429 with retry_after, 5xx, or nothing at all, for sends and polls."""
+    faults = scenario.fake.faults
+    await asyncio.sleep(1)
+    faults.retry_after("sendMessage", 2, times=6)
+    faults.server_error("getUpdates", 502, times=3)
+    await asyncio.sleep(3)
+    faults.server_error("sendMessage", 500, times=4)
+    faults.retry_after("getUpdates", 1, times=2)
+    await asyncio.sleep(3)
+    faults.hang("sendMessage", times=2)
+    faults.hang("getUpdates", times=1)
+    await asyncio.sleep(4)
+    faults.server_error("sendMessage", 503, times=3)
+    calls = scenario.fake.calls
+    injected = sum(1 for call in calls if call.fault)
+    return [f"faults injected into {injected} Bot API calls"]
+
+
+SCENARIOS: dict[str, tuple[Fault, float]] = {
+    # name: (fault, seconds of traffic)
+    "sigkill": (sigkill, 15.0),
+    "bot_api_faults": (bot_api_faults, 15.0),
+    "homeserver_rate_limit": (homeserver_rate_limit, 15.0),
+    "homeserver_outage": (homeserver_outage, 40.0),
+}
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_nothing_lost_duplicated_or_reordered(
+    name: str,
+    db_kind: str,
+    db_url: str,
+    synapse: SynapseServer,
+    appservice_setup: AppserviceSetup,
+    tmp_path: Path,
+) -> None:
+    fault, seconds = SCENARIOS[name]
+    setup = Setup(synapse, appservice_setup, db_url, tmp_path, traffic_seconds=seconds)
+    result = await run_scenario(name, setup, db_kind, fault)
+    RESULTS.append(result)
+    report = "\n".join(describe(result) + result.notes)
+    assert result.telegram_to_matrix.perfect, report
+    assert result.matrix_to_telegram.perfect, report
+    assert result.telegram_to_matrix.sent >= 200 and result.matrix_to_telegram.sent >= 150
