@@ -60,36 +60,49 @@ class Backlog:
     def __init__(self, notify: Callable[[str], Awaitable[None]]) -> None:
         self._notify = notify
         self._since: float | None = None
-        self._announced = False
+        self._reason = ""
+        self._announced = False  # a wait long enough to tell of
+        self._shown = False  # the "delayed" notice reached the room
 
     async def waiting(self, reason: str, delay: float, queued: int) -> None:
         now = time.monotonic()
         if self._since is None:
             self._since = now
+        self._reason = reason
         if self._announced or (delay < NOTICE_AFTER and now - self._since < NOTICE_AFTER):
             return
         self._announced = True
         count = "1 more event waits" if queued == 1 else f"{queued} more events wait"
-        text = (
+        self._shown = await self._try(
             f"Delivery in this chat is delayed: {reason}. The bridge keeps trying; this and "
             f"{count} behind it will follow in order."
         )
-        await self._try(text)
 
     async def flowing(self) -> None:
         if self._since is None:
             return
         waited = time.monotonic() - self._since
-        announced, self._since, self._announced = self._announced, None, False
-        if announced:
+        announced, shown = self._announced, self._shown
+        self._since, self._announced, self._shown = None, False, False
+        if not announced:
+            return
+        if shown:
             await self._try(
                 f"Delivery is back to normal; the delayed events went through ({waited:.0f} s)."
             )
+        else:
+            # The first notice could not be posted (often for the very reason of the wait).
+            await self._try(
+                f"Delivery is back to normal after a delay of {waited:.0f} s ({self._reason}); "
+                "the delayed events went through in order."
+            )
 
-    async def _try(self, text: str) -> None:
+    async def _try(self, text: str) -> bool:
         # The notice may fail for the reason the events wait (the homeserver is down); then it
         # is simply not shown: the events themselves are what must arrive.
         try:
             await asyncio.wait_for(self._notify(text), 10)
         except Exception as error:
             log.info("Could not post a delivery notice: %s", error)
+            return False
+        return True

@@ -1,10 +1,13 @@
 """Hostile input at the appservice transaction endpoint, driven by hypothesis against a real
-bridge (real Synapse, the in-memory FakeConnector, SQLite and PostgreSQL).
+bridge (real Synapse, the in-memory FakeConnector, on SQLite and on PostgreSQL).
 
 Hypothesis drives synchronous tests best, so the bridge runs in a thread with its own event
 loop and the tests talk to it with blocking HTTP, as a homeserver (or anyone else) would. The
-bridge must answer bad input with a 4xx and a Matrix error body, never a 5xx, keep taking
-transactions after any of it, and handle (not just store) every event it acknowledged.
+bridge must answer bad input with a 4xx and a Matrix error body, never a 5xx; keep taking
+transactions after any of it; and handle (not only store) every event it acknowledged.
+
+Known bugs are pinned by strict xfails below (UNSTORABLE_IDS, BROKEN_COMPRESSION); the
+properties leave those inputs out (see ``storable``) so that they stay green until the fix.
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ import threading
 import time
 import urllib.parse
 import uuid
-import zlib
-from collections.abc import Coroutine, Iterator
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -40,15 +43,20 @@ from tests.support.synapse import SynapseServer
 T = TypeVar("T")
 
 TXN_PATH = "/_matrix/app/v1/transactions/"
-# Small enough that an oversized body is quick to send, large enough for "huge" strings.
+# Small enough that an oversized body is quick to send, large enough for huge strings.
 MAX_BODY_SIZE = 1024 * 1024
-HUGE = 60_000  # characters in a huge string (a whole Matrix event is at most 65,536 bytes)
+# A huge string: a whole Matrix event is at most 65,536 bytes.
+HUGE = 60_000
 FUZZ = settings(
     max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 FLOOD = 300
+# Each property must have run at least this many examples (it asks for 150).
+MIN_EXAMPLES = 100
+# Matrix ids are at most 255 bytes; the bridge's id columns are VARCHAR(255).
+MAX_ID = 255
 
 
 @dataclass(frozen=True)
@@ -71,21 +79,21 @@ class Reply:
 
 
 class ErrorLog(logging.Handler):
-    """Collects what the bridge logs at ERROR or above (unhandled failures, refused stores)."""
+    """What the bridge logs at ERROR and above (from any thread)."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-        self._lock2 = threading.Lock()
+        self._records: list[logging.LogRecord] = []
+        self._guard = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        with self._lock2:
-            self.records.append(record)
+        with self._guard:
+            self._records.append(record)
 
-    def take(self) -> list[str]:
-        with self._lock2:
-            taken, self.records = self.records, []
-        return [f"{record.name}: {record.getMessage()}" for record in taken]
+    def take(self, prefix: str) -> list[str]:
+        with self._guard:
+            taken, self._records = self._records, []
+        return [f"{r.name}: {r.getMessage()}" for r in taken if r.name.startswith(prefix)]
 
 
 class BridgeThread:
@@ -95,8 +103,8 @@ class BridgeThread:
         self.setup = setup
         self.port = setup.port
         self.hs_token = setup.hs_token
+        self.db_kind = db_kind
         self._synapse_url = synapse_url
-        self._db_kind = db_kind
         self._tmp = tmp
         self._started = threading.Event()
         self._error: BaseException | None = None
@@ -137,11 +145,10 @@ class BridgeThread:
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         try:
-            async with database_url(self._db_kind, self._tmp) as database:
+            async with database_url(self.db_kind, self._tmp) as database:
                 await self._serve(database)
-        except BaseException as error:  # includes pytest's Skipped when PostgreSQL is absent
-            if self._error is None:
-                self._error = error
+        except BaseException as error:  # pytest's Skipped too, when PostgreSQL is absent
+            self._error = error
         finally:
             self._started.set()
 
@@ -197,7 +204,7 @@ class BridgeThread:
         return self.request("PUT", TXN_PATH + urllib.parse.quote(txn_id, safe=""), body)
 
     def unhandled_events(self) -> int:
-        """Events stored in the inbox but not handled yet."""
+        """Events stored in the inbox and not handled yet."""
         bridge = self.bridge
         assert bridge is not None
 
@@ -214,13 +221,13 @@ class BridgeThread:
         assert ping.status == 200, (ping.status, ping.body)
         ready = self.request("GET", "/_matrix/mau/ready", token=None)
         assert (ready.status, ready.json()) == (200, {"ok": True})
-        # Events are handled in the background: a hostile one must not wedge a queue.
+        # Events are handled in the background: no hostile one may wedge a queue.
         deadline = time.monotonic() + 60
         while (left := self.unhandled_events()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
         assert left == 0, f"{left} acknowledged events were never handled"
-        logged = [line for line in errors.take() if line.startswith("bridge.listener")]
-        assert logged == [], logged
+        # Neither a 500 ("Failed to handle") nor a refused store ("Could not store").
+        assert errors.take("bridge.listener") == []
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -230,8 +237,8 @@ def live(
     appservice_setup: AppserviceSetup,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[BridgeThread]:
-    """One bridge per database kind for the whole module (it holds the registered port, so it
-    is stopped before the next module's bridges start)."""
+    """One bridge per database kind for the whole module. It holds the registered port, so
+    module scope matters: it is stopped before the next module's bridges start."""
     kind: str = request.param
     running = BridgeThread(appservice_setup, synapse.url, kind, tmp_path_factory.mktemp("fuzz"))
     running.start()
@@ -256,10 +263,25 @@ def fresh_txn() -> str:
     return f"fuzz-{uuid.uuid4().hex}"
 
 
+def dump(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def storable(identifier: str, db_kind: str) -> bool:
+    """Whether the bridge can store this event id, room id or transaction id today.
+
+    Known bug (UNSTORABLE_IDS): the others refuse the whole transaction with a 503, forever.
+    Once fixed, this returns True and the properties cover those ids as well.
+    """
+    if any("\ud800" <= ch <= "\udfff" for ch in identifier):
+        return False
+    return db_kind != "postgresql" or (len(identifier) <= MAX_ID and "\x00" not in identifier)
+
+
 # Strategies.
 
-# Every character, lone surrogates included: JSON escapes them and a homeserver bug (or an
-# attacker) may send them.
+# Every character, lone surrogates included: JSON escapes them, and a broken homeserver or an
+# attacker may send them.
 any_char = st.characters(codec=None, exclude_categories=())
 any_text = st.text(any_char, max_size=30)
 json_scalars = st.one_of(
@@ -276,15 +298,10 @@ json_values = st.recursive(
     ),
     max_leaves=25,
 )
-
-
-def dump(value: Any) -> bytes:
-    return json.dumps(value).encode()
-
-
-# Keys the bridge looks at, with the sort of values it expects, and junk of every kind.
-_huge_text = st.integers(1, 2).map(lambda n: "x" * (HUGE * n // 2))
-_junk = st.one_of(json_values, _huge_text, st.just([[[[[[[[[[[[{}]]]]]]]]]]]]))
+_huge_text = st.sampled_from(["x", "\u202e😀\x00"]).map(lambda unit: unit * (HUGE // len(unit)))
+_deep = st.integers(1, 200).map(lambda depth: json.loads("[" * depth + "{}" + "]" * depth))
+_junk = st.one_of(json_values, _huge_text, _deep)
+_not_strings = _junk.filter(lambda value: not isinstance(value, str))
 _EVENT_TYPES = [
     "m.room.message",
     "m.room.member",
@@ -298,16 +315,6 @@ _EVENT_TYPES = [
     "org.example.unknown",
     "",
 ]
-_event_ids = st.one_of(
-    st.builds(lambda: f"$fuzz-{uuid.uuid4().hex}"),
-    any_text.map(lambda text: f"${text}"),
-    _junk,
-)
-_room_ids = st.one_of(
-    st.sampled_from([f"!fuzz:{SERVER_NAME}", f"!nowhere:{SERVER_NAME}", "!a", ""]),
-    any_text.map(lambda text: f"!{text}"),
-    _junk,
-)
 _senders = st.one_of(
     st.sampled_from(
         [f"@fuzzer:{SERVER_NAME}", f"@admin:{SERVER_NAME}", "@x:elsewhere.example", "@telegrambot"]
@@ -324,6 +331,7 @@ _contents = st.one_of(
             "body": st.one_of(st.sampled_from(["!tg help", "help", "ping", "hi"]), _junk),
             "format": st.one_of(st.just("org.matrix.custom.html"), _junk),
             "formatted_body": st.one_of(st.just("<b>x</b><script>y"), _junk),
+            "url": st.one_of(st.just("http://127.0.0.1:9/x"), _junk),
             "membership": st.one_of(st.sampled_from(["join", "invite", "leave"]), _junk),
             "is_direct": _junk,
             "name": _junk,
@@ -334,30 +342,43 @@ _contents = st.one_of(
 )
 _state_keys = st.one_of(st.just(""), st.just(f"@telegrambot:{SERVER_NAME}"), any_text, _junk)
 
-events = st.fixed_dictionaries(
-    {},
-    optional={
-        "event_id": _event_ids,
-        "room_id": _room_ids,
-        "sender": _senders,
-        "type": _types,
-        "content": _contents,
-        "state_key": _state_keys,
-        "origin_server_ts": _junk,
-        "unsigned": _junk,
-        "extra": _junk,
-    },
-)
-_list_items = st.one_of(events, events, json_values)
-transactions = st.fixed_dictionaries(
-    {"events": st.lists(_list_items, max_size=6)},
-    optional={
-        "ephemeral": st.lists(st.one_of(json_values, events), max_size=4),
-        "de.sorunome.msc2409.ephemeral": st.lists(json_values, max_size=3),
-        "de.sorunome.msc3202.device_lists": json_values,
-        "device_unused_fallback_key_types": json_values,
-    },
-)
+
+def transactions(db_kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Transaction-shaped bodies whose events have fields of any type, or none."""
+    event_ids = st.one_of(
+        st.builds(lambda: f"$fuzz-{uuid.uuid4().hex}"),
+        any_text.map(lambda text: f"${text}{uuid.uuid4().hex}"),
+        st.sampled_from(["", "$", "$" + "e" * 300]),
+        _not_strings,
+    ).filter(lambda value: not isinstance(value, str) or storable(value, db_kind))
+    room_ids = st.one_of(
+        st.sampled_from([f"!fuzz:{SERVER_NAME}", f"!nowhere:{SERVER_NAME}", "!a", "", "!" * 300]),
+        any_text.map(lambda text: f"!{text}"),
+        _not_strings,
+    ).filter(lambda value: not isinstance(value, str) or storable(value, db_kind))
+    events = st.fixed_dictionaries(
+        {},
+        optional={
+            "event_id": event_ids,
+            "room_id": room_ids,
+            "sender": _senders,
+            "type": _types,
+            "content": _contents,
+            "state_key": _state_keys,
+            "origin_server_ts": _junk,
+            "unsigned": _junk,
+            "extra": _junk,
+        },
+    )
+    return st.fixed_dictionaries(
+        {"events": st.lists(st.one_of(events, events, json_values), max_size=6)},
+        optional={
+            "ephemeral": st.lists(st.one_of(json_values, events), max_size=4),
+            "de.sorunome.msc2409.ephemeral": st.lists(json_values, max_size=3),
+            "de.sorunome.msc3202.device_lists": json_values,
+            "device_unused_fallback_key_types": json_values,
+        },
+    ).filter(lambda transaction: len(dump(transaction)) <= MAX_BODY_SIZE)
 
 
 def expected_status(value: Any) -> int:
@@ -372,29 +393,48 @@ def expected_status(value: Any) -> int:
     return 200
 
 
+def message_event(**fields: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "m.room.message",
+        "event_id": f"$fuzz-{uuid.uuid4().hex}",
+        "room_id": f"!fuzz:{SERVER_NAME}",
+        "sender": f"@fuzzer:{SERVER_NAME}",
+        "content": {"msgtype": "m.text", "body": "hi"},
+    }
+    event.update(fields)
+    return event
+
+
 # The properties.
 
 
 def test_arbitrary_bytes_get_200_400_or_413(live: BridgeThread, errors: ErrorLog) -> None:
-    json_prefixes = st.sampled_from([b"", b"{", b'{"events": [', b"[", b'"', b"\xef\xbb\xbf"])
+    starts = st.sampled_from([b"", b"{", b'{"events": [', b"[", b'"', b"\xef\xbb\xbf", b"\x00"])
+    statuses: list[int] = []
 
     @FUZZ
-    @given(st.tuples(json_prefixes, st.binary(max_size=300)).map(b"".join))
+    @given(st.tuples(starts, st.binary(max_size=300)).map(b"".join))
     def property_(body: bytes) -> None:
         reply = live.put_transaction(fresh_txn(), body)
+        statuses.append(reply.status)
         assert reply.status in (200, 400, 413), (reply.status, body)
         if reply.status != 200:
             reply.assert_matrix_error(reply.status)
 
     property_()
+    assert len(statuses) >= MIN_EXAMPLES and 400 in statuses, Counter(statuses)
     live.assert_alive(errors)
 
 
 def test_arbitrary_json_gets_200_or_a_matrix_400(live: BridgeThread, errors: ErrorLog) -> None:
+    keys = st.sampled_from(["events", "ephemeral", "de.sorunome.msc2409.ephemeral", "x"])
+    statuses: list[int] = []
+
     @FUZZ
-    @given(st.one_of(json_values, st.dictionaries(st.sampled_from(["events", "ephemeral"]), json_values)))
+    @given(st.one_of(json_values, st.dictionaries(keys, json_values)))
     def property_(value: Any) -> None:
         reply = live.put_transaction(fresh_txn(), dump(value))
+        statuses.append(reply.status)
         assert reply.status == expected_status(value), (reply.status, reply.body, value)
         if reply.status == 400:
             reply.assert_matrix_error(400, "M_BAD_JSON")
@@ -402,49 +442,150 @@ def test_arbitrary_json_gets_200_or_a_matrix_400(live: BridgeThread, errors: Err
             assert reply.json() == {}
 
     property_()
+    assert len(statuses) >= MIN_EXAMPLES and {200, 400} <= set(statuses), Counter(statuses)
     live.assert_alive(errors)
 
 
 def test_transactions_with_junk_events_are_accepted(live: BridgeThread, errors: ErrorLog) -> None:
+    statuses: list[int] = []
+
     @FUZZ
-    @given(transactions)
+    @given(transactions(live.db_kind))
     def property_(transaction: dict[str, Any]) -> None:
-        body = dump(transaction)
-        assume(len(body) <= MAX_BODY_SIZE)
-        reply = live.put_transaction(fresh_txn(), body)
-        # One bad event never refuses the transaction: the homeserver would send it forever.
-        assert reply.status == 200, (reply.status, reply.body[:300], transaction)
+        reply = live.put_transaction(fresh_txn(), dump(transaction))
+        statuses.append(reply.status)
+        # One bad event never refuses the transaction: the homeserver would resend it forever.
+        assert reply.status == 200, (reply.status, reply.body[:300])
         assert reply.json() == {}
 
     property_()
+    assert len(statuses) >= MIN_EXAMPLES, Counter(statuses)
     live.assert_alive(errors)
 
 
-_txn_ids = st.one_of(
-    any_text.filter(bool).map(lambda text: urllib.parse.quote(text, safe="")),
-    st.binary(min_size=1, max_size=40).map(lambda raw: urllib.parse.quote_from_bytes(raw, safe="")),
-    st.text(st.sampled_from("abc%/.!~*'()@:;=+$,"), min_size=1, max_size=20),
-    st.integers(1, 6000).map(lambda n: "t" * n),
-)
-
-
 def test_odd_transaction_ids_never_get_5xx(live: BridgeThread, errors: ErrorLog) -> None:
+    quoted_ids = st.one_of(
+        any_text.filter(bool).map(lambda text: urllib.parse.quote(text, safe="")),
+        st.binary(min_size=1, max_size=40).map(lambda raw: urllib.parse.quote_from_bytes(raw, "")),
+        st.text(st.sampled_from("abc%/.!~*'()@:;=+$,"), min_size=1, max_size=20),
+        st.integers(1, 12_000).map(lambda n: "t" * n),
+    ).filter(lambda quoted: storable(urllib.parse.unquote(quoted), live.db_kind))
+    statuses: list[int] = []
+
     @FUZZ
-    @given(_txn_ids)
+    @given(quoted_ids)
     def property_(quoted_txn_id: str) -> None:
-        event = {
-            "type": "m.room.message",
-            "event_id": f"$fuzz-{uuid.uuid4().hex}",
-            "room_id": f"!fuzz:{SERVER_NAME}",
-            "sender": f"@fuzzer:{SERVER_NAME}",
-            "content": {"msgtype": "m.text", "body": "hi"},
-        }
-        reply = live.request("PUT", TXN_PATH + quoted_txn_id, dump({"events": [event]}))
+        reply = live.request("PUT", TXN_PATH + quoted_txn_id, dump({"events": [message_event()]}))
+        statuses.append(reply.status)
         assert reply.status < 500, (reply.status, reply.body[:300], quoted_txn_id[:100])
-        if quoted_txn_id.isalnum() and len(quoted_txn_id) <= 255:
+        if quoted_txn_id.isalnum() and len(quoted_txn_id) <= MAX_ID:
             assert reply.status == 200, (reply.status, reply.body[:300])
 
     property_()
+    assert len(statuses) >= MIN_EXAMPLES and 200 in statuses, Counter(statuses)
+    live.assert_alive(errors)
+
+
+# Explicit hostile ids and fields, and the known bugs among them.
+
+UNSTORABLE_IDS = (
+    "BUG (bridge/core.py _has_identity, bridge/db/inbox.py accept_transaction): an event whose "
+    "event_id or room_id the database cannot store (lone surrogates on any database; longer "
+    "than 255 characters or holding NUL on PostgreSQL), or such a transaction id, makes the "
+    "whole transaction fail with 503 on every retry, so the homeserver's queue to the bridge "
+    "is blocked for good"
+)
+HOSTILE_EVENTS: dict[str, tuple[Callable[[], dict[str, Any]], tuple[str, ...]]] = {
+    # case: (event, the databases on which the bug above refuses it)
+    "long-event-id": (
+        lambda: message_event(event_id="$" + "e" * 300 + uuid.uuid4().hex),
+        ("postgresql",),
+    ),
+    "long-room-id": (lambda: message_event(room_id="!" + "r" * 300), ("postgresql",)),
+    "nul-event-id": (lambda: message_event(event_id=f"$a\x00{uuid.uuid4().hex}"), ("postgresql",)),
+    "nul-room-id": (lambda: message_event(room_id="!a\x00b"), ("postgresql",)),
+    "surrogate-event-id": (
+        lambda: message_event(event_id=f"$a\ud800{uuid.uuid4().hex}"),
+        ("sqlite", "postgresql"),
+    ),
+    "surrogate-room-id": (lambda: message_event(room_id="!a\udfff"), ("sqlite", "postgresql")),
+    "nul-in-content": (lambda: message_event(content={"msgtype": "m.text", "body": "a\x00"}), ()),
+    "surrogate-in-content": (lambda: message_event(content={"body": "a\ud800b"}), ()),
+    "nul-in-key": (lambda: message_event(content={"a\x00b": 1}), ()),
+    "surrogate-sender": (lambda: message_event(sender="@\ud800:x"), ()),
+    "huge-int": (lambda: message_event(content={"body": 10**400}), ()),
+    "deep-content": (lambda: message_event(content=json.loads("[" * 500 + "]" * 500)), ()),
+    "no-ids": (lambda: {"type": "m.room.message", "content": {"body": "x"}}, ()),
+    "not-an-object": (lambda: {"events": 1}, ()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_EVENTS))
+def test_hostile_event_fields_never_refuse_the_transaction(
+    live: BridgeThread, errors: ErrorLog, request: pytest.FixtureRequest, case: str
+) -> None:
+    make_event, refused_on = HOSTILE_EVENTS[case]
+    if live.db_kind in refused_on:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=UNSTORABLE_IDS))
+    # A good event rides along: it must be stored and handled all the same.
+    events = [make_event(), message_event()]
+    reply = live.put_transaction(fresh_txn(), dump({"events": events}))
+    assert reply.status == 200, (reply.status, reply.body)
+    live.assert_alive(errors)
+
+
+HOSTILE_TXN_IDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # case: (the id as it appears in the path, the databases on which the bug refuses it)
+    "long": ("t" * 300, ("postgresql",)),
+    "nul": ("%00", ("postgresql",)),
+    "surrogate": ("%ED%A0%80", ()),
+    "invalid-utf8": ("%FF%FE", ()),
+    "encoded-slash": ("a%2Fb", ()),
+    "dots": ("..", ()),
+    "unicode": (urllib.parse.quote("\u202etxn😀\ufeff", safe=""), ()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_TXN_IDS))
+def test_hostile_transaction_ids_are_answered(
+    live: BridgeThread, errors: ErrorLog, request: pytest.FixtureRequest, case: str
+) -> None:
+    quoted, refused_on = HOSTILE_TXN_IDS[case]
+    if live.db_kind in refused_on:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=UNSTORABLE_IDS))
+    reply = live.request("PUT", TXN_PATH + quoted, dump({"events": [message_event()]}))
+    # Stored, or refused as bad input (this id can never come from a homeserver), but no 5xx.
+    assert reply.status in (200, 400), (reply.status, reply.body)
+    if reply.status == 400:
+        reply.assert_matrix_error(400)
+    live.assert_alive(errors)
+
+
+DEEP_JSON = (
+    "BUG (bridge/matrix/listener.py _json_object): json.loads raises RecursionError on JSON "
+    "nested more deeply than the interpreter's recursion limit; it is not a ValueError, so the "
+    "_errors middleware answers 500 M_UNKNOWN instead of 400 M_NOT_JSON/M_BAD_JSON"
+)
+
+
+@pytest.mark.parametrize(
+    "depth",
+    [
+        10,
+        900,
+        pytest.param(5_000, marks=pytest.mark.xfail(strict=True, reason=DEEP_JSON)),
+        pytest.param(100_000, marks=pytest.mark.xfail(strict=True, reason=DEEP_JSON)),
+    ],
+)
+def test_deeply_nested_json_gets_200_or_400(
+    live: BridgeThread, errors: ErrorLog, depth: int
+) -> None:
+    nested = b"[" * depth + b"]" * depth
+    for body in (b'{"events": [], "x": ' + nested + b"}", b'{"events": ' + nested + b"}"):
+        reply = live.put_transaction(fresh_txn(), body)
+        assert reply.status in (200, 400), (reply.status, reply.body)
+        if reply.status == 400:
+            reply.assert_matrix_error(400)
     live.assert_alive(errors)
 
 
@@ -455,13 +596,10 @@ def test_a_flood_of_concurrent_transactions_is_all_acknowledged(
     live: BridgeThread, errors: ErrorLog
 ) -> None:
     def transaction(index: int) -> bytes:
-        event = {
-            "type": "m.room.message",
-            "event_id": f"$flood-{uuid.uuid4().hex}",
-            "room_id": f"!flood-{index % 7}:{SERVER_NAME}",
-            "sender": f"@flooder:{SERVER_NAME}",
-            "content": {"msgtype": "m.text", "body": f"flood {index}"},
-        }
+        event = message_event(
+            room_id=f"!flood-{index % 7}:{SERVER_NAME}",
+            content={"msgtype": "m.text", "body": f"flood {index}"},
+        )
         return dump({"events": [event], "ephemeral": [{"type": "m.typing"}]})
 
     async def flood() -> list[int]:
@@ -498,7 +636,7 @@ def test_an_oversized_body_gets_413_and_the_limit_itself_passes(
         413, "M_TOO_LARGE"
     )
     assert live.put_transaction(fresh_txn(), padded(MAX_BODY_SIZE)).status == 200
-    # Far larger, and sent without a length (chunked): refused all the same.
+    # Far larger and without a length (chunked): refused all the same.
     chunks = (b"x" * 65536 for _ in range(3 * MAX_BODY_SIZE // 65536))
     connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
     try:
@@ -512,92 +650,65 @@ def test_an_oversized_body_gets_413_and_the_limit_itself_passes(
         response = connection.getresponse()
         Reply(response.status, response.read()).assert_matrix_error(413, "M_TOO_LARGE")
     except (BrokenPipeError, ConnectionResetError):
-        pass  # the bridge may close the connection as soon as it has answered
+        pass  # the bridge may answer and close before the whole body is sent
     finally:
         connection.close()
+    # Without the token, nothing is read at all.
+    unauthenticated = live.request(
+        "PUT", TXN_PATH + fresh_txn(), padded(2 * MAX_BODY_SIZE), token=None
+    )
+    unauthenticated.assert_matrix_error(401, "M_UNAUTHORIZED")
     live.assert_alive(errors)
 
 
-def test_a_compressed_body_counts_after_decompression(
+def test_a_compressed_body_is_limited_after_decompression(
     live: BridgeThread, errors: ErrorLog
 ) -> None:
-    bomb = gzip.compress(b'{"events": [], "padding": "' + b"0" * (8 * MAX_BODY_SIZE) + b'"}')
-    assert len(bomb) < MAX_BODY_SIZE // 8
+    bomb = gzip.compress(b'{"events": [], "padding": "' + b"0" * (16 * MAX_BODY_SIZE) + b'"}')
+    assert len(bomb) < MAX_BODY_SIZE // 16
     reply = live.request("PUT", TXN_PATH + fresh_txn(), bomb, headers={"Content-Encoding": "gzip"})
     reply.assert_matrix_error(413, "M_TOO_LARGE")
-    small = gzip.compress(b'{"events": []}')
+    small = gzip.compress(dump({"events": [message_event()]}))
     reply = live.request("PUT", TXN_PATH + fresh_txn(), small, headers={"Content-Encoding": "gzip"})
     assert reply.status == 200, reply.body
     live.assert_alive(errors)
 
 
+BROKEN_COMPRESSION = (
+    "BUG (bridge/matrix/listener.py _json_object): a body that cannot be decompressed makes "
+    "request.read() raise aiohttp's RequestPayloadError, which the _errors middleware answers "
+    "with 500 M_UNKNOWN instead of a 400"
+)
+
+
 @pytest.mark.parametrize(
     ("encoding", "body"),
     [
-        ("gzip", b"this is not gzip"),
-        ("gzip", gzip.compress(b'{"events": [], "padding": "' + b"ab" * 500 + b'"}')[:40]),
-        ("deflate", b"\x78\x9c garbage"),
-        ("deflate", zlib.compress(b'{"events": []}')[:5]),
+        pytest.param(
+            "gzip",
+            b"this is not gzip",
+            marks=pytest.mark.xfail(strict=True, reason=BROKEN_COMPRESSION),
+            id="gzip-garbage",
+        ),
+        pytest.param(
+            "deflate",
+            b"\x78\x9c garbage",
+            marks=pytest.mark.xfail(strict=True, reason=BROKEN_COMPRESSION),
+            id="deflate-garbage",
+        ),
+        pytest.param(
+            "gzip",
+            gzip.compress(b'{"events": [], "padding": "' + b"ab" * 500 + b'"}')[:40],
+            id="gzip-truncated",
+        ),
+        pytest.param("x-unknown", b"\x00\x01", id="unknown-encoding"),
     ],
-    ids=["gzip-garbage", "gzip-truncated", "deflate-garbage", "deflate-truncated"],
 )
-def test_a_broken_compressed_body_gets_400(
+def test_a_body_that_cannot_be_decoded_gets_400(
     live: BridgeThread, errors: ErrorLog, encoding: str, body: bytes
 ) -> None:
-    reply = live.request("PUT", TXN_PATH + fresh_txn(), body, headers={"Content-Encoding": encoding})
-    assert 400 <= reply.status < 500, (reply.status, reply.body)
-    live.assert_alive(errors)
-
-
-def _event(**fields: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": "m.room.message",
-        "event_id": f"$fuzz-{uuid.uuid4().hex}",
-        "room_id": f"!fuzz:{SERVER_NAME}",
-        "sender": f"@fuzzer:{SERVER_NAME}",
-        "content": {"msgtype": "m.text", "body": "hi"},
-    }
-    event.update(fields)
-    return event
-
-
-HOSTILE_EVENTS = {
-    "long-event-id": lambda: _event(event_id="$" + "e" * 300 + uuid.uuid4().hex),
-    "long-room-id": lambda: _event(room_id="!" + "r" * 300),
-    "nul-event-id": lambda: _event(event_id=f"$a\x00{uuid.uuid4().hex}"),
-    "nul-room-id": lambda: _event(room_id="!a\x00b"),
-    "surrogate-event-id": lambda: _event(event_id=f"$a\ud800{uuid.uuid4().hex}"),
-    "surrogate-room-id": lambda: _event(room_id="!a\udfff"),
-    "nul-in-content": lambda: _event(content={"msgtype": "m.text", "body": "a\x00b"}),
-    "surrogate-in-content": lambda: _event(content={"msgtype": "m.text", "body": "a\ud800b"}),
-    "nul-in-key": lambda: _event(content={"a\x00b": 1}),
-    "surrogate-sender": lambda: _event(sender="@\ud800:x"),
-    "huge-int": lambda: _event(content={"body": 10**400}),
-}
-
-
-@pytest.mark.parametrize("case", sorted(HOSTILE_EVENTS))
-def test_hostile_event_fields_do_not_refuse_the_transaction(
-    live: BridgeThread, errors: ErrorLog, case: str
-) -> None:
-    reply = live.put_transaction(fresh_txn(), dump({"events": [HOSTILE_EVENTS[case]()]}))
-    assert reply.status == 200, (reply.status, reply.body)
-    live.assert_alive(errors)
-
-
-HOSTILE_TXN_IDS = {
-    "long": "t" * 300,
-    "nul": "%00",
-    "surrogate": "%ED%A0%80",
-    "invalid-utf8": "%FF%FE",
-    "slash": "a%2Fb",
-    "dots": "..",
-    "unicode": urllib.parse.quote("\u202etxn😀", safe=""),
-}
-
-
-@pytest.mark.parametrize("case", sorted(HOSTILE_TXN_IDS))
-def test_hostile_transaction_ids(live: BridgeThread, errors: ErrorLog, case: str) -> None:
-    reply = live.request("PUT", TXN_PATH + HOSTILE_TXN_IDS[case], dump({"events": [_event()]}))
-    assert reply.status == 200, (reply.status, reply.body)
+    reply = live.request(
+        "PUT", TXN_PATH + fresh_txn(), body, headers={"Content-Encoding": encoding}
+    )
+    reply.assert_matrix_error(400)
     live.assert_alive(errors)

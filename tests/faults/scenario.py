@@ -154,6 +154,22 @@ class Scenario:
                     in_telegram.setdefault(str(index), []).append(int(match.group(2)))
         return in_matrix, in_telegram
 
+    async def notices(self, text: str) -> list[int]:
+        """How many bot notices containing ``text`` each portal room got."""
+        assert self.writer is not None
+        counts = []
+        for room_id in self.rooms:
+            events = await self.writer.room_messages(room_id, limit=2000)
+            counts.append(
+                sum(
+                    1
+                    for event in events
+                    if event.get("content", {}).get("msgtype") == "m.notice"
+                    and text in event.get("content", {}).get("body", "")
+                )
+            )
+        return counts
+
     async def settle(self, timeout: float = 180) -> tuple[Tally, Tally]:
         """Wait until everything sent arrived (or the time is up), then count once more after
         a pause, so late duplicates are counted too."""
@@ -176,8 +192,10 @@ async def run_scenario(
     setup: Setup,
     database: str,
     fault: Callable[[Scenario], Awaitable[list[str]]],
+    check: Callable[[Scenario], Awaitable[list[str]]] | None = None,
 ) -> Result:
-    """Open the portals, run the traffic with ``fault`` alongside, and count."""
+    """Open the portals, run the traffic with ``fault`` alongside, count, and let ``check``
+    look at the scenario afterwards (its findings become notes; problems raise)."""
     started = time.monotonic()
     async with Scenario(setup) as scenario:
         await scenario.open_portals()
@@ -187,6 +205,10 @@ async def run_scenario(
         to_matrix, to_telegram = await scenario.settle()
         if not (to_matrix.perfect and to_telegram.perfect):
             notes.append("bridge log tail:\n" + scenario.bridge.log_tail(60))
+        elif check is not None:
+            notes += await check(scenario)
+        stop_seconds = await scenario.bridge.terminate()
+        notes.append(f"clean stop (SIGTERM) took {stop_seconds:.1f} s")
         scenario.fake.assert_no_violations()
     return Result(name, database, to_matrix, to_telegram, time.monotonic() - started, notes)
 

@@ -72,12 +72,39 @@ async def bot_api_faults(scenario: Scenario) -> list[str]:
     return [f"faults injected into {injected} Bot API calls"]
 
 
-SCENARIOS: dict[str, tuple[Fault, float]] = {
-    # name: (fault, seconds of traffic)
-    "sigkill": (sigkill, 15.0),
-    "bot_api_faults": (bot_api_faults, 15.0),
-    "homeserver_rate_limit": (homeserver_rate_limit, 15.0),
-    "homeserver_outage": (homeserver_outage, 40.0),
+async def sigterm_during_outage(scenario: Scenario) -> list[str]:
+    """SIGTERM while the homeserver is down and events wait: the bridge still stops in bounded
+    time, and what waited is delivered after the next start."""
+    await asyncio.sleep(2)
+    await scenario.proxy.set_mode("refuse")
+    await asyncio.sleep(6)
+    seconds = await scenario.bridge.terminate(timeout=40)
+    await asyncio.sleep(2)
+    await scenario.proxy.set_mode("pass")
+    await scenario.bridge.start()
+    if seconds > 30:
+        raise AssertionError(f"SIGTERM took {seconds:.1f} s during the outage")
+    return [f"SIGTERM during the outage took {seconds:.1f} s"]
+
+
+async def outage_notices(scenario: Scenario) -> list[str]:
+    """After an outage each room was told once that delivery is back to normal."""
+    back = await scenario.notices("Delivery is back to normal")
+    delayed = await scenario.notices("Delivery in this chat is delayed")
+    assert all(count == 1 for count in back), f"'back to normal' notices per room: {back}"
+    assert all(count <= 1 for count in delayed), f"'delayed' notices per room: {delayed}"
+    return [f"notices per room: delayed {delayed}, back to normal {back}"]
+
+
+Check = Callable[[Scenario], Awaitable[list[str]]]
+
+SCENARIOS: dict[str, tuple[Fault, float, Check | None]] = {
+    # name: (fault, seconds of traffic, what to check afterwards)
+    "sigkill": (sigkill, 15.0, None),
+    "bot_api_faults": (bot_api_faults, 15.0, None),
+    "homeserver_rate_limit": (homeserver_rate_limit, 15.0, None),
+    "homeserver_outage": (homeserver_outage, 40.0, outage_notices),
+    "sigterm_during_outage": (sigterm_during_outage, 12.0, None),
 }
 
 
@@ -91,9 +118,9 @@ async def test_nothing_lost_duplicated_or_reordered(
     appservice_setup: AppserviceSetup,
     tmp_path: Path,
 ) -> None:
-    fault, seconds = SCENARIOS[name]
+    fault, seconds, check = SCENARIOS[name]
     setup = Setup(synapse, appservice_setup, db_url, tmp_path, traffic_seconds=seconds)
-    result = await run_scenario(name, setup, db_kind, fault)
+    result = await run_scenario(name, setup, db_kind, fault, check)
     RESULTS.append(result)
     report = "\n".join(describe(result) + result.notes)
     assert result.telegram_to_matrix.perfect, report
