@@ -152,7 +152,7 @@ class BridgeCore:
         """Queue what was stored but not handled before the last stop, in the original order."""
         remote = await self._remote_inbox.pending(self._network)
         for stored in remote:
-            await self._enqueue_remote(stored)
+            await self._enqueue_remote(stored, replayed=True)
         matrix = await self._matrix_inbox.pending()
         for stored_matrix in matrix:
             await self._router.route(stored_matrix)
@@ -164,7 +164,7 @@ class BridgeCore:
             )
         return len(remote) + len(matrix)
 
-    async def _enqueue_remote(self, stored: StoredRemoteEvent) -> None:
+    async def _enqueue_remote(self, stored: StoredRemoteEvent, replayed: bool = False) -> None:
         key = PortalKey(RemoteChatID(stored.portal_remote_id), stored.portal_receiver)
         portal = await self._portals.get(key)
         event = decode_event(stored.event)
@@ -172,7 +172,7 @@ class BridgeCore:
             # Events of the chat's new id may arrive before the move is handled: from now on
             # they share the portal's queue, so they are handled after it, in order.
             await self._portals.follow_key(portal, PortalKey(event.new_chat_id, key.receiver))
-        await portal.queue.put(RemoteItem(stored.id, event))
+        await portal.queue.put(RemoteItem(stored.id, event, replayed))
 
 
 def _has_identity(event: dict[str, Any]) -> bool:

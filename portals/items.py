@@ -22,6 +22,8 @@ class MatrixItem:
 class RemoteItem:
     inbox_id: int
     event: RemoteEvent
+    # Taken from the inbox after a restart: it may have been sent before the bridge stopped.
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

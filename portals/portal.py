@@ -51,10 +51,12 @@ class Portal:
     async def _handle(self, item: PortalItem) -> None:
         match item:
             case MatrixItem(inbox_id=inbox_id, event=event):
-                error = await self._until_done(lambda: from_matrix.handle_event(self, event))
+                error = await self._until_done(lambda _: from_matrix.handle_event(self, event))
                 await self.ctx.matrix_inbox.mark_handled(inbox_id, error)
-            case RemoteItem(inbox_id=inbox_id, event=remote):
-                error = await self._until_done(lambda: to_matrix.handle_event(self, remote))
+            case RemoteItem(inbox_id=inbox_id, event=remote, replayed=replayed):
+                error = await self._until_done(
+                    lambda tries: to_matrix.handle_event(self, remote, tries > 0 or replayed)
+                )
                 await self.ctx.remote_inbox.mark_handled(inbox_id, error)
             case CallItem(run=run, done=done):
                 try:
@@ -66,7 +68,7 @@ class Portal:
                     if not done.done():
                         done.set_result(result)
 
-    async def _until_done(self, attempt: Callable[[], Awaitable[None]]) -> str | None:
+    async def _until_done(self, attempt: Callable[[int], Awaitable[None]]) -> str | None:
         """Run the head of the queue until it succeeds or fails for good (returned as text).
 
         While it waits, nothing behind it in this portal moves; other portals do.
@@ -74,7 +76,7 @@ class Portal:
         tries = 0
         while True:
             try:
-                await attempt()
+                await attempt(tries)
             except Exception as failure:
                 delay = retry_delay(failure, tries)
                 if delay is None:

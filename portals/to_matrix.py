@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import TYPE_CHECKING, Any, assert_never
 
+from mautrix.api import Method, Path
+from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
 from mautrix.types import EventType, RoomID
 
@@ -25,6 +28,10 @@ if TYPE_CHECKING:
     from .portal import Portal
 
 
+# Marks what the bridge sent, so a message whose send may have got through can be found.
+SOURCE_KEY = "net.telegram_bridge.txn_id"
+
+
 def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:
     """The same remote message part always gets the same Matrix transaction id, so a resend after
     a crash is recognised by the homeserver instead of posted twice."""
@@ -32,10 +39,12 @@ def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:
     return f"bridge-{digest}"
 
 
-async def handle_event(portal: Portal, event: RemoteEvent) -> None:
+async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False) -> None:
+    """``recheck``: an earlier attempt may have reached the homeserver without its answer
+    reaching the bridge; look before sending again."""
     match event:
         case RemoteMessage():
-            await _message(portal, event)
+            await _message(portal, event, recheck)
         case RemoteChatCreate():
             await _create(portal, event)
         case RemoteChatUpdate():
@@ -77,7 +86,7 @@ async def _membership(portal: Portal, event: RemoteMembership) -> None:
         portal.log.debug("%s could not leave %s: %s", ghost.mxid, room_id, error)
 
 
-async def _message(portal: Portal, message: RemoteMessage) -> None:
+async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> None:
     ctx = portal.ctx
     room_id = portal.room_id
     if room_id is None:
@@ -93,14 +102,18 @@ async def _message(portal: Portal, message: RemoteMessage) -> None:
         part_id = str(index)
         if part_id in done:
             continue
+        txn_id = transaction_id(portal, message.message_id, part_id)
         content = _content(part, reply_to)
-        event_id = await intent.send_message_event(
-            RoomID(room_id),
-            EventType.ROOM_MESSAGE,
-            content,  # type: ignore[arg-type]
-            txn_id=transaction_id(portal, message.message_id, part_id),
-            timestamp=timestamp,
-        )
+        content[SOURCE_KEY] = txn_id
+        event_id = await _find_sent(intent, room_id, txn_id) if recheck else None
+        if event_id is None:
+            event_id = await intent.send_message_event(
+                RoomID(room_id),
+                EventType.ROOM_MESSAGE,
+                content,  # type: ignore[arg-type]
+                txn_id=txn_id,
+                timestamp=timestamp,
+            )
         await ctx.messages.add(
             portal.id,
             message.message_id,
@@ -110,6 +123,28 @@ async def _message(portal: Portal, message: RemoteMessage) -> None:
             sender_remote_id=str(message.sender.id),
             sender_mxid=ghost.mxid,
         )
+
+
+async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None:
+    """The event an earlier attempt sent, if the homeserver took it.
+
+    The transaction id makes the homeserver drop a resend only while it remembers the id
+    (Synapse: in memory, for a while); after a homeserver restart only the marker in the
+    content tells. Looks at the ghost's latest messages in the room.
+    """
+    query = {
+        "dir": "b",
+        "limit": "100",
+        "filter": json.dumps({"senders": [intent.mxid], "types": ["m.room.message"]}),
+    }
+    response = await intent.api.request(
+        Method.GET, Path.v3.rooms[RoomID(room_id)].messages, query_params=query
+    )
+    for event in response.get("chunk", []):
+        content = event.get("content")
+        if isinstance(content, dict) and content.get(SOURCE_KEY) == txn_id:
+            return str(event["event_id"])
+    return None
 
 
 async def _reply_target(portal: Portal, message: RemoteMessage) -> str | None:

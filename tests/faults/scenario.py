@@ -10,6 +10,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
 
 from bridge.config.loader import ConfigFile
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
@@ -17,7 +20,7 @@ from tests.faults.measure import Tally, tally
 from tests.faults.process import BridgeProcess
 from tests.support.bridge_harness import AppserviceSetup
 from tests.support.hs_proxy import HomeserverProxy
-from tests.support.matrix_client import MatrixTestClient
+from tests.support.matrix_client import MatrixError, MatrixTestClient
 from tests.support.synapse import SynapseServer
 
 DOMAIN = "synapse.test"
@@ -127,13 +130,29 @@ class Scenario:
         pause = self.setup.traffic_seconds / count
 
         async def room_traffic(index: int, room_id: str) -> None:
-            assert self.writer is not None
             for number in range(count):
-                await self.writer.send_message(room_id, f"mx {index} {number}")
+                await self._send_patiently(room_id, f"mx {index} {number}")
                 self.sent_matrix.setdefault(str(index), []).append(number)
                 await asyncio.sleep(pause)
 
         await asyncio.gather(*(room_traffic(i, room) for i, room in enumerate(self.rooms)))
+
+    async def _send_patiently(self, room_id: str, body: str) -> None:
+        """Send as a Matrix user would, trying again while the homeserver is away (with one
+        transaction id, so a retry cannot post twice)."""
+        assert self.writer is not None
+        txn_id = f"fault-{time.monotonic_ns()}"
+        path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/send/m.room.message/{txn_id}"
+        while True:
+            try:
+                await self.writer.request("PUT", path, {"msgtype": "m.text", "body": body})
+                return
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                await asyncio.sleep(0.5)
+            except MatrixError as error:
+                if error.status < 500:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def received(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         assert self.writer is not None

@@ -87,6 +87,16 @@ async def sigterm_during_outage(scenario: Scenario) -> list[str]:
     return [f"SIGTERM during the outage took {seconds:.1f} s"]
 
 
+async def synapse_restart(scenario: Scenario) -> list[str]:
+    """The homeserver itself stops for 15 seconds and starts again (on SQLite it then reuses
+    transaction ids, so only event ids tell new events from old)."""
+    await asyncio.sleep(3)
+    await asyncio.to_thread(scenario.setup.synapse.stop)
+    await asyncio.sleep(15)
+    await asyncio.to_thread(scenario.setup.synapse.start)
+    return ["Synapse stopped for 15 s"]
+
+
 async def outage_notices(scenario: Scenario) -> list[str]:
     """After an outage each room was told once that delivery is back to normal."""
     back = await scenario.notices("Delivery is back to normal")
@@ -105,6 +115,7 @@ SCENARIOS: dict[str, tuple[Fault, float, Check | None]] = {
     "homeserver_rate_limit": (homeserver_rate_limit, 15.0, None),
     "homeserver_outage": (homeserver_outage, 40.0, outage_notices),
     "sigterm_during_outage": (sigterm_during_outage, 12.0, None),
+    "synapse_restart": (synapse_restart, 25.0, None),
 }
 
 
