@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -65,8 +66,9 @@ class BridgeCore:
                 txn_id,
                 len(events) - len(valid),
             )
-        repeated = await self._matrix_inbox.transaction_seen(txn_id)
-        new = await self._matrix_inbox.accept_transaction(txn_id, valid)
+        key = transaction_key(txn_id)
+        repeated = await self._matrix_inbox.transaction_seen(key)
+        new = await self._matrix_inbox.accept_transaction(key, valid)
         if repeated:
             log.info(
                 "Transaction %s seen before: %d of its %d events are new",
@@ -176,4 +178,24 @@ class BridgeCore:
 
 
 def _has_identity(event: dict[str, Any]) -> bool:
-    return isinstance(event.get("event_id"), str) and isinstance(event.get("room_id"), str)
+    return storable_id(event.get("event_id")) and storable_id(event.get("room_id"))
+
+
+def storable_id(value: object) -> bool:
+    """A Matrix id the database can key on: text of at most 255 characters that encodes as
+    UTF-8 (no lone surrogates) and holds no NUL. Anything else is not a real id."""
+    if not isinstance(value, str) or not 0 < len(value) <= 255 or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def transaction_key(txn_id: str) -> str:
+    """The transaction id as stored: odd ids (too long, NUL, lone surrogates) as a digest."""
+    if storable_id(txn_id):
+        return txn_id
+    raw = txn_id.encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(raw).hexdigest()

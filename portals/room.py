@@ -128,4 +128,4 @@ async def _release_stale_alias(portal: Portal, localpart: str) -> None:
         return
     if await ctx.portals.by_room(existing.room_id) is None:
         portal.log.warning("Removing stale alias %s (pointed at %s)", alias, existing.room_id)
-        await ctx.matrix.bot.remove_room_alias(alias)
+        await ctx.matrix.bot.remove_room_alias(localpart)

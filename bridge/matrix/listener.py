@@ -156,11 +156,19 @@ def _request_token(request: web.Request) -> str | None:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise
+    except (web.RequestPayloadError, ValueError):
+        # A Content-Encoding (gzip, deflate) that does not decode.
+        return matrix_error(400, "M_NOT_JSON", "The body cannot be decoded")
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         return matrix_error(400, "M_NOT_JSON", "The body is not valid JSON")
+    except RecursionError:
+        return matrix_error(400, "M_BAD_JSON", "The body is nested too deeply")
     if not isinstance(body, dict):
         return matrix_error(400, "M_BAD_JSON", "The body must be a JSON object")
     return body
