@@ -87,5 +87,8 @@ class Portal:
                 await self.backlog.waiting(describe(failure), delay, len(self.queue))
                 await asyncio.sleep(delay)
             else:
-                await self.backlog.flowing()
+                # Back to normal once an event goes through without waiting, or the queue is
+                # empty; not while a backlog still drains under the same limit.
+                if tries == 0 or len(self.queue) == 0:
+                    await self.backlog.flowing()
                 return None

@@ -51,7 +51,9 @@ class Limits:
 class Pacer:
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
-        self._overall = TokenBucket(limits.overall_per_second, limits.overall_per_second)
+        # A bucket holds at least one token, or a limit below one would never let anything by.
+        overall = limits.overall_per_second
+        self._overall = TokenBucket(overall, max(1.0, overall))
         self._chats: OrderedDict[int, TokenBucket] = OrderedDict()
         self._lock = asyncio.Lock()
 
@@ -63,7 +65,7 @@ class Pacer:
                 bucket = TokenBucket(rate, max(1.0, rate))
             else:
                 per_minute = self._limits.group_per_minute
-                bucket = TokenBucket(per_minute / 60, per_minute)
+                bucket = TokenBucket(per_minute / 60, max(1.0, per_minute))
             self._chats[chat_id] = bucket
             if len(self._chats) > _MAX_CHATS:
                 self._chats.popitem(last=False)
@@ -82,8 +84,9 @@ class Pacer:
                     self._overall.take(now)
                     return
             if wait > LONGEST_QUIET_WAIT:
+                which = "in a chat" if chat.wait_time(now) >= wait else "overall"
                 raise TemporaryFailure(
-                    "Telegram allows a bot only so many messages a minute in a chat",
+                    f"the bridge keeps under Telegram's limit of messages {which}",
                     retry_after=wait,
                 )
             await asyncio.sleep(wait)

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from telegram import Bot, Update
 from telegram.error import Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 
+from .sending import retry_seconds
+
 log = logging.getLogger("connectors.telegram.polling")
 
 # Update types a bridge needs. chat_member and message_reaction arrive only when named here (and
@@ -70,7 +72,7 @@ class Poller:
                 self._confirmed = self._offset
                 backoff = 1.0
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                await asyncio.sleep(retry_seconds(error.retry_after))
                 continue
             except Conflict:
                 log.error(
@@ -100,10 +102,3 @@ class Poller:
                     backoff = min(backoff * 2, 60)
                     break
                 self._offset = update.update_id + 1
-
-
-def _seconds(retry_after: object) -> float:
-    total_seconds = getattr(retry_after, "total_seconds", None)
-    if callable(total_seconds):
-        return float(total_seconds())
-    return float(retry_after)  # type: ignore[arg-type]

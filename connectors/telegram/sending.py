@@ -66,7 +66,7 @@ async def telegram_call(pacer: Pacer, chat_id: int, call: Callable[[int], Awaita
             await pacer.before_send(moved.new_chat_id)
             return await call(moved.new_chat_id)
     except RetryAfter as error:
-        seconds = _seconds(error.retry_after)
+        seconds = retry_seconds(error.retry_after)
         raise TemporaryFailure(
             f"Telegram's flood limit (it asks to wait {seconds:.0f} s)", retry_after=seconds
         ) from None
@@ -90,7 +90,9 @@ async def telegram_call(pacer: Pacer, chat_id: int, call: Callable[[int], Awaita
         raise TemporaryFailure(f"Telegram cannot be reached ({error.message})") from None
 
 
-def _seconds(retry_after: object) -> float:
+def retry_seconds(retry_after: object) -> float:
+    """RetryAfter.retry_after in seconds, whether python-telegram-bot gives a number or a
+    timedelta."""
     total_seconds = getattr(retry_after, "total_seconds", None)
     if callable(total_seconds):
         return float(total_seconds())
