@@ -34,6 +34,11 @@ from .users import UserManager
 
 log = logging.getLogger("bridge")
 
+# How often recently active portal rooms are checked for events never delivered, and what
+# counts as recently.
+SWEEP_INTERVAL = 30.0
+SWEEP_ACTIVE_WITHIN = 600.0
+
 # Handled events are remembered this long for deduplication, then pruned.
 INBOX_RETENTION = timedelta(days=7)
 
@@ -47,6 +52,7 @@ class Bridge:
         self._http: aiohttp.ClientSession | None = None
         self._listener: AppserviceListener | None = None
         self._prune_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self.core: BridgeCore | None = None
         self.portals: PortalManager | None = None
         self.matrix: MatrixClient | None = None
@@ -117,6 +123,9 @@ class Bridge:
         await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
         await self.connector.start_receiving()
         self._prune_task = asyncio.create_task(self._prune_periodically(matrix_inbox, remote_inbox))
+        self._sweep_task = asyncio.create_task(
+            self.portals.sweep_periodically(SWEEP_INTERVAL, SWEEP_ACTIVE_WITHIN)
+        )
         core.is_ready = True
         log.info("Bridge started as %s", config.bot_mxid)
 
@@ -164,10 +173,11 @@ class Bridge:
             log.exception("Stopping the %s connector failed", self.connector.name)
         if self._listener is not None:
             await self._listener.stop()
-        if self._prune_task is not None:
-            self._prune_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prune_task
+        for task in (self._prune_task, self._sweep_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         finished = True
         if self._router is not None:
             finished = await self._router.close(timeout / 2) and finished

@@ -8,11 +8,19 @@ from mautrix.errors import MatrixRequestError
 from mautrix.types import EventType, RoomID, UserID
 
 from bridge.config.model import PermissionLevel
+from bridge.db.inbox import StoredMatrixEvent
 from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError
-from bridge.network.outgoing import MatrixMessage, MatrixSender
+from bridge.network.outgoing import (
+    MatrixMessage,
+    MatrixSender,
+    SendingPart,
+    SendProgress,
+    SentMessage,
+)
 
 from . import relay
+from .catch_up import missing_before, missing_latest
 from .delivery import retry_delay
 
 if TYPE_CHECKING:
@@ -21,7 +29,7 @@ if TYPE_CHECKING:
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
 
 
-async def handle_event(portal: Portal, event: dict[str, Any]) -> None:
+async def handle_event(portal: Portal, event: dict[str, Any], catching_up: bool = False) -> None:
     sender = event.get("sender")
     content = event.get("content")
     if not isinstance(sender, str) or not isinstance(content, dict):
@@ -30,7 +38,7 @@ async def handle_event(portal: Portal, event: dict[str, Any]) -> None:
         return
     match event.get("type"):
         case "m.room.message":
-            await _message(portal, event, sender, content)
+            await _message(portal, event, sender, content, catching_up)
         case "m.room.name" if isinstance(content.get("name"), str):
             await _room_change(portal, sender, "name", content["name"])
         case "m.room.topic" if isinstance(content.get("topic"), str):
@@ -38,6 +46,26 @@ async def handle_event(portal: Portal, event: dict[str, Any]) -> None:
         case "m.room.member" if event.get("state_key") == sender:
             _remember_name(portal, sender, content)
             await _membership(portal, event, sender, content)
+
+
+async def _catch_up(portal: Portal, event: dict[str, Any]) -> None:
+    """Handle, in timeline order, earlier events of the room not handled yet (see
+    catch_up.py), so this message cannot overtake them."""
+    await _handle_ahead(portal, await missing_before(portal, event))
+
+
+async def sweep(portal: Portal) -> None:
+    """Handle the room's latest events that never arrived (run from the portal's queue)."""
+    await _handle_ahead(portal, await missing_latest(portal))
+
+
+async def _handle_ahead(portal: Portal, events: list[StoredMatrixEvent]) -> None:
+    for missing in events:
+        event_id = str(missing.event.get("event_id"))
+        portal.log.warning("Event %s came out of order or not at all; handling it now", event_id)
+        await handle_event(portal, missing.event, catching_up=True)
+        await portal.ctx.matrix_inbox.mark_handled(missing.id)
+        portal.caught_up.add(event_id)
 
 
 def _remember_name(portal: Portal, user_id: str, content: dict[str, Any]) -> None:
@@ -51,7 +79,11 @@ def _is_bridge_user(portal: Portal, sender: str) -> bool:
 
 
 async def _message(
-    portal: Portal, event: dict[str, Any], sender: str, content: dict[str, Any]
+    portal: Portal,
+    event: dict[str, Any],
+    sender: str,
+    content: dict[str, Any],
+    catching_up: bool = False,
 ) -> None:
     ctx = portal.ctx
     room_id = str(event.get("room_id"))
@@ -69,6 +101,9 @@ async def _message(
         return
     if level < PermissionLevel.RELAY:
         return
+    portal.note_matrix_activity()
+    if not catching_up:
+        await _catch_up(portal, event)
     msgtype = content.get("msgtype")
     if msgtype not in TEXT_TYPES:
         await notice(
@@ -90,14 +125,19 @@ async def _message(
         html=rendered,
         reply_to=await _reply_target(portal, content),
     )
-    # Parts recorded on an earlier attempt (or before a crash) are not sent again.
-    already_sent = {row.part_id for row in await ctx.messages.by_mxid(event_id)}
     try:
-        async for part in ctx.connector.send_message(portal.key, message, already_sent):
-            await ctx.messages.add(
-                portal.id, part.message_id, part.part_id, event_id, room_id, sender_mxid=sender
-            )
+        async for step in ctx.connector.send_message(
+            portal.key, message, await _progress(portal, event_id)
+        ):
+            match step:
+                case SendingPart(part_id=part_id):
+                    await ctx.messages.intend(portal.id, event_id, part_id)
+                case SentMessage(message_id=remote_id, part_id=part_id):
+                    await ctx.messages.add(
+                        portal.id, remote_id, part_id, event_id, room_id, sender_mxid=sender
+                    )
     except DeliveryError as refusal:
+        await ctx.messages.forget_intents(event_id)
         await notice(portal, f"Your message was not bridged: {refusal}")
     except Exception as failure:
         if retry_delay(failure, 0) is None:
@@ -105,6 +145,21 @@ async def _message(
                 portal, "Your message was not bridged: an internal error; see the bridge log."
             )
         raise
+
+
+async def _progress(portal: Portal, event_id: str) -> SendProgress:
+    """Parts recorded on an earlier attempt (or before a crash) are not sent again; parts that
+    were leaving when it stopped are looked for first."""
+    messages = portal.ctx.messages
+    already = {row.part_id for row in await messages.by_mxid(event_id)}
+    in_doubt = {
+        part: RemoteMessageID(after) if after is not None else None
+        for part, after in (await messages.in_doubt(event_id)).items()
+    }
+    known: tuple[RemoteMessageID, ...] = ()
+    if in_doubt:
+        known = tuple(RemoteMessageID(i) for i in await messages.recent_remote_ids(portal.id))
+    return SendProgress(frozenset(already), in_doubt, known)
 
 
 async def _room_change(portal: Portal, sender: str, what: str, value: str) -> None:
@@ -158,7 +213,7 @@ async def _membership(
     )
     try:
         async for _ in ctx.connector.send_message(portal.key, message):
-            pass
+            pass  # an announcement is not mapped: nothing to note
     except DeliveryError as refusal:
         portal.log.warning("Could not announce %s of %s: %s", change, sender, refusal)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 from bridge.network.events import ChatInfo
@@ -114,6 +115,21 @@ class PortalManager:
 
     def loaded(self) -> list[Portal]:
         return list(self._by_key.values())
+
+    async def sweep_periodically(self, interval: float, active_within: float) -> None:
+        """Look in recently active portal rooms for events the homeserver never delivered.
+
+        A stranded delivery is otherwise found only when the next message comes."""
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for portal in list(self._made):
+                last = portal.last_matrix_activity
+                if portal.room_id is not None and last is not None and now - last < active_within:
+                    try:
+                        await portal.sweep_later()
+                    except RuntimeError:
+                        return  # the queue is closing: the bridge stops
 
     async def close(self, timeout: float) -> bool:
         """Finish every portal's queue within ``timeout``; True if all finished."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from bridge.db.models import Portal as PortalRecord
@@ -26,10 +27,29 @@ class Portal:
             f"portal:{key}", self._handle, ctx.queue_size
         )
         self.backlog = Backlog(self._notice)
+        # When a Matrix user last wrote here (monotonic), for the sweep for stranded events.
+        self.last_matrix_activity: float | None = None
+        # Events handled ahead of their place in the queue, by catch_up.
+        self.caught_up: set[str] = set()
         # Display names from this room's member events, in the room's order.
         self.member_names: dict[str, str] = {}
         # Set by the manager, which finds portals by key.
         self.on_rekey: Callable[[Portal, PortalKey], None] | None = None
+
+    def note_matrix_activity(self) -> None:
+        self.last_matrix_activity = time.monotonic()
+
+    async def sweep_later(self) -> None:
+        """Queue a look for events the homeserver never delivered (in this portal's order)."""
+
+        async def run() -> None:
+            try:
+                await from_matrix.sweep(self)
+            except Exception as error:
+                # Nobody waits for a sweep; the next one tries again.
+                self.log.warning("Looking for undelivered events failed: %s", error)
+
+        await self.queue.put(CallItem(run))
 
     async def _notice(self, text: str) -> None:
         await from_matrix.notice(self, text)
@@ -51,6 +71,10 @@ class Portal:
     async def _handle(self, item: PortalItem) -> None:
         match item:
             case MatrixItem(inbox_id=inbox_id, event=event):
+                if event.get("event_id") in self.caught_up:
+                    # Handled ahead of its turn (it was late); the queue still held it.
+                    self.caught_up.discard(str(event.get("event_id")))
+                    return
                 error = await self._until_done(lambda _: from_matrix.handle_event(self, event))
                 await self.ctx.matrix_inbox.mark_handled(inbox_id, error)
             case RemoteItem(inbox_id=inbox_id, event=remote, replayed=replayed):

@@ -71,6 +71,41 @@ class MatrixInboxStore:
                     new.append(StoredMatrixEvent(row_id, event.get("room_id"), event))
         return new
 
+    async def status(self, event_ids: list[str]) -> dict[str, tuple[int, bool]]:
+        """For the events the bridge has: their inbox id and whether they were handled."""
+        if not event_ids:
+            return {}
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(MatrixInbox.event_id, MatrixInbox.id, MatrixInbox.handled_at).where(
+                    MatrixInbox.event_id.in_(event_ids)
+                )
+            )
+            return {event_id: (row_id, handled is not None) for event_id, row_id, handled in rows}
+
+    async def accept_fetched(self, event: dict[str, Any]) -> StoredMatrixEvent | None:
+        """Store an event the bridge found in a room's timeline before the homeserver delivered
+        it; None if it was stored meanwhile. (The later delivery is then deduplicated.)"""
+        async with self._db.session() as session:
+            statement = (
+                self._db.insert_ignoring_conflicts(
+                    MatrixInbox.__table__,  # type: ignore[arg-type]
+                    ["event_id"],
+                )
+                .values(
+                    event_id=event["event_id"],
+                    room_id=event.get("room_id"),
+                    txn_id="fetched",
+                    event=event,
+                    received_at=utcnow(),
+                )
+                .returning(MatrixInbox.__table__.c.id)
+            )
+            row_id = (await session.execute(statement)).scalar_one_or_none()
+        if row_id is None:
+            return None
+        return StoredMatrixEvent(row_id, event.get("room_id"), event)
+
     async def transaction_seen(self, txn_id: str) -> bool:
         async with self._db.session() as session:
             found = await session.get(AppserviceTransaction, txn_id)

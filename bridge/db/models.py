@@ -112,6 +112,23 @@ class Message(Base):
     timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class OutgoingIntent(Base):
+    """A message part the bridge is about to send to the network; gone once it is recorded in
+    the message map. One still here after a crash is a part that may or may not have arrived."""
+
+    __tablename__ = "outgoing_intent"
+    __table_args__ = (UniqueConstraint("mxid", "part_id"),)
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id", ondelete="CASCADE"))
+    mxid: Mapped[str] = mapped_column(ID)
+    part_id: Mapped[str] = mapped_column(String(64))
+    # The newest remote message the portal knew when sending began: where a look for the part
+    # starts (messages mapped later may be newer than it).
+    after_remote_id: Mapped[str | None] = mapped_column(ID)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Reaction(Base):
     """One reaction by one sender to one message, on both sides."""
 
@@ -194,6 +211,7 @@ __all__ = [
     "KeyValue",
     "MatrixInbox",
     "Message",
+    "OutgoingIntent",
     "Portal",
     "Reaction",
     "RemoteInbox",

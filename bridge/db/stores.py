@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .database import Database
-from .models import Ghost, KeyValue, Message, Portal, Reaction, User
+from .models import Ghost, KeyValue, Message, OutgoingIntent, Portal, Reaction, User
 
 
 class PortalStore:
@@ -165,10 +165,61 @@ class MessageStore:
         try:
             async with self._db.session() as session:
                 result = await session.execute(statement)
+                await session.execute(
+                    delete(OutgoingIntent).where(
+                        OutgoingIntent.mxid == mxid, OutgoingIntent.part_id == part_id
+                    )
+                )
                 return bool(result.rowcount)  # type: ignore[attr-defined]
         except IntegrityError:
             # The event id is mapped to another message already.
             return False
+
+    async def intend(self, portal_id: int, mxid: str, part_id: str) -> None:
+        """Note that this part is about to be sent (before it leaves the bridge)."""
+        async with self._db.session() as session:
+            newest = await session.scalar(
+                select(Message.remote_id)
+                .where(Message.portal_id == portal_id)
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+            await session.execute(
+                self._db.insert_ignoring_conflicts(
+                    OutgoingIntent.__table__,  # type: ignore[arg-type]
+                    ["mxid", "part_id"],
+                ).values(portal_id=portal_id, mxid=mxid, part_id=part_id, after_remote_id=newest)
+            )
+
+    async def in_doubt(self, mxid: str) -> dict[str, str | None]:
+        """Parts of this event whose sending began but was never recorded, with the newest
+        remote id the portal knew then."""
+        async with self._db.session() as session:
+            intents = {
+                intent.part_id: intent.after_remote_id
+                for intent in await session.scalars(
+                    select(OutgoingIntent).where(OutgoingIntent.mxid == mxid)
+                )
+            }
+            recorded = set(
+                await session.scalars(select(Message.part_id).where(Message.mxid == mxid))
+            )
+        return {part: after for part, after in intents.items() if part not in recorded}
+
+    async def forget_intents(self, mxid: str) -> None:
+        async with self._db.session() as session:
+            await session.execute(delete(OutgoingIntent).where(OutgoingIntent.mxid == mxid))
+
+    async def recent_remote_ids(self, portal_id: int, limit: int = 200) -> list[str]:
+        """The remote ids most recently mapped in a portal, newest first."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Message.remote_id)
+                .where(Message.portal_id == portal_id)
+                .order_by(Message.id.desc())
+                .limit(limit)
+            )
+            return list(rows)
 
     async def by_remote(self, portal_id: int, remote_id: str) -> list[Message]:
         async with self._db.session() as session:

@@ -5,16 +5,19 @@ The core never imports a network's library: it talks to the connector only throu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteEvent
 from .ids import PortalKey, RemoteUserID
-from .outgoing import MatrixMessage, SentMessage
+from .outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 
 if TYPE_CHECKING:
     from ..commands.types import Command
     from ..config.model import Config
+
+
+NOTHING_SENT = SendProgress()
 
 
 class BridgeContext(Protocol):
@@ -70,13 +73,15 @@ class NetworkConnector(Protocol):
     def commands(self) -> Sequence[Command]: ...
 
     def send_message(
-        self, portal: PortalKey, message: MatrixMessage, already_sent: Collection[str] = ()
-    ) -> AsyncIterator[SentMessage]:
-        """Carry a Matrix message to the remote chat, yielding each part the network accepted.
+        self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT
+    ) -> AsyncIterator[SendingPart | SentMessage]:
+        """Carry a Matrix message to the remote chat.
 
-        The core records a part before asking for the next, so a retry (``already_sent`` lists
-        the parts recorded) or a crash resends at most the part in flight. Raise DeliveryError
-        when the network refuses for good, TemporaryFailure when it cannot take it now.
+        Yields SendingPart just before each part leaves and SentMessage once the network took
+        it; the core notes and records them before asking for more, so a crash or a retry
+        repeats at most the part in flight, and that one only if the connector cannot find it
+        (see SendProgress.in_doubt). Raise DeliveryError when the network refuses for good,
+        TemporaryFailure when it cannot take the message now.
         """
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .ids import RemoteMessageID
@@ -33,3 +34,25 @@ class SentMessage:
 
     message_id: RemoteMessageID
     part_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendingPart:
+    """Yielded just before a part leaves for the network, so the core notes it first: a part
+    noted but never recorded as sent is in doubt after a crash."""
+
+    part_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendProgress:
+    """What the core knows of a message's parts when it asks a connector to send it."""
+
+    # Parts recorded as sent: not to be sent again.
+    already_sent: frozenset[str] = frozenset()
+    # Parts whose sending started but was never recorded, each with the newest remote message
+    # the bridge knew then: the connector looks for them past it before sending them again, if
+    # its network lets it.
+    in_doubt: Mapping[str, RemoteMessageID | None] = field(default_factory=dict)
+    # Remote ids of the chat's messages the bridge knows now (newest first): not the part.
+    known_messages: tuple[RemoteMessageID, ...] = ()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import mimetypes
 import time
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from telegram import Bot, Update, User
@@ -17,8 +17,13 @@ from bridge.commands.types import Command
 from bridge.errors import StartupError
 from bridge.network.events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteChatUpdate
 from bridge.network.ids import PortalKey
-from bridge.network.interface import BridgeContext, ChatUnavailable, DeliveryError
-from bridge.network.outgoing import MatrixMessage, SentMessage
+from bridge.network.interface import (
+    NOTHING_SENT,
+    BridgeContext,
+    ChatUnavailable,
+    DeliveryError,
+)
+from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 
 from . import ids
 from .bot_commands import BotCommands
@@ -160,15 +165,15 @@ class TelegramConnector:
     # Requests from the bridge.
 
     def send_message(
-        self, portal: PortalKey, message: MatrixMessage, already_sent: Collection[str] = ()
-    ) -> AsyncIterator[SentMessage]:
+        self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT
+    ) -> AsyncIterator[SendingPart | SentMessage]:
         return send_message(
             self._require_bot(),
             self._require_pacer(),
             portal,
             message,
             self._pill_target,
-            already_sent,
+            progress,
         )
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:

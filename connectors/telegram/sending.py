@@ -4,7 +4,7 @@ the Matrix user understands and its passing troubles marked as such."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from telegram import Bot, Message, ReplyParameters
@@ -13,10 +13,11 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bridge.network.ids import PortalKey
 from bridge.network.interface import DeliveryError, TemporaryFailure
-from bridge.network.outgoing import MatrixMessage, SentMessage
+from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 
 from . import ids
-from .formatting import PillResolver, matrix_to_telegram
+from .formatting import PillResolver, matrix_to_telegram_text, render_telegram_html, split_text
+from .lookup import find_own_message
 from .pacing import Pacer
 
 log = logging.getLogger("connectors.telegram.sending")
@@ -30,28 +31,43 @@ async def send_message(
     portal: PortalKey,
     message: MatrixMessage,
     pills: PillResolver,
-    already_sent: Collection[str],
-) -> AsyncIterator[SentMessage]:
-    chunks = matrix_to_telegram(message.body, message.html, pills)
+    progress: SendProgress,
+) -> AsyncIterator[SendingPart | SentMessage]:
+    chunks = [
+        chunk
+        for chunk in split_text(matrix_to_telegram_text(message.body, message.html, pills))
+        if chunk.text.strip()
+    ]
     if not chunks:
         raise DeliveryError("it has no text Telegram can show")
     chat_id = ids.chat_id_of(portal)
     for index, chunk in enumerate(chunks):
-        if str(index) in already_sent:
+        part_id = str(index)
+        if part_id in progress.already_sent:
             continue
+        if part_id in progress.in_doubt:
+            after = progress.in_doubt[part_id]
+            found = await find_own_message(bot, pacer, chat_id, chunk.text, after, progress)
+            if found is not None:
+                log.info("Part %s of %s had reached Telegram: %d", part_id, message.event_id, found)
+                yield SentMessage(ids.message_id(found), part_id)
+                continue
         reply = None
         if index == 0 and message.reply_to is not None:
             reply = ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
 
         async def send(
-            chat: int, text: str = chunk, reply_to: ReplyParameters | None = reply
+            chat: int,
+            text: str = render_telegram_html(chunk),
+            reply_to: ReplyParameters | None = reply,
         ) -> Message:
             return await bot.send_message(
                 chat, text, parse_mode=ParseMode.HTML, reply_parameters=reply_to
             )
 
+        yield SendingPart(part_id)
         result = await telegram_call(pacer, chat_id, send)
-        yield SentMessage(ids.message_id(result.message_id), str(index))
+        yield SentMessage(ids.message_id(result.message_id), part_id)
 
 
 async def telegram_call(pacer: Pacer, chat_id: int, call: Callable[[int], Awaitable[T]]) -> T:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +25,8 @@ from bridge.network.events import (
     RemoteUser,
 )
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
-from bridge.network.interface import BridgeContext, ChatUnavailable, DeliveryError
-from bridge.network.outgoing import MatrixMessage, SentMessage
+from bridge.network.interface import NOTHING_SENT, BridgeContext, ChatUnavailable, DeliveryError
+from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 
 
 @dataclass
@@ -87,13 +87,16 @@ class FakeConnector:
         return [Command("login", login, "Log in to FakeNet", PermissionLevel.USER, section="Auth")]
 
     async def send_message(
-        self, portal: PortalKey, message: MatrixMessage, already_sent: Collection[str] = ()
-    ) -> AsyncIterator[SentMessage]:
+        self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT
+    ) -> AsyncIterator[SendingPart | SentMessage]:
         if message.body.split(": ", 1)[-1] == self.network.crash_on_body:
             raise RuntimeError("the fake network crashed on this message")
         if self.network.refuse_next is not None:
             reason, self.network.refuse_next = self.network.refuse_next, None
             raise DeliveryError(reason)
+        if "0" in progress.already_sent:
+            return
+        yield SendingPart("0")
         self.network.sent.append((portal, message))
         self.network.arrived.set()
         yield SentMessage(RemoteMessageID(str(next(self._ids))), "0")

@@ -223,6 +223,11 @@ async def run_scenario(
         await traffic
         to_matrix, to_telegram = await scenario.settle()
         if not (to_matrix.perfect and to_telegram.perfect):
+            in_matrix, in_telegram = await scenario.received()
+            for direction, arrived in (("to Matrix", in_matrix), ("to Telegram", in_telegram)):
+                for portal, numbers in arrived.items():
+                    if numbers != sorted(set(numbers)):
+                        notes.append(f"{direction}, portal {portal}, as arrived: {numbers}")
             notes.append("bridge log tail:\n" + scenario.bridge.log_tail(60))
         elif check is not None:
             notes += await check(scenario)

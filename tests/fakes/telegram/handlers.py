@@ -23,6 +23,7 @@ HANDLERS: dict[str, Handler] = {
     "logOut": methods_bot.log_out,
     "sendMessage": methods_messages.send_message,
     "editMessageText": methods_messages.edit_message_text,
+    "editMessageReplyMarkup": methods_messages.edit_message_reply_markup,
     "deleteMessage": methods_messages.delete_message,
     "setMessageReaction": methods_messages.set_message_reaction,
     "getChat": methods_chats.get_chat,

@@ -145,6 +145,30 @@ async def edit_message_text(sim: Simulation, p: Params) -> Any:
     return message
 
 
+async def edit_message_reply_markup(sim: Simulation, p: Params) -> Any:
+    """Only the bot's own messages; the same markup again is "not modified", as for text."""
+    if "inline_message_id" in p:
+        raise NotModelled("inline messages")
+    if "chat_id" not in p:
+        raise bad_request("chat_id is empty")
+    chat, message = resolve_message(
+        sim, p["chat_id"], p.get("message_id"), Access.EDIT, "message to edit"
+    )
+    if message["message_id"] not in chat.outgoing:
+        raise bad_request("message can't be edited")
+    markup = p.get("reply_markup")
+    if markup == message.get("reply_markup"):
+        raise bad_request(NOT_MODIFIED)
+    record = next(s for s in sim.sent if s.message is message)
+    record.edits.append({k: v for k, v in message.items()})
+    if markup is None:
+        message.pop("reply_markup", None)
+    else:
+        message["reply_markup"] = markup
+    message["edit_date"] = sim.now()
+    return message
+
+
 async def delete_message(sim: Simulation, p: Params) -> Any:
     chat, message = resolve_message(
         sim, p["chat_id"], p["message_id"], Access.WRITE, "message to delete"

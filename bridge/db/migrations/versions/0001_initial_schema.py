@@ -163,6 +163,30 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "outgoing_intent",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "portal_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("mxid", sa.String(length=255), nullable=False),
+        sa.Column("part_id", sa.String(length=64), nullable=False),
+        sa.Column("after_remote_id", sa.String(length=255), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["portal_id"],
+            ["portal.id"],
+            name=op.f("fk_outgoing_intent_portal_id_portal"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outgoing_intent")),
+        sa.UniqueConstraint("mxid", "part_id", name=op.f("uq_outgoing_intent_mxid_part_id")),
+    )
+    op.create_table(
         "reaction",
         sa.Column(
             "id",
@@ -200,6 +224,7 @@ def upgrade() -> None:
 def downgrade() -> None:
 
     op.drop_table("reaction")
+    op.drop_table("outgoing_intent")
     op.drop_table("message")
     with op.batch_alter_table("remote_inbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_remote_inbox_handled_at_id"))

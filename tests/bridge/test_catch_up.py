@@ -1,0 +1,113 @@
+"""A Matrix message the homeserver delivers late (Synapse can strand a transaction) does not
+get overtaken: the next message finds it in the room's timeline and relays it first."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from bridge.core import BridgeCore
+from tests.bridge.test_listener_integration import Homeserverish
+from tests.conftest import StartBridge
+from tests.fakes.fake_network import FakeConnector
+from tests.support.bridge_harness import AppserviceSetup
+from tests.support.fixtures import MakeMatrixUser
+
+
+async def test_a_late_event_is_relayed_before_the_one_after_it(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    appservice_setup: AppserviceSetup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("writer", displayname="W")
+    room_id = await connector.create_portal("late", "Late", [user.user_id])
+    await user.join(await user.wait_for_invite())
+
+    # The homeserver's delivery of "first" goes missing for now.
+    withheld: list[dict[str, Any]] = []
+    original = BridgeCore.handle_transaction
+
+    async def withholding(
+        self: BridgeCore, txn_id: str, events: list[dict[str, Any]], ephemeral: Any
+    ) -> None:
+        kept = []
+        for event in events:
+            if event.get("content", {}).get("body") == "first":
+                withheld.append(event)
+            else:
+                kept.append(event)
+        await original(self, txn_id, kept, ephemeral)
+
+    monkeypatch.setattr(BridgeCore, "handle_transaction", withholding)
+    await user.send_message(room_id, "first")
+    for _ in range(100):
+        if withheld:
+            break
+        await asyncio.sleep(0.05)
+    assert withheld, "the homeserver delivered the first message"
+    await user.send_message(room_id, "second")
+    for _ in range(200):
+        if len(connector.network.sent) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [m.body for _, m in connector.network.sent] == ["W: first", "W: second"]
+
+    # The late delivery comes at last: it is not relayed again.
+    monkeypatch.setattr(BridgeCore, "handle_transaction", original)
+    homeserver = Homeserverish(appservice_setup)
+    status, _ = await homeserver.request(
+        "PUT",
+        "/_matrix/app/v1/transactions/late-delivery",
+        json.dumps({"events": withheld}).encode(),
+    )
+    assert status == 200
+    await user.send_message(room_id, "third")
+    for _ in range(200):
+        if len(connector.network.sent) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    assert [m.body for _, m in connector.network.sent] == ["W: first", "W: second", "W: third"]
+
+
+async def test_a_stranded_last_event_is_found_by_the_sweep(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bridge import app
+
+    monkeypatch.setattr(app, "SWEEP_INTERVAL", 0.5)
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("writer", displayname="W")
+    room_id = await connector.create_portal("stranded", "Stranded", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    await user.send_message(room_id, "delivered")
+    for _ in range(200):
+        if connector.network.sent:
+            break
+        await asyncio.sleep(0.05)
+
+    # The homeserver never delivers the last message, and no later one reveals the gap.
+    original = BridgeCore.handle_transaction
+
+    async def dropping(
+        self: BridgeCore, txn_id: str, events: list[dict[str, Any]], ephemeral: Any
+    ) -> None:
+        kept = [e for e in events if e.get("content", {}).get("body") != "never delivered"]
+        await original(self, txn_id, kept, ephemeral)
+
+    monkeypatch.setattr(BridgeCore, "handle_transaction", dropping)
+    await user.send_message(room_id, "never delivered")
+    for _ in range(200):
+        if len(connector.network.sent) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [m.body for _, m in connector.network.sent] == ["W: delivered", "W: never delivered"]
