@@ -21,8 +21,10 @@ from bridge.db.inbox import StoredMatrixEvent
 if TYPE_CHECKING:
     from .portal import Portal
 
-# How far back to look, in events and in time: a gap older than this is no stranded delivery.
-LOOK_BACK_EVENTS = 50
+# Events per page, pages at most, and how far back in time: a gap older than this is no
+# stranded delivery.
+PAGE = 50
+MAX_PAGES = 10
 LOOK_BACK_MS = 3600 * 1000
 
 
@@ -37,10 +39,11 @@ async def missing_before(portal: Portal, event: dict[str, Any]) -> list[StoredMa
     context = await portal.ctx.matrix.bot.api.request(
         Method.GET,
         Path.v3.rooms[RoomID(room_id)].context[EventID(event_id)],
-        query_params={"limit": str(LOOK_BACK_EVENTS)},
+        query_params={"limit": str(PAGE)},
     )
-    newest_first = context.get("events_before", [])
-    return await _unhandled(portal, room_id, newest_first, int(event.get("origin_server_ts", 0)))
+    first = context.get("events_before", [])
+    now_ms = int(event.get("origin_server_ts", 0))
+    return await _walk_back(portal, room_id, first, context.get("start"), now_ms)
 
 
 async def missing_latest(portal: Portal) -> list[StoredMatrixEvent]:
@@ -49,40 +52,64 @@ async def missing_latest(portal: Portal) -> list[StoredMatrixEvent]:
     room_id = portal.room_id
     if room_id is None:
         return []
-    page = await portal.ctx.matrix.bot.api.request(
-        Method.GET,
-        Path.v3.rooms[RoomID(room_id)].messages,
-        query_params={"dir": "b", "limit": str(LOOK_BACK_EVENTS)},
+    page = await _page(portal, room_id, None)
+    now_ms = int(time.time() * 1000)
+    return await _walk_back(portal, room_id, page.get("chunk", []), page.get("end"), now_ms)
+
+
+async def _page(portal: Portal, room_id: str, token: str | None) -> dict[str, Any]:
+    query = {"dir": "b", "limit": str(PAGE)}
+    if token is not None:
+        query["from"] = token
+    page: dict[str, Any] = await portal.ctx.matrix.bot.api.request(
+        Method.GET, Path.v3.rooms[RoomID(room_id)].messages, query_params=query
     )
-    return await _unhandled(portal, room_id, page.get("chunk", []), int(time.time() * 1000))
+    return page
 
 
-async def _unhandled(
-    portal: Portal, room_id: str, newest_first: list[Any], now_ms: int
+async def _walk_back(
+    portal: Portal, room_id: str, newest_first: list[Any], token: str | None, now_ms: int
 ) -> list[StoredMatrixEvent]:
     """Walk back from the newest event to the first handled one; what lies between, oldest
-    first. Events older than LOOK_BACK_MS are no stranded delivery and end the walk."""
+    first. Events older than LOOK_BACK_MS are no stranded delivery and end the walk. If the
+    walk finds no end within MAX_PAGES, nothing is handled ahead: handling part of a gap
+    before its older part would itself break the order."""
     inbox = portal.ctx.matrix_inbox
-    # The bridge's own events (the bot's, the ghosts') come back to it in their own time and
-    # say nothing about the order of the users' events: look past them.
-    before = [
-        item
-        for item in newest_first
-        if isinstance(item, dict)
-        and isinstance(item.get("event_id"), str)
-        and not _from_bridge(portal, item)
-    ]
-    status = await inbox.status([item["event_id"] for item in before])
     oldest_allowed = now_ms - LOOK_BACK_MS
     gap: list[dict[str, Any]] = []
-    for item in before:
-        known = status.get(item["event_id"])
-        handled = known is not None and known[1]
-        if handled or int(item.get("origin_server_ts", 0)) < oldest_allowed:
-            break
-        gap.append(item)
+    for _ in range(MAX_PAGES):
+        # The bridge's own events (the bot's, the ghosts') come back to it in their own time
+        # and say nothing about the order of the users' events: look past them.
+        users = [
+            item
+            for item in newest_first
+            if isinstance(item, dict)
+            and isinstance(item.get("event_id"), str)
+            and not _from_bridge(portal, item)
+        ]
+        status = await inbox.status([item["event_id"] for item in users])
+        for item in users:
+            known = status.get(item["event_id"])
+            if (known is not None and known[1]) or int(
+                item.get("origin_server_ts", 0)
+            ) < oldest_allowed:
+                return await _stored(portal, room_id, list(reversed(gap)))
+            gap.append(item)
+        if not newest_first or token is None:
+            return await _stored(portal, room_id, list(reversed(gap)))  # the room's beginning
+        page = await _page(portal, room_id, token)
+        newest_first, token = page.get("chunk", []), page.get("end")
+    portal.log.warning("Could not find where undelivered events start; leaving them in order")
+    return []
+
+
+async def _stored(
+    portal: Portal, room_id: str, oldest_first: list[dict[str, Any]]
+) -> list[StoredMatrixEvent]:
+    inbox = portal.ctx.matrix_inbox
+    status = await inbox.status([item["event_id"] for item in oldest_first])
     missing = []
-    for item in reversed(gap):
+    for item in oldest_first:
         known = status.get(item["event_id"])
         if known is not None:
             missing.append(StoredMatrixEvent(known[0], room_id, item))

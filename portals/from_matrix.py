@@ -51,7 +51,15 @@ async def handle_event(portal: Portal, event: dict[str, Any], catching_up: bool 
 async def _catch_up(portal: Portal, event: dict[str, Any]) -> None:
     """Handle, in timeline order, earlier events of the room not handled yet (see
     catch_up.py), so this message cannot overtake them."""
-    await _handle_ahead(portal, await missing_before(portal, event))
+    try:
+        missing = await missing_before(portal, event)
+    except MatrixRequestError as error:
+        if error.http_status >= 500 or error.http_status == 429:
+            raise  # passing trouble: the portal tries again
+        # The homeserver does not know the event's place (it is not in its timeline).
+        portal.log.debug("No timeline around %s: %s", event.get("event_id"), error)
+        return
+    await _handle_ahead(portal, missing)
 
 
 async def sweep(portal: Portal) -> None:

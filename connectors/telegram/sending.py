@@ -65,16 +65,22 @@ async def send_message(
                 chat, text, parse_mode=ParseMode.HTML, reply_parameters=reply_to
             )
 
+        # Wait for the flood limit first: a part is noted as leaving only when it really does.
+        await pacer.before_send(chat_id)
         yield SendingPart(part_id)
-        result = await telegram_call(pacer, chat_id, send)
+        result = await telegram_call(pacer, chat_id, send, paced=True)
         yield SentMessage(ids.message_id(result.message_id), part_id)
 
 
-async def telegram_call(pacer: Pacer, chat_id: int, call: Callable[[int], Awaitable[T]]) -> T:
-    """Run a call into a chat within the flood limits, following a group's move to a supergroup,
-    with permanent refusals as DeliveryError and passing trouble as TemporaryFailure."""
+async def telegram_call(
+    pacer: Pacer, chat_id: int, call: Callable[[int], Awaitable[T]], paced: bool = False
+) -> T:
+    """Run a call into a chat within the flood limits (``paced``: the caller waited already),
+    following a group's move to a supergroup, with permanent refusals as DeliveryError and
+    passing trouble as TemporaryFailure."""
     try:
-        await pacer.before_send(chat_id)
+        if not paced:
+            await pacer.before_send(chat_id)
         try:
             return await call(chat_id)
         except ChatMigrated as moved:

@@ -45,7 +45,7 @@ async def test_a_part_that_reached_telegram_is_found_not_sent_again(
     # The bridge "dies" after Telegram took the message and before it was recorded; meanwhile
     # others write in the chat, so the look-up has to pass their messages.
     original = MessageStore.add
-    failed = []
+    failed: list[tuple[Any, ...]] = []
 
     async def add_once_failing(self: MessageStore, *args: Any, **kwargs: Any) -> bool:
         if kwargs.get("sender_mxid") == user.user_id and not failed:
