@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
 from .models import AppserviceTransaction, MatrixInbox, RemoteInbox, utcnow
@@ -52,24 +53,33 @@ class MatrixInboxStore:
                 ).values(txn_id=txn_id, received_at=utcnow())
             )
             for event in events:
-                statement = (
-                    self._db.insert_ignoring_conflicts(
-                        MatrixInbox.__table__,  # type: ignore[arg-type]
-                        ["event_id"],
-                    )
-                    .values(
-                        event_id=event["event_id"],
-                        room_id=event.get("room_id"),
-                        txn_id=txn_id,
-                        event=event,
-                        received_at=utcnow(),
-                    )
-                    .returning(MatrixInbox.__table__.c.id)
-                )
-                row_id = (await session.execute(statement)).scalar_one_or_none()
-                if row_id is not None:
-                    new.append(StoredMatrixEvent(row_id, event.get("room_id"), event))
+                stored = await self._insert(session, event, txn_id)
+                if stored is not None:
+                    new.append(stored)
         return new
+
+    async def _insert(
+        self, session: AsyncSession, event: dict[str, Any], txn_id: str
+    ) -> StoredMatrixEvent | None:
+        """Store one event unless its id is stored already (then None)."""
+        statement = (
+            self._db.insert_ignoring_conflicts(
+                MatrixInbox.__table__,  # type: ignore[arg-type]
+                ["event_id"],
+            )
+            .values(
+                event_id=event["event_id"],
+                room_id=event.get("room_id"),
+                txn_id=txn_id,
+                event=event,
+                received_at=utcnow(),
+            )
+            .returning(MatrixInbox.__table__.c.id)
+        )
+        row_id = (await session.execute(statement)).scalar_one_or_none()
+        if row_id is None:
+            return None
+        return StoredMatrixEvent(row_id, event.get("room_id"), event)
 
     async def status(self, event_ids: list[str]) -> dict[str, tuple[int, bool]]:
         """For the events the bridge has: their inbox id and whether they were handled."""
@@ -87,24 +97,7 @@ class MatrixInboxStore:
         """Store an event the bridge found in a room's timeline before the homeserver delivered
         it; None if it was stored meanwhile. (The later delivery is then deduplicated.)"""
         async with self._db.session() as session:
-            statement = (
-                self._db.insert_ignoring_conflicts(
-                    MatrixInbox.__table__,  # type: ignore[arg-type]
-                    ["event_id"],
-                )
-                .values(
-                    event_id=event["event_id"],
-                    room_id=event.get("room_id"),
-                    txn_id="fetched",
-                    event=event,
-                    received_at=utcnow(),
-                )
-                .returning(MatrixInbox.__table__.c.id)
-            )
-            row_id = (await session.execute(statement)).scalar_one_or_none()
-        if row_id is None:
-            return None
-        return StoredMatrixEvent(row_id, event.get("room_id"), event)
+            return await self._insert(session, event, "fetched")
 
     async def transaction_seen(self, txn_id: str) -> bool:
         async with self._db.session() as session:
