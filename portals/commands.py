@@ -36,16 +36,20 @@ def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list
                 "unbridge it there first."
             )
             return
-        await portals.bind_room(key, event.room_id, info)
-        await event.reply(f"Bridged this room to {info.name or event.args[0]}.")
+        name = info.name or event.args[0]
+        await portals.bind_room(
+            key, event.room_id, info, then=lambda: event.reply(f"Bridged this room to {name}.")
+        )
 
     async def unbridge_command(event: CommandEvent) -> None:
         portal = await portals.by_room(event.room_id)
         if portal is None:
             await event.reply("This room is not bridged.")
             return
-        await portals.unbind_room(portal)
+        # Answer first: once unbound, the room's next events leave this portal's queue and
+        # could be answered before this.
         await event.reply(f"This room is no longer bridged to {portal.record.name or portal.key}.")
+        await portals.unbind_room(portal)
 
     return [
         Command(

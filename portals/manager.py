@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
@@ -62,13 +62,26 @@ class PortalManager:
         room_id: str = await item.done
         return room_id
 
-    async def bind_room(self, key: PortalKey, room_id: str, info: ChatInfo) -> None:
-        """Make an existing room the portal's room (in the portal's order of events)."""
+    async def bind_room(
+        self,
+        key: PortalKey,
+        room_id: str,
+        info: ChatInfo,
+        then: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Make an existing room the portal's room (in the portal's order of events).
+
+        ``then`` runs in the same turn of the queue: the room's next events, which now come to
+        this portal, are handled after it (an answer to the command that bridged the room
+        comes before the answers to the commands after it).
+        """
         portal = await self.get(key)
 
         async def bind() -> None:
             await remember_room(portal, room_id, None, info, None)
             self._by_room[room_id] = portal
+            if then is not None:
+                await then()
 
         item = CallItem(bind)
         await portal.queue.put(item)
