@@ -55,7 +55,8 @@ async def start_bridge(
 ) -> AsyncIterator[StartBridge]:
     """Start bridges (one at a time: they share the registered port); all stopped at teardown.
 
-    ``start_bridge(database=url, connector=FakeConnector(), overrides={"bridge.x": ...})``
+    ``start_bridge(database=url, connector=FakeConnector(), overrides={"bridge.x": ...},
+    queue_size=4)``
     """
     running: list[RunningBridge] = []
     default_database = f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}"
@@ -64,13 +65,14 @@ async def start_bridge(
         database: str | None = None,
         connector: NetworkConnector | None = None,
         overrides: dict[str, Any] | None = None,
+        queue_size: int = 256,
     ) -> RunningBridge:
         connector = connector or FakeConnector()
         config = bridge_config(
             appservice_setup, synapse.url, database or default_database, connector.name, overrides
         )
         connector.configure(config.networks[connector.name])
-        bridge = Bridge(config, connector)
+        bridge = Bridge(config, connector, queue_size=queue_size)
         try:
             await bridge.start()
         except BaseException:

@@ -35,7 +35,10 @@ async def telegram_bridge(
     start_bridge: StartBridge, fake_telegram: FakeTelegram
 ) -> StartTelegramBridge:
     async def start(
-        overrides: dict[str, Any] | None = None, database: str | None = None, **telegram: Any
+        overrides: dict[str, Any] | None = None,
+        database: str | None = None,
+        queue_size: int = 256,
+        **telegram: Any,
     ) -> RunningBridge:
         section = {
             "bot_token": fake_telegram.token,
@@ -48,6 +51,7 @@ async def telegram_bridge(
             connector=TelegramConnector(),
             database=database,
             overrides={"telegram": section, **(overrides or {})},
+            queue_size=queue_size,
         )
 
     return start

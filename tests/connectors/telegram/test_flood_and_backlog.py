@@ -7,27 +7,22 @@ full portal queue slows down polling instead of storing without bound."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 
-from bridge.app import Bridge
 from bridge.db.models import MatrixInbox, RemoteInbox
 from bridge.network.events import RemoteEvent
 from connectors.telegram import pacing
-from connectors.telegram.connector import TelegramConnector
 from portals import delivery, to_matrix
 from portals.portal import Portal
 from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
 from tests.fakes.telegram import Call, FakeChat, FakeTelegram, FakeUser
-from tests.support.bridge_harness import AppserviceSetup, RunningBridge, bridge_config
+from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
-from tests.support.synapse import SynapseServer
 
 DOMAIN = "synapse.test"
 DELAYED = "Delivery in this chat is delayed"
@@ -403,49 +398,6 @@ async def test_content_telegram_refuses_gives_a_notice_saying_why(
 
 # -- bounded queues --------------------------------------------------------------------------------
 
-StartSmallBridge = Callable[[int], Awaitable[RunningBridge]]
-
-
-@pytest_asyncio.fixture
-async def small_queue_bridge(
-    synapse: SynapseServer,
-    appservice_setup: AppserviceSetup,
-    fake_telegram: FakeTelegram,
-    tmp_path: Path,
-) -> AsyncIterator[StartSmallBridge]:
-    """Like start_bridge with the Telegram connector, but with portal queues of ``queue_size``."""
-    running: list[RunningBridge] = []
-
-    async def start(queue_size: int) -> RunningBridge:
-        connector = TelegramConnector()
-        section = {
-            "bot_token": fake_telegram.token,
-            "api_url": fake_telegram.url,
-            "poll_timeout": 1,
-            "chat_resync_interval": 0,
-        }
-        config = bridge_config(
-            appservice_setup,
-            synapse.url,
-            f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}",
-            connector.name,
-            {"telegram": section},
-        )
-        connector.configure(config.networks[connector.name])
-        bridge = Bridge(config, connector, queue_size=queue_size)
-        try:
-            await bridge.start()
-        except BaseException:
-            await bridge.stop(timeout=2)
-            raise
-        handle = RunningBridge(bridge, config, connector)
-        running.append(handle)
-        return handle
-
-    yield start
-    for handle in running:
-        await handle.stop()
-
 
 async def handled(running: RunningBridge, event_id: str) -> bool:
     async with running.bridge.db.session() as session:
@@ -460,13 +412,13 @@ async def stored_remote_events(running: RunningBridge) -> int:
 
 
 async def test_a_full_portal_queue_slows_polling_down_instead_of_storing_everything(
-    small_queue_bridge: StartSmallBridge,
+    telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     queue_size = 4
-    running = await small_queue_bridge(queue_size)
+    running = await telegram_bridge(queue_size=queue_size)
     user = await make_matrix_user("reader", displayname="Reader")
     group, member, room_id = await open_portal(fake_telegram, user, "Overloaded")
     # The reader's join goes through the portal's queue too: let it pass first, so the queue
