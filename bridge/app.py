@@ -167,10 +167,13 @@ class Bridge:
         self._stopped = True
         if self.core is not None:
             self.core.is_ready = False
+        # Intake first (nothing new comes in), then drain the queues while the connection to
+        # the network still works, and only then disconnect: a send cut off mid-way would
+        # come back in doubt after the next start.
         try:
-            await self.connector.stop()
+            await self.connector.stop_receiving()
         except Exception:
-            log.exception("Stopping the %s connector failed", self.connector.name)
+            log.exception("Stopping %s intake failed", self.connector.name)
         if self._listener is not None:
             await self._listener.stop()
         for task in (self._prune_task, self._sweep_task):
@@ -185,6 +188,10 @@ class Bridge:
             finished = await self.portals.close(timeout / 2) and finished
         if not finished:
             log.warning("Stopped with events still queued; they are handled after the next start")
+        try:
+            await self.connector.stop()
+        except Exception:
+            log.exception("Stopping the %s connector failed", self.connector.name)
         if self._http is not None:
             await self._http.close()
         await self.db.close()

@@ -10,7 +10,7 @@ from mautrix.types import EventType, RoomID, UserID
 from bridge.config.model import PermissionLevel
 from bridge.db.inbox import StoredMatrixEvent
 from bridge.network.ids import RemoteMessageID
-from bridge.network.interface import DeliveryError
+from bridge.network.interface import DeliveryError, TemporaryFailure
 from bridge.network.outgoing import (
     MatrixMessage,
     MatrixSender,
@@ -133,6 +133,7 @@ async def _message(
         html=rendered,
         reply_to=await _reply_target(portal, content),
     )
+    leaving: str | None = None  # the part noted as leaving and not yet recorded
     try:
         async for step in ctx.connector.send_message(
             portal.key, message, await _progress(portal, event_id)
@@ -140,13 +141,20 @@ async def _message(
             match step:
                 case SendingPart(part_id=part_id):
                     await ctx.messages.intend(portal.id, event_id, part_id)
+                    leaving = part_id
                 case SentMessage(message_id=remote_id, part_id=part_id):
                     await ctx.messages.add(
                         portal.id, remote_id, part_id, event_id, room_id, sender_mxid=sender
                     )
+                    leaving = None
     except DeliveryError as refusal:
         await ctx.messages.forget_intents(event_id)
         await notice(portal, f"Your message was not bridged: {refusal}")
+    except TemporaryFailure as failure:
+        if leaving is not None and not failure.in_doubt:
+            # Refused (a flood limit, say): the part did not leave; no need to look for it.
+            await ctx.messages.forget_intent(event_id, leaving)
+        raise
     except Exception as failure:
         if retry_delay(failure, 0) is None:
             await notice(

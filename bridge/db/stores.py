@@ -206,6 +206,15 @@ class MessageStore:
             )
         return {part: after for part, after in intents.items() if part not in recorded}
 
+    async def forget_intent(self, mxid: str, part_id: str) -> None:
+        """The part was refused, so it did not leave: it is not in doubt."""
+        async with self._db.session() as session:
+            await session.execute(
+                delete(OutgoingIntent).where(
+                    OutgoingIntent.mxid == mxid, OutgoingIntent.part_id == part_id
+                )
+            )
+
     async def forget_intents(self, mxid: str) -> None:
         async with self._db.session() as session:
             await session.execute(delete(OutgoingIntent).where(OutgoingIntent.mxid == mxid))

@@ -68,7 +68,12 @@ class NetworkConnector(Protocol):
     async def start_receiving(self) -> None:
         """Begin handing remote events to the bridge (after pending ones were replayed)."""
 
-    async def stop(self) -> None: ...
+    async def stop_receiving(self) -> None:
+        """Stop taking remote events (confirming those stored); sending still works, so the
+        queues can drain before ``stop``."""
+
+    async def stop(self) -> None:
+        """Disconnect; called once the queues have drained (or the stop timed out)."""
 
     def commands(self) -> Sequence[Command]: ...
 
@@ -114,11 +119,20 @@ class DeliveryError(Exception):
 
 class TemporaryFailure(Exception):
     """The network cannot take a request now (flood limit, outage); the core waits and tries
-    again, ``retry_after`` seconds later when the network says."""
+    again, ``retry_after`` seconds later when the network says.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    ``in_doubt``: the request may have reached the network all the same (a timeout or a
+    connection lost after the request was written). Only then is a part looked for before it
+    is sent again; a refusal (a flood limit, a 4xx, a connection never made) is a clear "not
+    sent".
+    """
+
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, in_doubt: bool = False
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
 
 
 class ChatUnavailable(Exception):

@@ -110,7 +110,7 @@ class TelegramConnector:
         if config.chat_resync_interval > 0:
             self._resync_task = asyncio.create_task(self._resync_periodically())
 
-    async def stop(self) -> None:
+    async def stop_receiving(self) -> None:
         if self._resync_task is not None:
             self._resync_task.cancel()
             await asyncio.gather(self._resync_task, return_exceptions=True)
@@ -118,6 +118,9 @@ class TelegramConnector:
         if self._poller is not None:
             await self._poller.stop()
             self._poller = None
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
         if self._bot is not None:
             await self._bot.shutdown()
 

@@ -109,7 +109,9 @@ async def telegram_call(
         raise DeliveryError(f"Telegram refused it: {error.message}") from None
     except NetworkError as error:
         # Timeouts, refused connections and 5xx answers: Telegram may be back in a moment.
-        raise TemporaryFailure(f"Telegram cannot be reached ({error.message})") from None
+        raise TemporaryFailure(
+            f"Telegram cannot be reached ({error.message})", in_doubt=True
+        ) from None
 
 
 def retry_seconds(retry_after: object) -> float:

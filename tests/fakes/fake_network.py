@@ -66,6 +66,9 @@ class FakeConnector:
     async def start_receiving(self) -> None:
         self.receiving = True
 
+    async def stop_receiving(self) -> None:
+        self.receiving = False
+
     async def stop(self) -> None:
         self.receiving = False
 
