@@ -12,8 +12,9 @@ import aiohttp
 from mautrix.errors import MatrixRequestError
 
 from portals.commands import portal_commands
-from portals.context import PortalContext
+from portals.context import PortalContext, StartupIds
 from portals.manager import PortalManager
+from portals.router import Router
 
 from . import __version__
 from .commands.core_commands import core_commands
@@ -22,14 +23,15 @@ from .config.model import Config
 from .core import BridgeCore
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
+from .db.marks import HandledMarks
 from .db.stores import GhostStore, MessageStore, PortalStore, UserStore
 from .ghosts import GhostManager
 from .management import ManagementRooms
 from .matrix.client import MatrixClient
+from .matrix.gaps import DeliveryGaps
 from .matrix.listener import AppserviceListener
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
 from .network.interface import NetworkConnector
-from .router import MatrixRouter
 from .users import UserManager
 
 log = logging.getLogger("bridge")
@@ -44,19 +46,27 @@ INBOX_RETENTION = timedelta(days=7)
 
 
 class Bridge:
-    def __init__(self, config: Config, connector: NetworkConnector, queue_size: int = 256) -> None:
+    def __init__(
+        self,
+        config: Config,
+        connector: NetworkConnector,
+        queue_size: int = 256,
+        idle_after: float = 60.0,
+    ) -> None:
         self.config = config
         self.connector = connector
         self.queue_size = queue_size
+        self.idle_after = idle_after
         self.db = Database(config.appservice.database)
         self._http: aiohttp.ClientSession | None = None
         self._listener: AppserviceListener | None = None
-        self._prune_task: asyncio.Task[None] | None = None
-        self._sweep_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._marks_task: asyncio.Task[None] | None = None
         self.core: BridgeCore | None = None
         self.portals: PortalManager | None = None
         self.matrix: MatrixClient | None = None
-        self._router: MatrixRouter | None = None
+        self.router: Router | None = None
+        self.marks: HandledMarks | None = None
         self._stopped = False
 
     async def start(self) -> None:
@@ -75,43 +85,55 @@ class Bridge:
         ghosts = GhostManager(config, matrix, GhostStore(self.db, network), self.connector)
         matrix_inbox = MatrixInboxStore(self.db)
         remote_inbox = RemoteInboxStore(self.db)
+        marks = self.marks = HandledMarks(matrix_inbox, remote_inbox)
+        messages = MessageStore(self.db)
         commands = CommandProcessor(
             config.bridge.command_prefix,
             core_commands(__version__, self.connector.display_name, self.connector.status),
         )
         for command in self.connector.commands():
             commands.register(command)
+        gaps = DeliveryGaps()
         ctx = PortalContext(
             config=config,
             matrix=matrix,
             ghosts=ghosts,
             users=users,
             portals=PortalStore(self.db, network),
-            messages=MessageStore(self.db),
+            messages=messages,
             matrix_inbox=matrix_inbox,
             remote_inbox=remote_inbox,
+            marks=marks,
             connector=self.connector,
             commands=commands,
+            gaps=gaps,
+            startup=StartupIds(await matrix_inbox.max_id(), await remote_inbox.max_id()),
             queue_size=self.queue_size,
+            idle_after=self.idle_after,
         )
-        self.portals = PortalManager(ctx)
+        portals = self.portals = PortalManager(ctx)
+        await portals.load_index()
         management = ManagementRooms(config, matrix, users, commands, self.connector.display_name)
-        self._router = MatrixRouter(self.portals, management, matrix_inbox, self.queue_size)
-        for command in portal_commands(self.portals, self.connector):
+        router = self.router = Router(ctx, portals, management.handle)
+        for command in portal_commands(portals, self.connector):
             commands.register(command)
         core = self.core = BridgeCore(
             config,
             network,
             matrix_inbox,
             remote_inbox,
-            self._router,
-            self.portals,
+            router,
+            portals,
             ghosts,
             self.connector,
+            gaps,
         )
 
         await self.connector.start(core)
-        await core.replay_pending()
+        lanes = await router.replay()
+        if lanes:
+            log.info("Events stored before the last stop wait in %d chats or rooms", lanes)
+        self._marks_task = asyncio.create_task(marks.run(), name="inbox-marks")
         self._listener = AppserviceListener(
             config.appservice.hs_token,
             core,
@@ -122,10 +144,11 @@ class Bridge:
         await self._listener.start()
         await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
         await self.connector.start_receiving()
-        self._prune_task = asyncio.create_task(self._prune_periodically(matrix_inbox, remote_inbox))
-        self._sweep_task = asyncio.create_task(
-            self.portals.sweep_periodically(SWEEP_INTERVAL, SWEEP_ACTIVE_WITHIN)
-        )
+        self._tasks += [
+            asyncio.create_task(self._prune_periodically(matrix_inbox, remote_inbox, messages)),
+            asyncio.create_task(portals.sweep_periodically(SWEEP_INTERVAL, SWEEP_ACTIVE_WITHIN)),
+            asyncio.create_task(self._rescan_periodically(router)),
+        ]
         core.is_ready = True
         log.info("Bridge started as %s", config.bot_mxid)
 
@@ -145,17 +168,29 @@ class Bridge:
             await bot.set_avatar_url(avatar)  # type: ignore[arg-type]
 
     async def _prune_periodically(
-        self, matrix_inbox: MatrixInboxStore, remote_inbox: RemoteInboxStore
+        self,
+        matrix_inbox: MatrixInboxStore,
+        remote_inbox: RemoteInboxStore,
+        messages: MessageStore,
     ) -> None:
         while True:
             try:
                 pruned = await matrix_inbox.prune(INBOX_RETENTION)
                 pruned += await remote_inbox.prune(INBOX_RETENTION)
+                pruned += await messages.prune_intents(INBOX_RETENTION)
                 if pruned:
-                    log.debug("Pruned %d handled inbox entries", pruned)
+                    log.debug("Pruned %d handled inbox entries and old intents", pruned)
             except Exception:
                 log.exception("Pruning the inboxes failed")
             await asyncio.sleep(3600)
+
+    async def _rescan_periodically(self, router: Router) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                await router.rescan_stranded()
+            except Exception as error:
+                log.warning("Looking for stranded events failed: %s", error)
 
     async def stop(self, timeout: float = 20.0) -> None:
         """Stop taking new events, finish those in hand (within ``timeout``), close everything.
@@ -176,18 +211,28 @@ class Bridge:
             log.exception("Stopping %s intake failed", self.connector.name)
         if self._listener is not None:
             await self._listener.stop()
-        for task in (self._prune_task, self._sweep_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        finished = True
-        if self._router is not None:
-            finished = await self._router.close(timeout / 2) and finished
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        lanes = []
+        if self.router is not None:
+            lanes.append(self.router.close(timeout))
         if self.portals is not None:
-            finished = await self.portals.close(timeout / 2) and finished
+            lanes.append(self.portals.close(timeout))
+        finished = all(await asyncio.gather(*lanes))
         if not finished:
             log.warning("Stopped with events still queued; they are handled after the next start")
+        if self._marks_task is not None:
+            self._marks_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._marks_task
+        if self.marks is not None:
+            try:
+                await self.marks.flush()
+            except Exception as error:
+                # Those events are handled again after the next start, which is harmless.
+                log.warning("Could not mark the last handled events: %s", error)
         try:
             await self.connector.stop()
         except Exception:

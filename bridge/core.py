@@ -7,22 +7,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from portals.items import RemoteItem
 from portals.manager import PortalManager
+from portals.router import Router
 
 from .config.model import Config
-from .db.inbox import MatrixInboxStore, RemoteInboxStore, StoredRemoteEvent
+from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .ghosts import GhostManager
-from .network.events import (
-    ChatInfo,
-    RemoteChatMigrate,
-    RemoteEvent,
-    decode_event,
-    encode_event,
-)
+from .lru import BoundedDict
+from .matrix.gaps import DeliveryGaps
+from .network.events import ChatInfo, RemoteEvent, encode_event
 from .network.ids import PortalKey, RemoteChatID, RemoteUserID
 from .network.interface import ChatUnavailable, NetworkConnector
-from .router import MatrixRouter
 
 log = logging.getLogger("bridge.core")
 
@@ -34,10 +29,11 @@ class BridgeCore:
         network: str,
         matrix_inbox: MatrixInboxStore,
         remote_inbox: RemoteInboxStore,
-        router: MatrixRouter,
+        router: Router,
         portals: PortalManager,
         ghosts: GhostManager,
         connector: NetworkConnector,
+        gaps: DeliveryGaps,
     ) -> None:
         self._connector = connector
         self._config = config
@@ -47,7 +43,8 @@ class BridgeCore:
         self._router = router
         self._portals = portals
         self._ghosts = ghosts
-        self._pings: set[str] = set()
+        self._gaps = gaps
+        self._pings: BoundedDict[str, bool] = BoundedDict(100)
         self.is_ready = False
 
     @property
@@ -66,27 +63,27 @@ class BridgeCore:
                 txn_id,
                 len(events) - len(valid),
             )
-        key = transaction_key(txn_id)
-        repeated = await self._matrix_inbox.transaction_seen(key)
-        new = await self._matrix_inbox.accept_transaction(key, valid)
-        if repeated:
+        self._gaps.observe(txn_id)
+        new = await self._matrix_inbox.accept_transaction(
+            transaction_key(txn_id), valid, self._router.matrix_lane
+        )
+        if len(new) != len(valid):
             log.info(
-                "Transaction %s seen before: %d of its %d events are new",
+                "Transaction %s: %d of its %d events were seen before",
                 txn_id,
-                len(new),
+                len(valid) - len(new),
                 len(valid),
             )
         for stored in new:
-            await self._router.route(stored)
-        if ephemeral:
-            log.debug("Transaction %s: %d ephemeral events ignored", txn_id, len(ephemeral))
+            self._router.offer_matrix(stored)
 
     async def query_user(self, user_id: str) -> bool:
         # Ghosts are created when their remote user first appears, not on a homeserver query.
         return False
 
     async def query_alias(self, alias: str) -> bool:
-        """Joining the alias of a chat the bot is in creates its portal, if portals are public."""
+        """Joining the alias of a chat opens its portal, if portals are public and the chat is
+        one anybody may join (public on the network) or that an admin of it bridged."""
         if not self._config.bridge.public_portals:
             return False
         localpart, _, server = alias.removeprefix("#").partition(":")
@@ -101,12 +98,21 @@ class BridgeCore:
                 "Alias %s asked for, but chat %s cannot be bridged: %s", alias, chat_id, reason
             )
             return False
+        if not info.public and not await self._portals.opened_by_chat_admin(key):
+            log.info(
+                "Alias %s asked for, but chat %s is not public and none of its admins bridged "
+                "it: an admin of the chat can send /bridge there, or a bridge admin can bridge "
+                "it from Matrix",
+                alias,
+                chat_id,
+            )
+            return False
         await self._portals.create_room(key, info)
         return True
 
     def pinged(self, transaction_id: str | None) -> None:
         if transaction_id:
-            self._pings.add(transaction_id)
+            self._pings[transaction_id] = True
 
     def was_pinged(self, transaction_id: str) -> bool:
         return transaction_id in self._pings
@@ -118,17 +124,22 @@ class BridgeCore:
     # The connector's side (BridgeContext).
 
     async def submit(self, event: RemoteEvent, dedup_key: str) -> bool:
+        lane = await self._router.remote_lane(event)
+        if lane is None:
+            log.debug("Remote event %s is for a chat without a portal; not kept", dedup_key)
+            return False
         stored = await self._remote_inbox.accept(
             self._network,
             f"{self._network}:{dedup_key}",
             str(event.portal.chat_id),
             event.portal.receiver,
             encode_event(event),
+            lane,
         )
         if stored is None:
             log.debug("Remote event %s was stored before; skipped", dedup_key)
             return False
-        await self._enqueue_remote(stored)
+        self._router.offer_remote(stored, event)
         return True
 
     async def create_portal_room(
@@ -137,7 +148,9 @@ class BridgeCore:
         return await self._portals.create_room(portal, info, invite)
 
     async def portal_room_id(self, portal: PortalKey) -> str | None:
-        return (await self._portals.get(portal)).room_id
+        portal_id = self._portals.index.find(portal)
+        entry = self._portals.index.entry(portal_id) if portal_id is not None else None
+        return entry.room_id if entry is not None else None
 
     async def bridged_chats(self) -> list[PortalKey]:
         return await self._portals.bridged_keys()
@@ -147,34 +160,6 @@ class BridgeCore:
 
     def remote_user_of(self, mxid: str) -> RemoteUserID | None:
         return self._ghosts.remote_id_of(mxid)
-
-    # Start-up.
-
-    async def replay_pending(self) -> int:
-        """Queue what was stored but not handled before the last stop, in the original order."""
-        remote = await self._remote_inbox.pending(self._network)
-        for stored in remote:
-            await self._enqueue_remote(stored, replayed=True)
-        matrix = await self._matrix_inbox.pending()
-        for stored_matrix in matrix:
-            await self._router.route(stored_matrix)
-        if remote or matrix:
-            log.info(
-                "Replaying %d remote and %d Matrix events stored before the last stop",
-                len(remote),
-                len(matrix),
-            )
-        return len(remote) + len(matrix)
-
-    async def _enqueue_remote(self, stored: StoredRemoteEvent, replayed: bool = False) -> None:
-        key = PortalKey(RemoteChatID(stored.portal_remote_id), stored.portal_receiver)
-        portal = await self._portals.get(key)
-        event = decode_event(stored.event)
-        if isinstance(event, RemoteChatMigrate):
-            # Events of the chat's new id may arrive before the move is handled: from now on
-            # they share the portal's queue, so they are handled after it, in order.
-            await self._portals.follow_key(portal, PortalKey(event.new_chat_id, key.receiver))
-        await portal.queue.put(RemoteItem(stored.id, event, replayed))
 
 
 def _has_identity(event: dict[str, Any]) -> bool:

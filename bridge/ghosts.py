@@ -10,6 +10,7 @@ from .avatars import upload_avatar
 from .config.model import Config
 from .db.models import Ghost
 from .db.stores import GhostStore
+from .lru import BoundedDict
 from .matrix.client import MatrixClient
 from .network.events import RemoteUser
 from .network.ids import RemoteUserID
@@ -17,6 +18,8 @@ from .network.interface import NetworkConnector
 from .registration import user_namespace
 
 log = logging.getLogger("bridge.ghosts")
+
+MAX_CACHED = 10_000
 
 
 class _Blank(dict[str, str]):
@@ -49,6 +52,8 @@ class GhostManager:
         self._connector = connector
         self._matrix = matrix
         self._store = store
+        # Ghosts seen lately, as stored: a steady conversation needs no database look-up.
+        self._known: BoundedDict[str, Ghost] = BoundedDict(MAX_CACHED)
         self._namespace = re.compile(user_namespace(config))
         localpart = re.escape(config.bridge.username_template).replace(
             re.escape("{userid}"), "(?P<id>.+)"
@@ -69,7 +74,10 @@ class GhostManager:
     async def ensure(self, user: RemoteUser) -> Ghost:
         """Register the ghost and bring its display name and avatar up to date."""
         mxid = self.mxid_for(user.id)
-        ghost = await self._store.get_or_create(str(user.id), mxid)
+        ghost = self._known.touch(str(user.id))
+        if ghost is None:
+            ghost = await self._store.get_or_create(str(user.id), mxid)
+            self._known[str(user.id)] = ghost
         intent = self._matrix.intent(mxid)
         await intent.ensure_registered()
         name = render_displayname(self._config.bridge.displayname_template, user)

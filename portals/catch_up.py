@@ -114,7 +114,7 @@ async def _stored(
         if known is not None:
             missing.append(StoredMatrixEvent(known[0], room_id, item))
             continue
-        stored = await inbox.accept_fetched({**item, "room_id": room_id})
+        stored = await inbox.accept_fetched({**item, "room_id": room_id}, portal.lane.name)
         if stored is not None:
             missing.append(stored)
     return missing

@@ -7,7 +7,7 @@ from bridge.config.model import PermissionLevel
 from bridge.network.ids import PortalKey, RemoteChatID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
 
-from .manager import PortalManager
+from .manager import BindRefused, PortalManager
 
 
 def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list[Command]:
@@ -29,17 +29,15 @@ def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list
         except ChatUnavailable as reason:
             await event.reply(f"Cannot bridge {event.args[0]}: {reason}")
             return
-        existing = await portals.get(key)
-        if existing.room_id is not None:
-            await event.reply(
-                f"That chat is bridged to another room ({existing.room_id}); "
-                "unbridge it there first."
-            )
-            return
         name = info.name or event.args[0]
-        await portals.bind_room(
-            key, event.room_id, info, then=lambda: event.reply(f"Bridged this room to {name}.")
-        )
+        try:
+            # Checked in the portal's own order: a room created for the chat meanwhile (from
+            # the network's side) is not overwritten.
+            await portals.bind_room(
+                key, event.room_id, info, then=lambda: event.reply(f"Bridged this room to {name}.")
+            )
+        except BindRefused as refusal:
+            await event.reply(f"Cannot bridge {event.args[0]}: {refusal}.")
 
     async def unbridge_command(event: CommandEvent) -> None:
         portal = await portals.by_room(event.room_id)

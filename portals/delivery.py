@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 from mautrix.errors import MatrixConnectionError, MatrixRequestError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.db.errors import is_transient
 from bridge.network.interface import TemporaryFailure
 
 log = logging.getLogger("portals.delivery")
@@ -36,8 +37,8 @@ def retry_delay(error: BaseException, attempt: int) -> float | None:
             return backoff
         case MatrixConnectionError() | aiohttp.ClientError() | TimeoutError() | OSError():
             return backoff
-        case DBAPIError(connection_invalidated=True):
-            return backoff
+        case _ if is_transient(error):
+            return backoff  # the bridge's own database (a restart, a locked file)
         case _:
             return None
 
@@ -50,6 +51,8 @@ def describe(error: BaseException) -> str:
             return "the homeserver is rate-limiting the bridge"
         case MatrixRequestError():
             return f"the homeserver answers with errors (HTTP {error.http_status})"
+        case SQLAlchemyError():
+            return "the bridge's database cannot be reached"
         case _:
             return "the homeserver cannot be reached"
 
@@ -64,7 +67,8 @@ class Backlog:
         self._announced = False  # a wait long enough to tell of
         self._shown = False  # the "delayed" notice reached the room
 
-    async def waiting(self, reason: str, delay: float, queued: int) -> None:
+    async def waiting(self, reason: str, delay: float, queued: int | None) -> None:
+        """``queued``: events waiting behind (None: more than are counted in memory)."""
         now = time.monotonic()
         if self._since is None:
             self._since = now
@@ -72,7 +76,10 @@ class Backlog:
         if self._announced or (delay < NOTICE_AFTER and now - self._since < NOTICE_AFTER):
             return
         self._announced = True
-        count = "1 more event waits" if queued == 1 else f"{queued} more events wait"
+        if queued is None:
+            count = "more events wait"
+        else:
+            count = "1 more event waits" if queued == 1 else f"{queued} more events wait"
         self._shown = await self._try(
             f"Delivery in this chat is delayed: {reason}. The bridge keeps trying; this and "
             f"{count} behind it will follow in order."

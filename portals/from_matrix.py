@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from mautrix.errors import MatrixRequestError
@@ -29,16 +30,24 @@ if TYPE_CHECKING:
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
 
 
-async def handle_event(portal: Portal, event: dict[str, Any], catching_up: bool = False) -> None:
+async def handle_event(
+    portal: Portal, event: dict[str, Any], retry: bool = False, catching_up: bool = False
+) -> bool:
+    """Carry one Matrix event of the portal's room to the remote chat.
+
+    ``retry``: an earlier attempt (or a run before a restart) may have sent some of it.
+    Returns whether handling the event again would be harmless (its parts are in the message
+    map), so that marking it handled may wait.
+    """
     sender = event.get("sender")
     content = event.get("content")
     if not isinstance(sender, str) or not isinstance(content, dict):
-        return
+        return False
     if _is_bridge_user(portal, sender):
-        return
+        return False
     match event.get("type"):
         case "m.room.message":
-            await _message(portal, event, sender, content, catching_up)
+            return await _message(portal, event, sender, content, retry, catching_up)
         case "m.room.name" if isinstance(content.get("name"), str):
             await _room_change(portal, sender, "name", content["name"])
         case "m.room.topic" if isinstance(content.get("topic"), str):
@@ -46,11 +55,16 @@ async def handle_event(portal: Portal, event: dict[str, Any], catching_up: bool 
         case "m.room.member" if event.get("state_key") == sender:
             _remember_name(portal, sender, content)
             await _membership(portal, event, sender, content)
+    return False
 
 
 async def _catch_up(portal: Portal, event: dict[str, Any]) -> None:
     """Handle, in timeline order, earlier events of the room not handled yet (see
-    catch_up.py), so this message cannot overtake them."""
+    catch_up.py), so this message cannot overtake them. Only done when there is reason to
+    think deliveries left a gap (bridge/matrix/gaps.py), not for every message."""
+    generation = portal.ctx.gaps.generation
+    if portal.checked_generation >= generation:
+        return
     try:
         missing = await missing_before(portal, event)
     except MatrixRequestError as error:
@@ -58,12 +72,13 @@ async def _catch_up(portal: Portal, event: dict[str, Any]) -> None:
             raise  # passing trouble: the portal tries again
         # The homeserver does not know the event's place (it is not in its timeline).
         portal.log.debug("No timeline around %s: %s", event.get("event_id"), error)
-        return
+        missing = []
     await _handle_ahead(portal, missing)
+    portal.checked_generation = generation
 
 
 async def sweep(portal: Portal) -> None:
-    """Handle the room's latest events that never arrived (run from the portal's queue)."""
+    """Handle the room's latest events that never arrived (run from the portal's lane)."""
     await _handle_ahead(portal, await missing_latest(portal))
 
 
@@ -71,7 +86,7 @@ async def _handle_ahead(portal: Portal, events: list[StoredMatrixEvent]) -> None
     for missing in events:
         event_id = str(missing.event.get("event_id"))
         portal.log.warning("Event %s came out of order or not at all; handling it now", event_id)
-        await handle_event(portal, missing.event, catching_up=True)
+        await handle_event(portal, missing.event, retry=True, catching_up=True)
         await portal.ctx.matrix_inbox.mark_handled(missing.id)
         portal.caught_up.add(event_id)
 
@@ -79,7 +94,7 @@ async def _handle_ahead(portal: Portal, events: list[StoredMatrixEvent]) -> None
 def _remember_name(portal: Portal, user_id: str, content: dict[str, Any]) -> None:
     name = content.get("displayname")
     if content.get("membership") == "join" and isinstance(name, str) and name:
-        portal.member_names[user_id] = name
+        portal.ctx.names[(str(portal.room_id), user_id)] = name
 
 
 def _is_bridge_user(portal: Portal, sender: str) -> bool:
@@ -91,14 +106,15 @@ async def _message(
     event: dict[str, Any],
     sender: str,
     content: dict[str, Any],
-    catching_up: bool = False,
-) -> None:
+    retry: bool,
+    catching_up: bool,
+) -> bool:
     ctx = portal.ctx
     room_id = str(event.get("room_id"))
     event_id = str(event.get("event_id"))
     body = content.get("body")
     if not isinstance(body, str):
-        return
+        return False
     level = ctx.users.level(sender)
 
     async def reply(text: str, html: str | None = None) -> None:
@@ -106,10 +122,10 @@ async def _message(
         await send_notice(portal, room_id, text, html)
 
     if await ctx.commands.handle(sender, level, room_id, body, False, reply):
-        return
+        return False
     if level < PermissionLevel.RELAY:
-        return
-    portal.note_matrix_activity()
+        return False
+    ctx.activity[room_id] = time.monotonic()
     if not catching_up:
         await _catch_up(portal, event)
     msgtype = content.get("msgtype")
@@ -117,7 +133,7 @@ async def _message(
         await notice(
             portal, f"Your {msgtype} message was not bridged: only text is bridged so far."
         )
-        return
+        return False
     formatted = content.get("formatted_body")
     if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
         formatted = None
@@ -133,11 +149,10 @@ async def _message(
         html=rendered,
         reply_to=await _reply_target(portal, content),
     )
+    progress = await _progress(portal, event_id) if retry else SendProgress()
     leaving: str | None = None  # the part noted as leaving and not yet recorded
     try:
-        async for step in ctx.connector.send_message(
-            portal.key, message, await _progress(portal, event_id)
-        ):
+        async for step in ctx.connector.send_message(portal.key, message, progress):
             match step:
                 case SendingPart(part_id=part_id):
                     await ctx.messages.intend(portal.id, event_id, part_id)
@@ -150,6 +165,7 @@ async def _message(
     except DeliveryError as refusal:
         await ctx.messages.forget_intents(event_id)
         await notice(portal, f"Your message was not bridged: {refusal}")
+        return False
     except TemporaryFailure as failure:
         if leaving is not None and not failure.in_doubt:
             # Refused (a flood limit, say): the part did not leave; no need to look for it.
@@ -161,6 +177,7 @@ async def _message(
                 portal, "Your message was not bridged: an internal error; see the bridge log."
             )
         raise
+    return True
 
 
 async def _progress(portal: Portal, event_id: str) -> SendProgress:
@@ -251,8 +268,10 @@ def _localpart(user_id: str) -> str:
 
 async def _displayname(portal: Portal, user_id: str) -> str:
     """The sender's name as of their message: names seen in this room's own (ordered) member
-    events first, then the room's current state, then the global profile."""
-    known = portal.member_names.get(user_id)
+    events first, then the room's current state, then the global profile (remembered, so a
+    steady conversation asks the homeserver nothing)."""
+    key = (str(portal.room_id), user_id)
+    known = portal.ctx.names.touch(key)
     if known:
         return known
     bot = portal.ctx.matrix.bot
@@ -267,7 +286,10 @@ async def _displayname(portal: Portal, user_id: str) -> str:
             name = await bot.get_displayname(UserID(user_id))
     except MatrixRequestError:
         name = None
-    return str(name) if name else _localpart(user_id)
+    if name:
+        portal.ctx.names[key] = str(name)
+        return str(name)
+    return _localpart(user_id)
 
 
 async def notice(portal: Portal, text: str, html: str | None = None) -> None:

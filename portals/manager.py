@@ -1,4 +1,8 @@
-"""Finds, creates and caches portals; one Portal object (and queue) per remote chat."""
+"""Finds and creates portals; keeps the portal objects of active chats in memory.
+
+Which portals exist is always in memory (the index); a portal object, with its record and
+lane, is made when the portal has work and let go once its lane has been idle for a while.
+"""
 
 from __future__ import annotations
 
@@ -11,54 +15,109 @@ from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
 
 from .context import PortalContext
-from .items import CallItem
+from .lanes import CallItem
 from .portal import Portal
-from .room import ensure_room, remember_room
+from .room import OPENED_BY_CHAT_ADMIN, ensure_room, remember_room
 
 log = logging.getLogger("portals")
+
+LANE_PREFIX = "portal:"
+
+
+class BindRefused(Exception):
+    """The room cannot be bound to the chat; the text says why."""
+
+
+def lane_of(portal_id: int) -> str:
+    return f"{LANE_PREFIX}{portal_id}"
+
+
+def portal_id_of(lane: str) -> int | None:
+    if not lane.startswith(LANE_PREFIX):
+        return None
+    try:
+        return int(lane.removeprefix(LANE_PREFIX))
+    except ValueError:
+        return None
 
 
 class PortalManager:
     def __init__(self, ctx: PortalContext) -> None:
         self._ctx = ctx
-        self._by_key: dict[PortalKey, Portal] = {}
-        self._by_room: dict[str, Portal] = {}
-        # Every portal object made, also those no key leads to any more, so each queue is closed.
-        self._made: list[Portal] = []
+        self.index = ctx.index
+        self._loaded: dict[int, Portal] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, key: PortalKey) -> Portal:
-        """The portal of a remote chat, created (without a room) if it is new."""
-        async with self._lock:
-            portal = self._by_key.get(key)
-            if portal is None:
-                record = await self._ctx.portals.get_or_create(str(key.chat_id), key.receiver)
-                portal = self._remember(Portal(key, record, self._ctx))
-            return portal
+    async def load_index(self) -> None:
+        for row in await self._ctx.portals.index_rows():
+            key = PortalKey(RemoteChatID(row.remote_id), row.receiver)
+            self.index.add(row.id, key, row.mxid)
+            for other in (row.extra or {}).get("also", []):
+                self.index.alias(row.id, PortalKey(RemoteChatID(str(other)), row.receiver))
+        log.info("%d portals known", len(self.index))
+
+    # In memory, for intake: never waits, never fails.
+
+    def portal(self, portal_id: int) -> Portal | None:
+        """The portal object of a known portal (made if it is not in memory)."""
+        portal = self._loaded.get(portal_id)
+        if portal is None:
+            entry = self.index.entry(portal_id)
+            if entry is None:
+                return None
+            portal = Portal(portal_id, entry.key, self._ctx, self._let_go)
+            self._loaded[portal_id] = portal
+        return portal
+
+    def loaded(self) -> list[Portal]:
+        return list(self._loaded.values())
+
+    def _let_go(self, portal: Portal) -> None:
+        if self._loaded.get(portal.id) is portal and portal.lane.idle:
+            del self._loaded[portal.id]
+
+    # With the database.
+
+    async def ensure(self, key: PortalKey) -> Portal:
+        """The portal of a remote chat; its record is created (without a room) if it is new."""
+        portal_id = self.index.find(key)
+        if portal_id is None:
+            async with self._lock:
+                portal_id = self.index.find(key)
+                if portal_id is None:
+                    record = await self._ctx.portals.get_or_create(str(key.chat_id), key.receiver)
+                    portal_id = record.id
+                    self.index.add(portal_id, key, record.mxid)
+        portal = self.portal(portal_id)
+        assert portal is not None
+        await portal.load()
+        return portal
 
     async def by_room(self, room_id: str) -> Portal | None:
-        portal = self._by_room.get(room_id)
-        if portal is not None:
-            return portal
-        record = await self._ctx.portals.by_room(room_id)
-        if record is None or record.network != self._ctx.connector.name:
+        portal_id = self.index.by_room(room_id)
+        if portal_id is None:
             return None
-        async with self._lock:
-            key = PortalKey(RemoteChatID(record.remote_id), record.receiver)
-            portal = self._by_key.get(key) or self._remember(Portal(key, record, self._ctx))
-            return portal
+        portal = self.portal(portal_id)
+        if portal is None or not await portal.load():
+            return None
+        return portal
+
+    async def get(self, key: PortalKey) -> Portal | None:
+        portal_id = self.index.find(key)
+        portal = self.portal(portal_id) if portal_id is not None else None
+        if portal is None or not await portal.load():
+            return None
+        return portal
 
     async def create_room(self, key: PortalKey, info: ChatInfo, invite: Sequence[str] = ()) -> str:
         """Create the portal's room in the portal's own order of events and wait for it."""
-        portal = await self.get(key)
+        portal = await self.ensure(key)
 
         async def create() -> str:
-            room_id = await ensure_room(portal, info, invite)
-            self._by_room[room_id] = portal
-            return room_id
+            return await ensure_room(portal, info, invite)
 
         item = CallItem(create)
-        await portal.queue.put(item)
+        portal.lane.call(item)
         room_id: str = await item.done
         return room_id
 
@@ -69,65 +128,60 @@ class PortalManager:
         info: ChatInfo,
         then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Make an existing room the portal's room (in the portal's order of events).
+        """Make an existing room the portal's room, in the portal's order of events; raise
+        BindRefused if the chat got a room meanwhile (the check runs in that order too).
 
-        ``then`` runs in the same turn of the queue: the room's next events, which now come to
-        this portal, are handled after it (an answer to the command that bridged the room
-        comes before the answers to the commands after it).
+        ``then`` runs in the same turn of the lane: the room's next events, which now come to
+        this portal, are handled after it.
         """
-        portal = await self.get(key)
+        portal = await self.ensure(key)
 
         async def bind() -> None:
+            if portal.room_id is not None:
+                raise BindRefused(
+                    f"that chat is bridged to another room ({portal.room_id}); "
+                    "unbridge it there first"
+                )
             await remember_room(portal, room_id, None, info, None)
-            self._by_room[room_id] = portal
             if then is not None:
                 await then()
 
         item = CallItem(bind)
-        await portal.queue.put(item)
+        portal.lane.call(item)
         await item.done
 
     async def unbind_room(self, portal: Portal) -> None:
         """Forget the portal (and its message map); the room stays as an ordinary room.
 
-        Runs directly: it is called from the portal's own queue (a command in its room), where
+        Runs directly: it is called from the portal's own lane (a command in its room), where
         queueing it would wait for itself.
         """
-        if portal.room_id is not None:
-            self._by_room.pop(portal.room_id, None)
         await self._ctx.portals.delete(portal.id)
-        async with self._lock:
-            for key in [key for key, known in self._by_key.items() if known is portal]:
-                del self._by_key[key]
+        self.index.remove(portal.id)
         portal.record.mxid = None
 
-    def _remember(self, portal: Portal) -> Portal:
-        self._made.append(portal)
-        self._by_key[portal.key] = portal
-        portal.on_rekey = self._rekey
-        if portal.room_id is not None:
-            self._by_room[portal.room_id] = portal
-        return portal
+    async def follow_key(self, portal_id: int, key: PortalKey) -> None:
+        """Send events of ``key`` to this portal from now on, also after a restart (a chat
+        that is moving to a new id)."""
+        if self.index.find(key) == portal_id:
+            return
+        existing = self.index.find(key)
+        if existing is not None:
+            entry = self.index.entry(existing)
+            if entry is not None and entry.room_id is not None:
+                return  # the new id has a room of its own; migrate.follow keeps both
+        await self._ctx.portals.add_alias(portal_id, str(key.chat_id))
+        self.index.alias(portal_id, key, override=True)
 
-    async def follow_key(self, portal: Portal, key: PortalKey) -> None:
-        """Send events of ``key`` to ``portal`` (a chat that is moving to a new id)."""
-        async with self._lock:
-            existing = self._by_key.get(key)
-            if existing is None or existing.room_id is None:
-                self._by_key[key] = portal
-
-    def _rekey(self, portal: Portal, key: PortalKey) -> None:
-        self._by_key[key] = portal
-
-    def forget_room(self, room_id: str) -> None:
-        self._by_room.pop(room_id, None)
+    async def opened_by_chat_admin(self, key: PortalKey) -> bool:
+        """Whether an admin of the chat asked for its portal (on the network, with /bridge)."""
+        portal = await self.get(key)
+        return portal is not None and bool((portal.record.extra or {}).get(OPENED_BY_CHAT_ADMIN))
 
     async def bridged_keys(self) -> list[PortalKey]:
-        records = await self._ctx.portals.all_with_rooms()
-        return [PortalKey(RemoteChatID(record.remote_id), record.receiver) for record in records]
+        return [entry.key for _, entry in self.index.with_rooms()]
 
-    def loaded(self) -> list[Portal]:
-        return list(self._by_key.values())
+    # Stranded deliveries.
 
     async def sweep_periodically(self, interval: float, active_within: float) -> None:
         """Look in recently active portal rooms for events the homeserver never delivered.
@@ -136,15 +190,22 @@ class PortalManager:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            for portal in list(self._made):
-                last = portal.last_matrix_activity
-                if portal.room_id is not None and last is not None and now - last < active_within:
-                    try:
-                        await portal.sweep_later()
-                    except RuntimeError:
-                        return  # the queue is closing: the bridge stops
+            for room_id, last in list(self._ctx.activity.items()):
+                if now - last > active_within:
+                    del self._ctx.activity[room_id]
+                    continue
+                portal_id = self.index.by_room(room_id)
+                portal = self.portal(portal_id) if portal_id is not None else None
+                if portal is None:
+                    continue
+                try:
+                    await portal.sweep_later()
+                except RuntimeError:
+                    return  # the lane is closing: the bridge stops
 
     async def close(self, timeout: float) -> bool:
-        """Finish every portal's queue within ``timeout``; True if all finished."""
-        results = await asyncio.gather(*(portal.queue.close(timeout) for portal in self._made))
+        """Finish what every portal holds in memory within ``timeout``; True if all did."""
+        results = await asyncio.gather(
+            *(portal.lane.close(timeout) for portal in list(self._loaded.values()))
+        )
         return all(results)

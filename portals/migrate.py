@@ -28,7 +28,11 @@ async def follow(portal: Portal, new_chat_id: RemoteChatID) -> None:
             )
             return
         await ctx.portals.delete(target.id)
+        ctx.index.remove(target.id)
+    old_id = str(portal.key.chat_id)
     await ctx.portals.update(portal.id, remote_id=str(new_chat_id))
+    # The old id's late events (Telegram sends a few) still belong here after a restart.
+    await ctx.portals.add_alias(portal.id, old_id)
     portal.record.remote_id = str(new_chat_id)
     portal.rekey(PortalKey(new_chat_id, portal.key.receiver))
     portal.log.info("Followed the chat to its new id %s", new_chat_id)

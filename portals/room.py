@@ -15,6 +15,9 @@ from bridge.network.events import AvatarRef, ChatInfo
 if TYPE_CHECKING:
     from .portal import Portal
 
+# In a portal's extra: an admin of the chat asked for the portal (so its alias may open it).
+OPENED_BY_CHAT_ADMIN = "opened_by_chat_admin"
+
 
 def alias_of(portal: Portal) -> str:
     ctx = portal.ctx
@@ -80,6 +83,7 @@ async def remember_room(
     )
     record = portal.record
     record.mxid, record.room_version = room_id, version
+    portal.ctx.index.set_room(portal.id, room_id)
     record.name, record.topic = info.name, info.topic
     record.avatar_id, record.avatar_mxc = avatar_id, avatar_mxc
 

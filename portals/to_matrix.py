@@ -22,7 +22,7 @@ from bridge.network.events import (
 )
 
 from . import migrate
-from .room import alias_of, ensure_room, update_room
+from .room import OPENED_BY_CHAT_ADMIN, alias_of, ensure_room, update_room
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -39,12 +39,17 @@ def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:
     return f"bridge-{digest}"
 
 
-async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False) -> None:
+async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False) -> bool:
     """``recheck``: an earlier attempt may have reached the homeserver without its answer
-    reaching the bridge; look before sending again."""
+    reaching the bridge; look before sending again.
+
+    Returns whether handling the event again would be harmless (its effect is in the message
+    map), so that marking it handled may wait.
+    """
     match event:
         case RemoteMessage():
             await _message(portal, event, recheck)
+            return True
         case RemoteChatCreate():
             await _create(portal, event)
         case RemoteChatUpdate():
@@ -57,9 +62,15 @@ async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False
             await migrate.follow(portal, event.new_chat_id)
         case _:
             assert_never(event)
+    return False
 
 
 async def _create(portal: Portal, event: RemoteChatCreate) -> None:
+    if event.request_id is not None and not portal.record.extra.get(OPENED_BY_CHAT_ADMIN):
+        # Asked for by an admin of the chat (/bridge): its alias may open it again later.
+        extra = {**(portal.record.extra or {}), OPENED_BY_CHAT_ADMIN: True}
+        await portal.ctx.portals.update(portal.id, extra=extra)
+        portal.record.extra = extra
     room_id = await ensure_room(portal, event.info)
     alias = None if event.info.is_direct else alias_of(portal)
     await portal.ctx.connector.portal_created(portal.key, room_id, alias, event)
@@ -92,7 +103,10 @@ async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> Non
     if room_id is None:
         portal.log.debug("No room yet; message %s not bridged", message.message_id)
         return
-    done = {row.part_id for row in await ctx.messages.by_remote(portal.id, message.message_id)}
+    done: set[str] = set()
+    if recheck:  # a first attempt has nothing recorded: no need to ask
+        rows = await ctx.messages.by_remote(portal.id, message.message_id)
+        done = {row.part_id for row in rows}
     ghost = await ctx.ghosts.ensure(message.sender)
     intent = ctx.matrix.intent(ghost.mxid)
     await intent.ensure_joined(RoomID(room_id))

@@ -66,13 +66,14 @@ async def start_bridge(
         connector: NetworkConnector | None = None,
         overrides: dict[str, Any] | None = None,
         queue_size: int = 256,
+        idle_after: float = 60.0,
     ) -> RunningBridge:
         connector = connector or FakeConnector()
         config = bridge_config(
             appservice_setup, synapse.url, database or default_database, connector.name, overrides
         )
         connector.configure(config.networks[connector.name])
-        bridge = Bridge(config, connector, queue_size=queue_size)
+        bridge = Bridge(config, connector, queue_size=queue_size, idle_after=idle_after)
         try:
             await bridge.start()
         except BaseException:

@@ -3,15 +3,20 @@
 Matrix events are deduplicated by event id, not by transaction id: Synapse on SQLite starts its
 transaction ids again at 1 after a restart, so a repeated transaction id may carry new events.
 Remote events are deduplicated by the network's own key (for Telegram, the update id).
+
+Each event names its lane, the ordered queue that handles it (decided on arrival). A lane keeps
+only a window of its events in memory; the rest wait here and are read back in order
+(``lane_batch``), so intake never waits for a busy chat and memory stays bounded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
@@ -23,6 +28,7 @@ class StoredMatrixEvent:
     id: int
     room_id: str | None
     event: dict[str, Any]
+    lane: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,7 @@ class StoredRemoteEvent:
     portal_remote_id: str
     portal_receiver: str
     event: dict[str, Any]
+    lane: str | None = None
 
 
 class MatrixInboxStore:
@@ -38,48 +45,79 @@ class MatrixInboxStore:
         self._db = db
 
     async def accept_transaction(
-        self, txn_id: str, events: list[dict[str, Any]]
+        self,
+        txn_id: str,
+        events: list[dict[str, Any]],
+        lane_of: Callable[[dict[str, Any]], str | None] = lambda _event: None,
     ) -> list[StoredMatrixEvent]:
-        """Store a transaction's events in one database transaction; return those not seen before.
+        """Store a transaction's events (one statement); return those not seen before, in the
+        transaction's order (the inbox ids grow in that order).
 
-        Events keep the transaction's order (the inbox ids grow in that order).
+        The transaction id is kept with each event; a transaction without events is recorded
+        on its own.
         """
-        new: list[StoredMatrixEvent] = []
+        if not events:
+            async with self._db.session() as session:
+                await session.execute(
+                    self._db.insert_ignoring_conflicts(
+                        AppserviceTransaction.__table__,  # type: ignore[arg-type]
+                        ["txn_id"],
+                    ).values(txn_id=txn_id, received_at=utcnow())
+                )
+            return []
+        now = utcnow()
+        rows = [
+            {
+                "event_id": event["event_id"],
+                "room_id": event.get("room_id"),
+                "lane": lane_of(event),
+                "txn_id": txn_id,
+                "event": event,
+                "received_at": now,
+            }
+            for event in events
+        ]
+        table = MatrixInbox.__table__
+        statement = (
+            self._db.insert_ignoring_conflicts(table, ["event_id"])  # type: ignore[arg-type]
+            .values(rows)
+            .returning(table.c.id, table.c.event_id)
+        )
         async with self._db.session() as session:
-            await session.execute(
-                self._db.insert_ignoring_conflicts(
-                    AppserviceTransaction.__table__,  # type: ignore[arg-type]
-                    ["txn_id"],
-                ).values(txn_id=txn_id, received_at=utcnow())
-            )
-            for event in events:
-                stored = await self._insert(session, event, txn_id)
-                if stored is not None:
-                    new.append(stored)
-        return new
+            inserted = {event_id: row_id for row_id, event_id in await session.execute(statement)}
+        new = []
+        for row in rows:
+            row_id = inserted.get(row["event_id"])
+            if row_id is not None:
+                new.append(StoredMatrixEvent(row_id, row["room_id"], row["event"], row["lane"]))
+        return sorted(new, key=lambda stored: stored.id)
+
+    async def accept_fetched(self, event: dict[str, Any], lane: str) -> StoredMatrixEvent | None:
+        """Store an event the bridge found in a room's timeline before the homeserver delivered
+        it; None if it was stored meanwhile. (The later delivery is then deduplicated.)"""
+        async with self._db.session() as session:
+            return await self._insert(session, event, "fetched", lane)
 
     async def _insert(
-        self, session: AsyncSession, event: dict[str, Any], txn_id: str
+        self, session: AsyncSession, event: dict[str, Any], txn_id: str, lane: str
     ) -> StoredMatrixEvent | None:
-        """Store one event unless its id is stored already (then None)."""
+        table = MatrixInbox.__table__
         statement = (
-            self._db.insert_ignoring_conflicts(
-                MatrixInbox.__table__,  # type: ignore[arg-type]
-                ["event_id"],
-            )
+            self._db.insert_ignoring_conflicts(table, ["event_id"])  # type: ignore[arg-type]
             .values(
                 event_id=event["event_id"],
                 room_id=event.get("room_id"),
+                lane=lane,
                 txn_id=txn_id,
                 event=event,
                 received_at=utcnow(),
             )
-            .returning(MatrixInbox.__table__.c.id)
+            .returning(table.c.id)
         )
         row_id = (await session.execute(statement)).scalar_one_or_none()
         if row_id is None:
             return None
-        return StoredMatrixEvent(row_id, event.get("room_id"), event)
+        return StoredMatrixEvent(row_id, event.get("room_id"), event, lane)
 
     async def status(self, event_ids: list[str]) -> dict[str, tuple[int, bool]]:
         """For the events the bridge has: their inbox id and whether they were handled."""
@@ -93,33 +131,73 @@ class MatrixInboxStore:
             )
             return {event_id: (row_id, handled is not None) for event_id, row_id, handled in rows}
 
-    async def accept_fetched(self, event: dict[str, Any]) -> StoredMatrixEvent | None:
-        """Store an event the bridge found in a room's timeline before the homeserver delivered
-        it; None if it was stored meanwhile. (The later delivery is then deduplicated.)"""
-        async with self._db.session() as session:
-            return await self._insert(session, event, "fetched")
-
     async def transaction_seen(self, txn_id: str) -> bool:
         async with self._db.session() as session:
             found = await session.get(AppserviceTransaction, txn_id)
-            return found is not None
+            if found is not None:
+                return True
+            event = await session.scalar(
+                select(MatrixInbox.id).where(MatrixInbox.txn_id == txn_id).limit(1)
+            )
+            return event is not None
 
     async def pending(self) -> list[StoredMatrixEvent]:
-        """Events stored but not yet handled (for example when the bridge was killed)."""
+        """Every event stored but not handled yet (for tests and tools: the bridge itself
+        reads them lane by lane)."""
         async with self._db.session() as session:
             rows = await session.scalars(
                 select(MatrixInbox).where(MatrixInbox.handled_at.is_(None)).order_by(MatrixInbox.id)
             )
-            return [StoredMatrixEvent(row.id, row.room_id, row.event or {}) for row in rows]
+            return [_matrix(row) for row in rows]
+
+    async def lane_batch(self, lane: str, after_id: int, limit: int) -> list[StoredMatrixEvent]:
+        """The lane's unhandled events past ``after_id``, oldest first."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(MatrixInbox)
+                .where(
+                    MatrixInbox.lane == lane,
+                    MatrixInbox.handled_at.is_(None),
+                    MatrixInbox.id > after_id,
+                )
+                .order_by(MatrixInbox.id)
+                .limit(limit)
+            )
+            return [_matrix(row) for row in rows]
+
+    async def pending_lanes(self, waiting: timedelta | None = None) -> set[str]:
+        """Lanes with unhandled events (stored at least ``waiting`` ago, if given)."""
+        query = select(MatrixInbox.lane).where(
+            MatrixInbox.handled_at.is_(None), MatrixInbox.lane.is_not(None)
+        )
+        if waiting is not None:
+            query = query.where(MatrixInbox.received_at < utcnow() - waiting)
+        async with self._db.session() as session:
+            rows = await session.scalars(query.distinct())
+            return {lane for lane in rows if lane is not None}
+
+    async def unassigned(self) -> list[StoredMatrixEvent]:
+        """Unhandled events stored before lanes existed (by an older version)."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(MatrixInbox)
+                .where(MatrixInbox.handled_at.is_(None), MatrixInbox.lane.is_(None))
+                .order_by(MatrixInbox.id)
+            )
+            return [_matrix(row) for row in rows]
+
+    async def assign_lanes(self, lanes: dict[int, str]) -> None:
+        await _assign_lanes(self._db, MatrixInbox, lanes)
+
+    async def max_id(self) -> int:
+        async with self._db.session() as session:
+            return int(await session.scalar(select(func.max(MatrixInbox.id))) or 0)
 
     async def mark_handled(self, inbox_id: int, error: str | None = None) -> None:
-        # The payload is dropped once handled; the event id stays for deduplication.
-        async with self._db.session() as session:
-            await session.execute(
-                update(MatrixInbox)
-                .where(MatrixInbox.id == inbox_id)
-                .values(handled_at=utcnow(), error=error, event=None)
-            )
+        await _mark(self._db, MatrixInbox, [inbox_id], error)
+
+    async def mark_many_handled(self, inbox_ids: Iterable[int]) -> None:
+        await _mark(self._db, MatrixInbox, list(inbox_ids), None)
 
     async def prune(self, keep: timedelta) -> int:
         """Forget handled events and transaction ids older than ``keep``."""
@@ -147,28 +225,28 @@ class RemoteInboxStore:
         portal_remote_id: str,
         portal_receiver: str,
         event: dict[str, Any],
+        lane: str | None = None,
     ) -> StoredRemoteEvent | None:
         """Store a remote event; None if an event with this key was stored before."""
-        async with self._db.session() as session:
-            statement = (
-                self._db.insert_ignoring_conflicts(
-                    RemoteInbox.__table__,  # type: ignore[arg-type]
-                    ["dedup_key"],
-                )
-                .values(
-                    network=network,
-                    dedup_key=dedup_key,
-                    portal_remote_id=portal_remote_id,
-                    portal_receiver=portal_receiver,
-                    event=event,
-                    received_at=utcnow(),
-                )
-                .returning(RemoteInbox.__table__.c.id)
+        table = RemoteInbox.__table__
+        statement = (
+            self._db.insert_ignoring_conflicts(table, ["dedup_key"])  # type: ignore[arg-type]
+            .values(
+                network=network,
+                dedup_key=dedup_key,
+                portal_remote_id=portal_remote_id,
+                portal_receiver=portal_receiver,
+                lane=lane,
+                event=event,
+                received_at=utcnow(),
             )
+            .returning(table.c.id)
+        )
+        async with self._db.session() as session:
             row_id = (await session.execute(statement)).scalar_one_or_none()
         if row_id is None:
             return None
-        return StoredRemoteEvent(row_id, portal_remote_id, portal_receiver, event)
+        return StoredRemoteEvent(row_id, portal_remote_id, portal_receiver, event, lane)
 
     async def pending(self, network: str) -> list[StoredRemoteEvent]:
         async with self._db.session() as session:
@@ -177,20 +255,59 @@ class RemoteInboxStore:
                 .where(RemoteInbox.network == network, RemoteInbox.handled_at.is_(None))
                 .order_by(RemoteInbox.id)
             )
-            return [
-                StoredRemoteEvent(
-                    row.id, row.portal_remote_id, row.portal_receiver, row.event or {}
+            return [_remote(row) for row in rows]
+
+    async def lane_batch(self, lane: str, after_id: int, limit: int) -> list[StoredRemoteEvent]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(RemoteInbox)
+                .where(
+                    RemoteInbox.lane == lane,
+                    RemoteInbox.handled_at.is_(None),
+                    RemoteInbox.id > after_id,
                 )
-                for row in rows
-            ]
+                .order_by(RemoteInbox.id)
+                .limit(limit)
+            )
+            return [_remote(row) for row in rows]
+
+    async def pending_lanes(self, network: str, waiting: timedelta | None = None) -> set[str]:
+        query = select(RemoteInbox.lane).where(
+            RemoteInbox.network == network,
+            RemoteInbox.handled_at.is_(None),
+            RemoteInbox.lane.is_not(None),
+        )
+        if waiting is not None:
+            query = query.where(RemoteInbox.received_at < utcnow() - waiting)
+        async with self._db.session() as session:
+            rows = await session.scalars(query.distinct())
+            return {lane for lane in rows if lane is not None}
+
+    async def unassigned(self, network: str) -> list[StoredRemoteEvent]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(RemoteInbox)
+                .where(
+                    RemoteInbox.network == network,
+                    RemoteInbox.handled_at.is_(None),
+                    RemoteInbox.lane.is_(None),
+                )
+                .order_by(RemoteInbox.id)
+            )
+            return [_remote(row) for row in rows]
+
+    async def assign_lanes(self, lanes: dict[int, str]) -> None:
+        await _assign_lanes(self._db, RemoteInbox, lanes)
+
+    async def max_id(self) -> int:
+        async with self._db.session() as session:
+            return int(await session.scalar(select(func.max(RemoteInbox.id))) or 0)
 
     async def mark_handled(self, inbox_id: int, error: str | None = None) -> None:
-        async with self._db.session() as session:
-            await session.execute(
-                update(RemoteInbox)
-                .where(RemoteInbox.id == inbox_id)
-                .values(handled_at=utcnow(), error=error, event=None)
-            )
+        await _mark(self._db, RemoteInbox, [inbox_id], error)
+
+    async def mark_many_handled(self, inbox_ids: Iterable[int]) -> None:
+        await _mark(self._db, RemoteInbox, list(inbox_ids), None)
 
     async def prune(self, keep: timedelta) -> int:
         cutoff = utcnow() - keep
@@ -201,3 +318,35 @@ class RemoteInboxStore:
                 )
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _matrix(row: MatrixInbox) -> StoredMatrixEvent:
+    return StoredMatrixEvent(row.id, row.room_id, row.event or {}, row.lane)
+
+
+def _remote(row: RemoteInbox) -> StoredRemoteEvent:
+    return StoredRemoteEvent(
+        row.id, row.portal_remote_id, row.portal_receiver, row.event or {}, row.lane
+    )
+
+
+async def _mark(
+    db: Database, model: type[MatrixInbox] | type[RemoteInbox], ids: list[int], error: str | None
+) -> None:
+    """Mark events handled; their payload is dropped, the row stays for deduplication."""
+    if not ids:
+        return
+    async with db.session() as session:
+        await session.execute(
+            update(model)
+            .where(model.id.in_(ids))
+            .values(handled_at=utcnow(), error=error, event=None)
+        )
+
+
+async def _assign_lanes(
+    db: Database, model: type[MatrixInbox] | type[RemoteInbox], lanes: dict[int, str]
+) -> None:
+    async with db.session() as session:
+        for row_id, lane in lanes.items():
+            await session.execute(update(model).where(model.id == row_id).values(lane=lane))

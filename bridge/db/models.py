@@ -164,11 +164,14 @@ class MatrixInbox(Base):
     """
 
     __tablename__ = "matrix_inbox"
-    __table_args__ = (Index(None, "handled_at", "id"),)
+    __table_args__ = (Index(None, "handled_at", "id"), Index(None, "lane", "handled_at", "id"))
 
     id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(ID, unique=True)
     room_id: Mapped[str | None] = mapped_column(ID)
+    # The ordered queue that handles the event, decided on arrival (see portals/lanes.py): a
+    # queue whose memory is full reads the rest of its events from here.
+    lane: Mapped[str | None] = mapped_column(ID)
     txn_id: Mapped[str] = mapped_column(ID)
     event: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -180,7 +183,7 @@ class RemoteInbox(Base):
     """Remote events, stored before the network is told they arrived, and handled from here."""
 
     __tablename__ = "remote_inbox"
-    __table_args__ = (Index(None, "handled_at", "id"),)
+    __table_args__ = (Index(None, "handled_at", "id"), Index(None, "lane", "handled_at", "id"))
 
     id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
     network: Mapped[str] = mapped_column(String(32))
@@ -189,6 +192,7 @@ class RemoteInbox(Base):
     dedup_key: Mapped[str] = mapped_column(ID, unique=True)
     portal_remote_id: Mapped[str] = mapped_column(ID)
     portal_receiver: Mapped[str] = mapped_column(ID, default="")
+    lane: Mapped[str | None] = mapped_column(ID)
     event: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

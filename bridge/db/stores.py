@@ -6,13 +6,14 @@ these methods.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .database import Database
-from .models import Ghost, KeyValue, Message, OutgoingIntent, Portal, Reaction, User
+from .models import Ghost, KeyValue, Message, OutgoingIntent, Portal, Reaction, User, utcnow
 
 
 class PortalStore:
@@ -46,9 +47,35 @@ class PortalStore:
             assert winner is not None
             return winner
 
+    async def by_id(self, portal_id: int) -> Portal | None:
+        async with self._db.session() as session:
+            return await session.get(Portal, portal_id)
+
     async def by_room(self, room_id: str) -> Portal | None:
         async with self._db.session() as session:
             return await session.scalar(select(Portal).where(Portal.mxid == room_id))
+
+    async def index_rows(self) -> list[Row[tuple[int, str, str, str | None, dict[str, Any]]]]:
+        """Every portal's id, chat, receiver, room and extra: what routing needs in memory."""
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(Portal.id, Portal.remote_id, Portal.receiver, Portal.mxid, Portal.extra)
+                .where(Portal.network == self._network)
+                .order_by(Portal.id)
+            )
+            return list(rows)
+
+    async def add_alias(self, portal_id: int, remote_id: str) -> None:
+        """Remember that events of another chat id belong to this portal (it moved there)."""
+        async with self._db.session() as session:
+            portal = await session.get(Portal, portal_id)
+            if portal is None:
+                return
+            extra = dict(portal.extra or {})
+            also = [str(other) for other in extra.get("also", [])]
+            if remote_id not in also:
+                extra["also"] = [*also, remote_id]
+                portal.extra = extra
 
     async def all_with_rooms(self) -> list[Portal]:
         async with self._db.session() as session:
@@ -162,34 +189,50 @@ class MessageStore:
             sender_remote_id=sender_remote_id,
             sender_mxid=sender_mxid,
         )
+        # An intent noted for this part (see ``intend``) is left behind: once the part is
+        # mapped the intent no longer counts (``in_doubt``), and ``prune_intents`` clears it.
         try:
             async with self._db.session() as session:
                 result = await session.execute(statement)
-                await session.execute(
-                    delete(OutgoingIntent).where(
-                        OutgoingIntent.mxid == mxid, OutgoingIntent.part_id == part_id
-                    )
-                )
                 return bool(result.rowcount)  # type: ignore[attr-defined]
         except IntegrityError:
             # The event id is mapped to another message already.
             return False
 
     async def intend(self, portal_id: int, mxid: str, part_id: str) -> None:
-        """Note that this part is about to be sent (before it leaves the bridge)."""
+        """Note that this part is about to be sent (before it leaves the bridge), with the
+        newest remote message of the portal (one statement)."""
+        newest = (
+            select(Message.remote_id)
+            .where(Message.portal_id == portal_id)
+            .order_by(Message.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        table = OutgoingIntent.__table__
+        statement = insert(table).from_select(  # type: ignore[arg-type]
+            ["portal_id", "mxid", "part_id", "after_remote_id", "started_at"],
+            select(literal(portal_id), literal(mxid), literal(part_id), newest, literal(utcnow())),
+        )
+        try:
+            async with self._db.session() as session:
+                await session.execute(statement)
+        except IntegrityError:
+            pass  # noted on an earlier attempt; that note (and where it started) stands
+
+    async def prune_intents(self, older_than: timedelta) -> int:
+        """Forget intents whose part was mapped, or that are older than ``older_than``."""
+        cutoff = utcnow() - older_than
+        mapped = (
+            select(Message.id)
+            .where(Message.mxid == OutgoingIntent.mxid, Message.part_id == OutgoingIntent.part_id)
+            .exists()
+        )
         async with self._db.session() as session:
-            newest = await session.scalar(
-                select(Message.remote_id)
-                .where(Message.portal_id == portal_id)
-                .order_by(Message.id.desc())
-                .limit(1)
+            result = await session.execute(
+                delete(OutgoingIntent).where(mapped | (OutgoingIntent.started_at < cutoff))
             )
-            await session.execute(
-                self._db.insert_ignoring_conflicts(
-                    OutgoingIntent.__table__,  # type: ignore[arg-type]
-                    ["mxid", "part_id"],
-                ).values(portal_id=portal_id, mxid=mxid, part_id=part_id, after_remote_id=newest)
-            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def in_doubt(self, mxid: str) -> dict[str, str | None]:
         """Parts of this event whose sending began but was never recorded, with the newest

@@ -17,16 +17,31 @@ from mautrix.types import RoomID, UserID
 from mautrix.util.logging import TraceLogger
 
 from ..config.model import Config
+from ..lru import BoundedDict
 
 log = logging.getLogger("bridge.matrix")
 
 
+# Rooms and users whose state is remembered; past that the oldest are forgotten, which only
+# costs a request when they are needed again.
+MAX_STATE_ROOMS = 2_000
+MAX_STATE_USERS = 20_000
+
+
 class _StateStore(ASStateStore, MemoryStateStore):
-    """Memberships and registrations seen so far; losing it on restart only costs requests."""
+    """Memberships and registrations seen lately; losing them only costs requests."""
 
     def __init__(self) -> None:
         ASStateStore.__init__(self)
         MemoryStateStore.__init__(self)
+        self._registered = BoundedDict(MAX_STATE_USERS)
+        self._presence = BoundedDict(MAX_STATE_USERS)
+        self._read = BoundedDict(MAX_STATE_USERS)
+        self.members = BoundedDict(MAX_STATE_ROOMS)
+        self.full_member_list = BoundedDict(MAX_STATE_ROOMS)
+        self.power_levels = BoundedDict(MAX_STATE_ROOMS)
+        self.encryption = BoundedDict(MAX_STATE_ROOMS)
+        self.create = BoundedDict(MAX_STATE_ROOMS)
 
 
 def _error(status: int, text: str) -> MatrixRequestError:

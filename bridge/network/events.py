@@ -54,6 +54,9 @@ class ChatInfo:
     topic: str | None = None
     avatar: AvatarRef | None = None
     is_direct: bool = False
+    # Anybody may join the chat on the network (a Telegram chat with a public @username): it
+    # may be opened from Matrix by its alias without one of its admins asking.
+    public: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import time
 from telegram import Bot, Chat, ChatFullInfo, ChatMember, User
 from telegram.error import TelegramError
 
+from bridge.lru import BoundedDict
 from bridge.network.events import AvatarRef, ChatInfo, RemoteUser
 
 from . import ids
@@ -17,6 +18,8 @@ log = logging.getLogger("connectors.telegram.people")
 
 # How long a user's profile photo is trusted before it is looked up again.
 PHOTO_TTL = 6 * 3600.0
+# People whose photo and @username are remembered (the most recently seen).
+MAX_PEOPLE = 20_000
 
 
 def full_name(first: str, last: str | None) -> str:
@@ -28,8 +31,8 @@ class People:
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
-        self._photos: dict[int, tuple[float, AvatarRef | None]] = {}
-        self.usernames: dict[str, tuple[int, str]] = {}
+        self._photos: BoundedDict[int, tuple[float, AvatarRef | None]] = BoundedDict(MAX_PEOPLE)
+        self.usernames: BoundedDict[str, tuple[int, str]] = BoundedDict(MAX_PEOPLE)
 
     async def user(self, user: User) -> RemoteUser:
         name = full_name(user.first_name, user.last_name)
@@ -94,6 +97,7 @@ def chat_info(chat: ChatFullInfo) -> ChatInfo:
         topic=chat.description or "",
         avatar=avatar,
         is_direct=chat.type == Chat.PRIVATE,
+        public=bool(chat.username) and chat.type != Chat.PRIVATE,
     )
 
 

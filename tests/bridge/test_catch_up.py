@@ -29,20 +29,18 @@ async def test_a_late_event_is_relayed_before_the_one_after_it(
     room_id = await connector.create_portal("late", "Late", [user.user_id])
     await user.join(await user.wait_for_invite())
 
-    # The homeserver's delivery of "first" goes missing for now.
+    # The homeserver's transaction carrying "first" goes missing for now, as when Synapse
+    # strands a transaction: the next one comes with the next id, so there is a gap.
     withheld: list[dict[str, Any]] = []
     original = BridgeCore.handle_transaction
 
     async def withholding(
         self: BridgeCore, txn_id: str, events: list[dict[str, Any]], ephemeral: Any
     ) -> None:
-        kept = []
-        for event in events:
-            if event.get("content", {}).get("body") == "first":
-                withheld.append(event)
-            else:
-                kept.append(event)
-        await original(self, txn_id, kept, ephemeral)
+        if any(event.get("content", {}).get("body") == "first" for event in events):
+            withheld.extend(events)
+            return
+        await original(self, txn_id, events, ephemeral)
 
     monkeypatch.setattr(BridgeCore, "handle_transaction", withholding)
     await user.send_message(room_id, "first")

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
+from sqlalchemy import make_url
 
 from bridge.config.loader import ConfigFile
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
@@ -22,6 +23,7 @@ from tests.support.bridge_harness import AppserviceSetup
 from tests.support.hs_proxy import HomeserverProxy
 from tests.support.matrix_client import MatrixError, MatrixTestClient
 from tests.support.synapse import SynapseServer
+from tests.support.tcp_proxy import TcpProxy
 
 DOMAIN = "synapse.test"
 _TG = re.compile(r"^tg (\d+) (\d+)$")
@@ -56,6 +58,14 @@ class Scenario:
         self.setup = setup
         self.fake = FakeTelegram(can_read_all_group_messages=True, id_base=next(_ID_BASES))
         self.proxy = HomeserverProxy(setup.synapse.url)
+        # PostgreSQL is reached through a proxy that can play a server restart.
+        self.database_url = setup.database_url
+        self.db_proxy: TcpProxy | None = None
+        url = make_url(setup.database_url)
+        if url.get_backend_name() == "postgresql":
+            self.db_proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+            proxied = url.set(host="127.0.0.1", port=self.db_proxy.port)
+            self.database_url = proxied.render_as_string(hide_password=False)
         self.bridge = BridgeProcess(
             setup.directory / "config.yaml", setup.appservice.port, setup.directory / "bridge.log"
         )
@@ -68,6 +78,8 @@ class Scenario:
     async def __aenter__(self) -> Scenario:
         await self.fake.start()
         await self.proxy.start()
+        if self.db_proxy is not None:
+            await self.db_proxy.start()
         self._write_config()
         await self.bridge.start()
         return self
@@ -81,13 +93,15 @@ class Scenario:
                 await self.writer.close()
             await self.proxy.stop()
             await self.fake.stop()
+            if self.db_proxy is not None:
+                await self.db_proxy.stop()
 
     def _write_config(self) -> None:
         setup = self.setup
         config_file = ConfigFile.load(setup.appservice.config_template)
         config_file.path = setup.directory / "config.yaml"
         config_file.set("homeserver.address", self.proxy.url)
-        config_file.set("appservice.database", setup.database_url)
+        config_file.set("appservice.database", self.database_url)
         config_file.set("bridge.permissions", {DOMAIN: "user"})
         config_file.set("telegram.bot_token", self.fake.token)
         config_file.set("telegram.api_url", self.fake.url)
@@ -107,7 +121,9 @@ class Scenario:
         )
         for index in range(self.setup.portals):
             sender = self.fake.add_user(f"Sender{index}")
-            group = self.fake.add_supergroup(f"Group {index}", members=[sender])
+            group = self.fake.add_supergroup(
+                f"Group {index}", members=[sender], username=f"group{index}"
+            )
             self.groups.append((group, sender))
             self.rooms.append(await self.writer.join(f"#telegram_{group.id}:{DOMAIN}"))
 

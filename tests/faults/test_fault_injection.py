@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy import make_url
 
 from tests.faults.conftest import RESULTS
 from tests.faults.scenario import Scenario, Setup, describe, run_scenario
 from tests.support.bridge_harness import AppserviceSetup
+from tests.support.databases import ADMIN_URL
 from tests.support.synapse import SynapseServer
 
 Fault = Callable[[Scenario], Awaitable[list[str]]]
@@ -89,6 +94,50 @@ async def synapse_restart(scenario: Scenario) -> list[str]:
     return [f"Synapse stopped for 10 s; SIGTERM meanwhile took {stop_seconds:.1f} s"]
 
 
+async def database_outage(scenario: Scenario) -> list[str]:
+    """The bridge's database goes away twice while messages flow. PostgreSQL: the server ends
+    every connection of the bridge (as a restart does, "terminating connection due to
+    administrator command") and new connections are refused for 5 seconds. SQLite: another
+    process holds the write lock for 12 seconds, longer than the bridge waits for it."""
+    notes = []
+    for _ in range(2):
+        await asyncio.sleep(2)
+        if scenario.db_proxy is not None:
+            ended = await terminate_backends(scenario.database_url)
+            await scenario.db_proxy.outage(5)
+            notes.append(f"PostgreSQL: {ended} connections ended by the server, then refused 5 s")
+        else:
+            await asyncio.to_thread(hold_sqlite_lock, scenario.database_url, 12)
+            notes.append("SQLite: write lock held by another process for 12 s")
+    return notes
+
+
+async def terminate_backends(database_url: str) -> int:
+    url = make_url(database_url)
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        rows = await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            url.database,
+        )
+    finally:
+        await admin.close()
+    return len(rows)
+
+
+def hold_sqlite_lock(database_url: str, seconds: float) -> None:
+    path = make_url(database_url).database
+    assert path is not None
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    try:
+        connection.execute("BEGIN EXCLUSIVE")
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
 async def outage_notices(scenario: Scenario) -> list[str]:
     """After an outage each room was told once that delivery is back to normal."""
     back = await scenario.notices("Delivery is back to normal")
@@ -107,6 +156,7 @@ SCENARIOS: dict[str, tuple[Fault, float, Check | None]] = {
     "homeserver_rate_limit": (homeserver_rate_limit, 15.0, None),
     "homeserver_outage": (homeserver_outage, 40.0, outage_notices),
     "synapse_restart": (synapse_restart, 20.0, None),
+    "database_outage": (database_outage, 20.0, None),
 }
 
 

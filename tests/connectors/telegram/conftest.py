@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from connectors.telegram.connector import TelegramConnector
 from tests.conftest import StartBridge
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import RunningBridge
 
 StartTelegramBridge = Callable[..., Awaitable[RunningBridge]]
@@ -38,6 +38,7 @@ async def telegram_bridge(
         overrides: dict[str, Any] | None = None,
         database: str | None = None,
         queue_size: int = 256,
+        idle_after: float = 60.0,
         **telegram: Any,
     ) -> RunningBridge:
         section = {
@@ -52,6 +53,7 @@ async def telegram_bridge(
             database=database,
             overrides={"telegram": section, **(overrides or {})},
             queue_size=queue_size,
+            idle_after=idle_after,
         )
 
     return start
@@ -78,3 +80,13 @@ def last_update_id(fake: FakeTelegram) -> int:
 def confirmed(fake: FakeTelegram, update_id: int) -> bool:
     """Whether the bridge told Telegram it has this update (by polling past it)."""
     return update_id in fake.updates.confirmed
+
+
+async def bridge_from_telegram(fake: FakeTelegram, chat: FakeChat, admin: FakeUser) -> None:
+    """An admin of ``chat`` sends /bridge and the bot answers: the portal's room exists (and
+    its alias may be joined, also for a chat that is not public)."""
+    fake.inject_text(chat, admin, "/bridge")
+    await eventually(
+        lambda: any("bridged to Matrix" in (s.text or "") for s in fake.sent_to(chat)),
+        what="the answer to /bridge",
+    )

@@ -87,7 +87,7 @@ async def test_offset_moves_only_past_stored_updates(
 ) -> None:
     running = await telegram_bridge()
     owner = fake_telegram.add_user("Owner")
-    group = fake_telegram.add_group("Durable", owner=owner)
+    group = fake_telegram.add_supergroup("Durable", owner=owner, username="durable")
     user = await make_matrix_user("reader")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.connectors.telegram.conftest import StartTelegramBridge
+from tests.connectors.telegram.conftest import StartTelegramBridge, bridge_from_telegram
 from tests.fakes.telegram import FakeTelegram, make_png
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
@@ -35,7 +35,7 @@ async def test_display_names_follow_the_template(
     )
     full = fake_telegram.add_user("Ada", last_name="Lovelace", username="ada")
     bare = fake_telegram.add_user("Bo")
-    group = fake_telegram.add_group("Names", members=[full, bare])
+    group = fake_telegram.add_supergroup("Names", members=[full, bare], username="names")
     user = await make_matrix_user("reader")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     fake_telegram.inject_text(group, full, "one")
@@ -54,7 +54,7 @@ async def test_avatar_is_uploaded_once_and_again_when_it_changes(
     await telegram_bridge()
     pic = make_png(6, 6, (10, 200, 10))
     alice = fake_telegram.add_user("Alice", profile_photos=[pic])
-    group = fake_telegram.add_group("Faces", members=[alice])
+    group = fake_telegram.add_supergroup("Faces", members=[alice], username="faces")
     user = await make_matrix_user("reader")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
 
@@ -90,7 +90,9 @@ async def test_ghosts_join_when_they_speak_or_join_and_leave_when_they_go(
     owner = fake_telegram.add_user("Owner")
     talker = fake_telegram.add_user("Talker")
     newcomer = fake_telegram.add_user("Newcomer")
-    group = fake_telegram.add_supergroup("Comings", owner=owner, members=[talker])
+    group = fake_telegram.add_supergroup(
+        "Comings", owner=owner, members=[talker], username="comings"
+    )
     fake_telegram.set_bot_member(group, "administrator")  # chat_member updates need an admin bot
     user = await make_matrix_user("reader")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
@@ -123,6 +125,7 @@ async def test_new_members_in_a_group_without_admin_rights_join_from_the_service
     owner = fake_telegram.add_user("Owner")
     newcomer = fake_telegram.add_user("Fresh")
     group = fake_telegram.add_group("Basic", owner=owner)
+    await bridge_from_telegram(fake_telegram, group, owner)
     user = await make_matrix_user("reader")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     fake_telegram.inject_join(group, newcomer, by=owner)

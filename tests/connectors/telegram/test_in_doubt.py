@@ -23,6 +23,16 @@ def sent_texts(fake: FakeTelegram, group: Any) -> list[Sent]:
     return [s for s in fake.sent_to(group) if s.method.lower() == "sendmessage"]
 
 
+async def nothing_in_doubt(running: RunningBridge) -> bool:
+    """Every part noted as leaving was recorded (notes of recorded parts may stay until they
+    are pruned: they no longer count)."""
+    store = MessageStore(running.bridge.db)
+    for intent in await rows(running, OutgoingIntent):
+        if await store.in_doubt(intent.mxid):
+            return False
+    return True
+
+
 async def rows(running: RunningBridge, model: Any) -> list[Any]:
     async with running.bridge.db.session() as session:
         return list(await session.scalars(select(model)))
@@ -36,7 +46,7 @@ async def test_a_part_that_reached_telegram_is_found_not_sent_again(
 ) -> None:
     running = await telegram_bridge()
     alice = fake_telegram.add_user("Alice")
-    group = fake_telegram.add_supergroup("Doubts", members=[alice])
+    group = fake_telegram.add_supergroup("Doubts", members=[alice], username="doubts")
     user = await make_matrix_user("writer", displayname="W")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     fake_telegram.inject_text(group, alice, "known before")
@@ -67,7 +77,7 @@ async def test_a_part_that_reached_telegram_is_found_not_sent_again(
     sent = sent_texts(fake_telegram, group)
     assert [s.text for s in sent] == ["W: only once please"]
     assert [row.remote_id for row in mapped] == [str(sent[0].message_id)]
-    assert await rows(running, OutgoingIntent) == []
+    assert await nothing_in_doubt(running)
     # The look-up's button is gone again; only the look-up touched the message.
     assert "reply_markup" not in sent[0].message
     assert len(sent[0].edits) == 2
@@ -82,7 +92,7 @@ async def test_a_part_telegram_never_got_is_sent_again_once(
 ) -> None:
     running = await telegram_bridge(request_timeout=2)
     alice = fake_telegram.add_user("Alice")
-    group = fake_telegram.add_supergroup("Lost answers", members=[alice])
+    group = fake_telegram.add_supergroup("Lost answers", members=[alice], username="lost")
     user = await make_matrix_user("writer", displayname="W")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     fake_telegram.inject_text(group, alice, "known before")
@@ -97,4 +107,4 @@ async def test_a_part_telegram_never_got_is_sent_again_once(
     await asyncio.sleep(1)  # time for a second send, if the bridge were to make one
     assert len(sent_texts(fake_telegram, group)) == 1
     assert fake_telegram.calls_to("editMessageReplyMarkup"), "it looked before sending again"
-    assert await rows(running, OutgoingIntent) == []
+    assert await nothing_in_doubt(running)

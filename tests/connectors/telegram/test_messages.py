@@ -30,7 +30,7 @@ async def portal_with_reader(
 ) -> tuple[RunningBridge, Any, Any, MatrixTestClient, str]:
     running = await start(overrides=overrides)
     alice = fake.add_user("Alice", username="alice_tg")
-    group = fake.add_supergroup("Chat", members=[alice])
+    group = fake.add_supergroup("Chat", members=[alice], username="chat")
     user = await make_user("reader", displayname="Reader R")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     return running, alice, group, user, room_id

@@ -3,10 +3,15 @@ alias, and a group's upgrade to a supergroup. Real Synapse, fake Bot API, real P
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
+
+from bridge.network.ids import PortalKey, RemoteChatID
 from tests.connectors.telegram.conftest import (
     StartTelegramBridge,
+    bridge_from_telegram,
     confirmed,
     eventually,
     last_update_id,
@@ -20,6 +25,10 @@ DOMAIN = "synapse.test"
 
 def alias_for(chat_id: int) -> str:
     return f"#telegram_{chat_id}:{DOMAIN}"
+
+
+def portal_key(chat_id: int) -> PortalKey:
+    return PortalKey(RemoteChatID(str(chat_id)))
 
 
 def text_event(body: str) -> Any:
@@ -129,7 +138,7 @@ async def test_joining_the_alias_creates_a_public_portal(
     make_matrix_user: MakeMatrixUser,
 ) -> None:
     await telegram_bridge()
-    channel = fake_telegram.add_channel("News", description="Daily news")
+    channel = fake_telegram.add_channel("News", description="Daily news", username="news")
     user = await make_matrix_user("joiner")
     room_id = await user.join(alias_for(channel.id))
     assert (await user.get_state(room_id, "m.room.name"))["name"] == "News"
@@ -154,6 +163,34 @@ async def test_joining_the_alias_creates_a_public_portal(
         raise AssertionError("joined the alias of a chat the bot is not in")
     except MatrixError as error:
         assert error.errcode == "M_NOT_FOUND"
+
+
+async def test_the_alias_opens_only_public_chats_or_chats_an_admin_bridged(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nobody in a private group asked for a portal: joining its alias does not open one (the
+    log says why, and how to bridge it). After an admin's /bridge the alias leads there."""
+    running = await telegram_bridge()
+    owner = fake_telegram.add_user("Petra")
+    group = fake_telegram.add_supergroup("Private circle", owner=owner)
+    user = await make_matrix_user("curious")
+    with caplog.at_level(logging.INFO, logger="bridge.core"):
+        try:
+            await user.join(alias_for(group.id))
+            raise AssertionError("joined the alias of a private chat nobody bridged")
+        except MatrixError as error:
+            assert error.errcode == "M_NOT_FOUND"
+    assert any("is not public" in r.getMessage() for r in caplog.records)
+    assert running.bridge.portals is not None
+    assert running.bridge.portals.index.find(portal_key(group.id)) is None, "no portal made"
+
+    await bridge_from_telegram(fake_telegram, group, owner)
+    room_id = await user.join(alias_for(group.id))
+    fake_telegram.inject_text(group, owner, "welcome")
+    await user.wait_for_event(room_id, text_event("welcome"))
 
 
 async def test_no_public_portals_when_turned_off(
@@ -183,6 +220,7 @@ async def test_group_upgraded_to_supergroup_keeps_its_portal(
     await telegram_bridge()
     owner = fake_telegram.add_user("Gus")
     group = fake_telegram.add_group("Growing", owner=owner)
+    await bridge_from_telegram(fake_telegram, group, owner)
     user = await make_matrix_user("member")
     room_id = await user.join(alias_for(group.id))
     fake_telegram.inject_text(group, owner, "before the upgrade")

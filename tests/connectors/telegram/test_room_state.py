@@ -43,7 +43,9 @@ async def test_telegram_title_photo_and_description_update_the_room(
 ) -> None:
     await telegram_bridge(chat_resync_interval=0.5)
     owner = fake_telegram.add_user("Owner")
-    group = fake_telegram.add_supergroup("Old title", description="old", owner=owner)
+    group = fake_telegram.add_supergroup(
+        "Old title", description="old", owner=owner, username="oldtitle"
+    )
     user = await make_matrix_user("reader")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
 
@@ -71,7 +73,7 @@ async def test_matrix_name_and_topic_go_to_telegram(
     user = await make_matrix_user("namer")
     await telegram_bridge(overrides={"bridge.permissions": {user.user_id: "admin"}})
     owner = fake_telegram.add_user("Owner")
-    group = fake_telegram.add_supergroup("Before", owner=owner)
+    group = fake_telegram.add_supergroup("Before", owner=owner, username="before")
     fake_telegram.set_bot_member(group, "administrator", can_change_info=True)
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     # Only those with power may rename the room; the room's creator (the bot) gives it.
@@ -94,7 +96,8 @@ async def test_a_refused_rename_is_told_and_the_switch_turns_it_off(
     user = await make_matrix_user("namer")
     running = await telegram_bridge(overrides={"bridge.permissions": {user.user_id: "admin"}})
     owner = fake_telegram.add_user("Owner")
-    group = fake_telegram.add_supergroup("Locked", owner=owner)  # the bot is a plain member
+    # The bot is a plain member.
+    group = fake_telegram.add_supergroup("Locked", owner=owner, username="locked")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     await _give_power(appservice_setup, synapse, user.user_id, room_id)
     await user.send_state(room_id, "m.room.name", {"name": "Nope"})
@@ -124,7 +127,7 @@ async def test_matrix_joins_and_leaves_are_announced_only_when_configured(
 ) -> None:
     running = await telegram_bridge()
     owner = fake_telegram.add_user("Owner")
-    group = fake_telegram.add_supergroup("Quiet", owner=owner)
+    group = fake_telegram.add_supergroup("Quiet", owner=owner, username="quiet")
     alias = f"#telegram_{group.id}:{DOMAIN}"
     quiet = await make_matrix_user("quiet", displayname="Quiet Q")
     observer = await make_matrix_user("observer", displayname="Observer")

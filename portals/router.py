@@ -1,0 +1,230 @@
+"""Intake into lanes: each stored event goes to the lane that keeps its chat or room in order.
+
+Routing is decided before an event is stored (its lane is stored with it) from what is in
+memory, and handing the stored event to its lane never waits and never touches the database.
+So nothing can fail between storing an event and queueing it; should an offer go astray all
+the same, the lane is read again from the store (``rescan_stranded``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from bridge.db.inbox import StoredMatrixEvent, StoredRemoteEvent
+from bridge.network.events import RemoteChatCreate, RemoteChatMigrate, RemoteEvent, decode_event
+from bridge.network.ids import PortalKey
+
+from .context import PortalContext
+from .lanes import Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
+from .manager import PortalManager, lane_of, portal_id_of
+
+log = logging.getLogger("portals.router")
+
+ROOM_PREFIX = "room:"
+# Events waiting longer than this in a lane that is not working are looked at again.
+STRANDED_AFTER = timedelta(seconds=30)
+
+
+class Router:
+    def __init__(
+        self,
+        ctx: PortalContext,
+        portals: PortalManager,
+        handle_room_event: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        self._ctx = ctx
+        self._portals = portals
+        self._handle_room_event = handle_room_event
+        self._rooms: dict[str, Lane] = {}
+        self._closed = False
+        self._stranded: set[str] = set()
+        self._retry: asyncio.TimerHandle | None = None
+
+    # Deciding lanes (before the event is stored).
+
+    def matrix_lane(self, event: dict[str, Any]) -> str:
+        room_id = str(event.get("room_id"))
+        portal_id = self._ctx.index.by_room(room_id)
+        return lane_of(portal_id) if portal_id is not None else f"{ROOM_PREFIX}{room_id}"
+
+    async def remote_lane(self, event: RemoteEvent) -> str | None:
+        """The lane of a remote event; None if its chat has no portal and the event opens
+        none (a private message to the bot, a group nobody bridged): it is not stored."""
+        portal_id = self._ctx.index.find(event.portal)
+        if portal_id is None:
+            if not isinstance(event, RemoteChatCreate):
+                return None
+            portal_id = (await self._portals.ensure(event.portal)).id
+        if isinstance(event, RemoteChatMigrate):
+            # Events of the new id may come before the move is handled: from now on (and
+            # after a restart) they join this portal's lane, behind it.
+            new_key = PortalKey(event.new_chat_id, event.portal.receiver)
+            await self._portals.follow_key(portal_id, new_key)
+        return lane_of(portal_id)
+
+    # Handing stored events over (never waits, never raises).
+
+    def offer_matrix(self, stored: StoredMatrixEvent) -> None:
+        lane_name = stored.lane or self.matrix_lane(stored.event)
+        replayed = stored.id <= self._ctx.startup.matrix
+        self._offer(lane_name, MatrixItem(stored.id, stored.event, replayed))
+
+    def offer_remote(self, stored: StoredRemoteEvent, event: RemoteEvent | None = None) -> None:
+        if stored.lane is None:
+            log.warning("Remote event %d has no lane; it waits for the next start", stored.id)
+            return
+        try:
+            decoded = event if event is not None else decode_event(stored.event)
+        except Exception:
+            log.exception("Remote event %d cannot be read; skipped", stored.id)
+            return
+        replayed = stored.id <= self._ctx.startup.remote
+        self._offer(stored.lane, RemoteItem(stored.id, decoded, replayed))
+
+    def _offer(self, lane_name: str, item: StoredItem) -> None:
+        try:
+            lane = self.lane(lane_name)
+            if lane is None:
+                log.warning(
+                    "Event %d is for %s, which is gone; not handled", item.inbox_id, lane_name
+                )
+                return
+            lane.offer(item)
+        except Exception:
+            # The event is stored: read its lane from the store again shortly.
+            log.exception(
+                "Could not queue event %d in %s; reading it again", item.inbox_id, lane_name
+            )
+            self._stranded.add(lane_name)
+            self._retry_soon()
+
+    def _retry_soon(self, delay: float = 1.0) -> None:
+        if self._retry is None and not self._closed:
+            self._retry = asyncio.get_running_loop().call_later(delay, self._retry_stranded)
+
+    def _retry_stranded(self) -> None:
+        self._retry = None
+        for lane_name in list(self._stranded):
+            try:
+                lane = self.lane(lane_name)
+                if lane is not None:
+                    lane.rescan()
+                self._stranded.discard(lane_name)
+            except Exception:
+                log.exception("Could not read lane %s again; trying later", lane_name)
+        if self._stranded:
+            self._retry_soon(5.0)
+
+    # Lanes.
+
+    def lane(self, name: str) -> Lane | None:
+        portal_id = portal_id_of(name)
+        if portal_id is not None:
+            portal = self._portals.portal(portal_id)
+            return portal.lane if portal is not None else None
+        if not name.startswith(ROOM_PREFIX):
+            return None
+        lane = self._rooms.get(name)
+        if lane is None:
+            lane = self._rooms[name] = Lane(
+                name,
+                self._room_handler(),
+                self._room_loader(name),
+                self._ctx.queue_size,
+                self._ctx.idle_after,
+                self._let_go,
+            )
+        return lane
+
+    def _let_go(self, lane: Lane) -> None:
+        if self._rooms.get(lane.name) is lane and lane.idle:
+            del self._rooms[lane.name]
+
+    def _room_handler(self) -> Callable[[LaneItem], Awaitable[None]]:
+        async def handle(item: LaneItem) -> None:
+            if not isinstance(item, MatrixItem):
+                return
+            error = None
+            try:
+                await self._handle_room_event(item.event)
+            except Exception as failure:
+                log.exception("Failed to handle event %s", item.event.get("event_id"))
+                error = repr(failure)
+            await self._ctx.matrix_inbox.mark_handled(item.inbox_id, error)
+
+        return handle
+
+    def _room_loader(
+        self, name: str
+    ) -> Callable[[Source, int, int], Awaitable[Sequence[StoredItem]]]:
+        async def load(source: Source, after: int, limit: int) -> Sequence[StoredItem]:
+            if source != "matrix":
+                return []
+            rows = await self._ctx.matrix_inbox.lane_batch(name, after, limit)
+            first = self._ctx.startup.matrix
+            return [MatrixItem(row.id, row.event, row.id <= first) for row in rows]
+
+        return load
+
+    # Start-up and safety.
+
+    async def replay(self) -> int:
+        """Queue what was stored but not handled before the last stop: each lane with such
+        events reads them from the store, in order. Returns how many lanes."""
+        ctx = self._ctx
+        await self._assign_old_events()
+        lanes = await ctx.matrix_inbox.pending_lanes()
+        lanes |= await ctx.remote_inbox.pending_lanes(ctx.connector.name)
+        for name in sorted(lanes):
+            lane = self.lane(name)
+            if lane is None:
+                log.warning("Events wait for %s, which is gone; they are not handled", name)
+                continue
+            lane.rescan()
+        return len(lanes)
+
+    async def _assign_old_events(self) -> None:
+        """Events stored by a version without lanes get theirs now."""
+        ctx = self._ctx
+        matrix = {
+            row.id: self.matrix_lane(row.event) for row in await ctx.matrix_inbox.unassigned()
+        }
+        if matrix:
+            await ctx.matrix_inbox.assign_lanes(matrix)
+        remote: dict[int, str] = {}
+        for row in await ctx.remote_inbox.unassigned(ctx.connector.name):
+            lane = await self.remote_lane(decode_event(row.event))
+            if lane is None:
+                await ctx.remote_inbox.mark_handled(row.id, "no portal")
+            else:
+                remote[row.id] = lane
+        if remote:
+            await ctx.remote_inbox.assign_lanes(remote)
+
+    async def rescan_stranded(self) -> None:
+        """Lanes with events waiting a while and nothing in hand read the store again: an
+        offer that went astray for any reason is handled after all."""
+        ctx = self._ctx
+        await ctx.marks.flush()
+        lanes = await ctx.matrix_inbox.pending_lanes(STRANDED_AFTER)
+        lanes |= await ctx.remote_inbox.pending_lanes(ctx.connector.name, STRANDED_AFTER)
+        for name in lanes:
+            lane = self.lane(name)
+            if lane is not None and lane.idle:
+                log.warning(
+                    "Events in %s were waiting with nobody at work; reading them again", name
+                )
+                lane.rescan()
+
+    async def close(self, timeout: float) -> bool:
+        self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+        results = await asyncio.gather(
+            *(lane.close(timeout) for lane in list(self._rooms.values()))
+        )
+        return all(results)

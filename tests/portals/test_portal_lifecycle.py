@@ -1,0 +1,259 @@
+"""Portals at the scale of a whole homeserver, on a real Synapse with the in-test connector:
+idle portals let their worker go and start again on demand; a chat nobody bridged leaves no
+trace; a steady conversation asks the homeserver nothing beyond the messages themselves; a
+routing failure strands nothing; bridging from Matrix is checked in the portal's own order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from mautrix.api import HTTPAPI
+from sqlalchemy import func, select
+
+from bridge.db.models import Portal as PortalRecord
+from bridge.db.models import RemoteInbox
+from bridge.network.events import ChatInfo
+from bridge.network.ids import PortalKey, RemoteChatID
+from portals import manager as manager_module
+from portals import room as room_module
+from portals.lanes import Lane
+from tests.bridge.test_listener_integration import Homeserverish
+from tests.conftest import StartBridge
+from tests.fakes.fake_network import FakeConnector
+from tests.support.bridge_harness import AppserviceSetup, RunningBridge
+from tests.support.fixtures import MakeMatrixUser
+
+
+def text_event(body: str) -> Callable[[dict[str, Any]], bool]:
+    def match(event: dict[str, Any]) -> bool:
+        return event.get("type") == "m.room.message" and event["content"].get("body") == body
+
+    return match
+
+
+async def until(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (result := check()):
+        assert loop.time() < deadline, f"timed out waiting for {what or check}"
+        await asyncio.sleep(0.05)
+    return result
+
+
+async def count(running: RunningBridge, model: Any, *where: Any) -> int:
+    async with running.bridge.db.session() as session:
+        query = select(func.count()).select_from(model)
+        if where:
+            query = query.where(*where)
+        return int(await session.scalar(query) or 0)
+
+
+class HomeserverRequests:
+    """Every request the bridge makes to the homeserver, by method and path."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seen: list[tuple[str, str]] = []
+        original = HTTPAPI.request
+
+        async def recording(api: HTTPAPI, method: Any, path: Any, *args: Any, **kw: Any) -> Any:
+            self.seen.append((str(method), str(path)))
+            return await original(api, method, path, *args, **kw)
+
+        monkeypatch.setattr(HTTPAPI, "request", recording)
+
+    def since(self, mark: int) -> Counter[str]:
+        return Counter(f"{method} {_shape(path)}" for method, path in self.seen[mark:])
+
+
+def _shape(path: str) -> str:
+    """A path with its ids left out: /rooms/!x/send/m.room.message/t -> rooms/send."""
+    parts = [p for p in path.split("/") if p and not p.startswith(("!", "@", "$", "%"))]
+    return "/".join(p for p in parts if p in {"rooms", "send", "context", "messages", "state"})
+
+
+async def open_portal(
+    connector: FakeConnector, make_matrix_user: MakeMatrixUser, chat: str
+) -> tuple[Any, str]:
+    user = await make_matrix_user("writer", displayname="Writer")
+    room_id = await connector.create_portal(chat, f"Chat {chat}", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    return user, room_id
+
+
+async def test_an_idle_portal_lets_its_worker_go_and_starts_again_on_demand(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    running = await start_bridge(connector=connector, idle_after=0.3)
+    manager = running.bridge.portals
+    assert manager is not None
+    user, room_id = await open_portal(connector, make_matrix_user, "idle")
+    await connector.remote_message("idle", "1", "7", "Ida", "before the pause")
+    await user.wait_for_event(room_id, text_event("before the pause"))
+
+    portal_id = manager.index.by_room(room_id)
+    assert portal_id is not None
+    await until(
+        lambda: all(p.id != portal_id for p in manager.loaded()),
+        what="the idle portal let go",
+    )
+    workers = [
+        t.get_name() for t in asyncio.all_tasks() if t.get_name() == f"lane:portal:{portal_id}"
+    ]
+    assert workers == [], "no worker left for the idle portal"
+
+    await connector.remote_message("idle", "2", "7", "Ida", "after the pause")
+    await user.wait_for_event(room_id, text_event("after the pause"))
+    await user.send_message(room_id, "and back")
+    await until(lambda: any(m.body == "Writer: and back" for _, m in connector.network.sent))
+
+
+async def test_a_chat_without_a_portal_leaves_no_row_no_event_and_no_worker(
+    start_bridge: StartBridge,
+) -> None:
+    connector = FakeConnector()
+    running = await start_bridge(connector=connector)
+    manager = running.bridge.portals
+    assert manager is not None
+    before = len(manager.loaded())
+    for number in range(5):
+        kept = await connector.remote_message("dm-42", str(number), "42", "Stranger", "hi bot")
+        assert not kept
+    assert await count(running, PortalRecord, PortalRecord.remote_id == "dm-42") == 0
+    assert await count(running, RemoteInbox, RemoteInbox.portal_remote_id == "dm-42") == 0
+    assert len(manager.loaded()) == before
+
+
+async def test_a_steady_conversation_asks_the_homeserver_nothing_extra(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the first message each way (which may look around once after the start), a Matrix
+    message costs the homeserver no request at all (no timeline context, no profile look-up)
+    and a remote message exactly one (its send)."""
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user, room_id = await open_portal(connector, make_matrix_user, "steady")
+    requests = HomeserverRequests(monkeypatch)
+    await user.send_message(room_id, "warm up")
+    await connector.remote_message("steady", "0", "9", "Remy", "warm up too")
+    await user.wait_for_event(room_id, text_event("warm up too"))
+    await until(lambda: len(connector.network.sent) == 1)
+
+    mark = len(requests.seen)
+    for number in range(5):
+        await user.send_message(room_id, f"matrix {number}")
+    await until(lambda: len(connector.network.sent) == 6, what="five relayed")
+    assert requests.since(mark) == Counter(), "no homeserver request for a Matrix message"
+
+    mark = len(requests.seen)
+    for number in range(1, 6):
+        await connector.remote_message("steady", str(number), "9", "Remy", f"remote {number}")
+    await user.wait_for_event(room_id, text_event("remote 5"))
+    assert requests.since(mark) == Counter({"PUT rooms/send": 5})
+
+
+async def test_a_gap_in_the_homeservers_transactions_makes_each_room_look_back_once(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    appservice_setup: AppserviceSetup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user, room_id = await open_portal(connector, make_matrix_user, "gap")
+    requests = HomeserverRequests(monkeypatch)
+    await user.send_message(room_id, "first")
+    await until(lambda: len(connector.network.sent) == 1)
+    await user.send_message(room_id, "second")
+    await until(lambda: len(connector.network.sent) == 2)
+
+    # A transaction far ahead of the last one: some may have been stranded in between.
+    assert await Homeserverish(appservice_setup).transaction("900000000", []) == 200
+    mark = len(requests.seen)
+    await user.send_message(room_id, "after the gap")
+    await user.send_message(room_id, "and again")
+    await until(lambda: len(connector.network.sent) == 4)
+    assert requests.since(mark)["GET rooms/context"] == 1
+
+
+async def test_a_failed_hand_over_to_a_lane_strands_nothing(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user, room_id = await open_portal(connector, make_matrix_user, "astray")
+    original = Lane.offer
+    failures: list[int] = []
+
+    def failing_once(lane: Lane, item: Any) -> bool:
+        if not failures and lane.name.startswith("portal:"):
+            failures.append(item.inbox_id)
+            raise RuntimeError("lost on the way")
+        return original(lane, item)
+
+    monkeypatch.setattr(Lane, "offer", failing_once)
+    await user.send_message(room_id, "not lost")
+    await connector.remote_message("astray", "1", "5", "Ada", "neither this")
+    await until(lambda: failures, what="the failed hand-over")
+    await until(lambda: any(m.body == "Writer: not lost" for _, m in connector.network.sent))
+    await user.wait_for_event(room_id, text_event("neither this"))
+
+
+async def test_bridging_from_matrix_does_not_overwrite_a_room_made_meanwhile(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The network's side asks for the chat's room while `bridge` runs, and that room is
+    still being made when the command looks: the command must not overwrite it."""
+    connector = FakeConnector()
+    running = await start_bridge(
+        connector=connector, overrides={"bridge.permissions": {"synapse.test": "admin"}}
+    )
+    admin = await make_matrix_user("admin")
+    other = await make_matrix_user("other")
+    room_id = await admin.create_room(name="Mine", invite=[running.bot, other.user_id])
+    await other.join(room_id)  # three of us: not a management room
+    await admin.wait_for_membership(room_id, running.bot, "join")
+    connector.network.chats["race"] = ChatInfo(name="Race")
+
+    # Making the network side's room takes a while.
+    slow = asyncio.Event()
+    ensure_room = room_module.ensure_room
+
+    async def slow_ensure_room(*args: Any, **kwargs: Any) -> str:
+        await slow.wait()
+        return await ensure_room(*args, **kwargs)
+
+    monkeypatch.setattr(manager_module, "ensure_room", slow_ensure_room)
+    made: list[asyncio.Task[str]] = []
+    original = connector.get_chat_info
+
+    async def meanwhile(portal: PortalKey) -> ChatInfo:
+        if not made:
+            made.append(asyncio.create_task(connector.create_portal("race", "Race")))
+            await asyncio.sleep(0.2)  # the room is being made, in the portal's order
+            asyncio.get_running_loop().call_later(0.5, slow.set)
+        return await original(portal)
+
+    connector.get_chat_info = meanwhile  # type: ignore[method-assign]
+    sent = await admin.send_message(room_id, "!tg bridge race")
+    answer = await admin.wait_for_event(
+        room_id, lambda e: "race" in e["content"].get("body", "").lower(), after=sent
+    )
+    assert "bridged to another room" in answer["content"]["body"]
+    network_room = await made[0]
+    manager = running.bridge.portals
+    assert manager is not None
+    portal_id = manager.index.find(PortalKey(RemoteChatID("race")))
+    assert portal_id is not None
+    entry = manager.index.entry(portal_id)
+    assert entry is not None and entry.room_id == network_room != room_id
