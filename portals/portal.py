@@ -33,6 +33,8 @@ class Portal:
         self.caught_up: set[str] = set()
         # Display names from this room's member events, in the room's order.
         self.member_names: dict[str, str] = {}
+        # Senders told that their messages are not relayed (bridge.relay.enabled): once a run.
+        self.told_relay_off: set[str] = set()
         # Set by the manager, which finds portals by key.
         self.on_rekey: Callable[[Portal, PortalKey], None] | None = None
 

@@ -137,6 +137,7 @@ def _require_placeholder(value: str, placeholder: str) -> str:
 
 
 class RelayConfig(_Section):
+    enabled: bool = True
     message_formats: dict[str, str]
     announce_membership: bool = False
     membership_formats: dict[str, str]

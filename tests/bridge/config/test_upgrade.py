@@ -114,3 +114,15 @@ def test_unknown_keys_are_reported(tmp_path: Path) -> None:
         "extra_section",
         "appservice.bot_usrname",
     ]
+
+
+def test_relay_enabled_is_a_known_key(tmp_path: Path) -> None:
+    # The key mautrix bridges use: an admin's false is kept, not reported as unknown.
+    text, config_file, _ = upgraded(
+        tmp_path, "bridge:\n    relay:\n        enabled: false\ntelegram:\n    bot_token: ''\n"
+    )
+    assert config_file.unknown_keys(EXAMPLE, ["telegram"]) == []
+    assert "enabled: false" in text
+    assert config_file.typed(["telegram"]).bridge.relay.enabled is False
+    # On by default: Matrix users are relayed by the bot under their own name.
+    assert upgraded(tmp_path, "")[1].typed(["telegram"]).bridge.relay.enabled is True
