@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bridge.config.loader import ConfigFile, example_config_path
+from bridge.config.loader import ConfigFile, example_config_text
 from bridge.registration import alias_namespace, build_registration, user_namespace
 
 
 def config_for(tmp_path: Path, **values: Any) -> ConfigFile:
     path = tmp_path / "config.yaml"
-    path.write_text(example_config_path().read_text())
+    path.write_text(example_config_text())
     config_file = ConfigFile.load(path)
     for key, value in values.items():
         config_file.set(key.replace("__", "."), value)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config.loader import ConfigFile, example_config_path
+from bridge.config.loader import ConfigFile, example_config_text
 
-EXAMPLE = example_config_path()
+EXAMPLE = example_config_text()
 
 
 def upgraded(tmp_path: Path, text: str) -> tuple[str, ConfigFile, bool]:
@@ -90,9 +90,8 @@ def test_upgrade_is_idempotent_and_keeps_a_complete_config_byte_for_byte(tmp_pat
     second, _, changed_again = upgraded(tmp_path, first)
     assert not changed_again
     assert second == first
-    example = EXAMPLE.read_text()
     path = tmp_path / "complete.yaml"
-    path.write_text(example)
+    path.write_text(EXAMPLE)
     config_file = ConfigFile.load(path)
     assert not config_file.upgrade_from(EXAMPLE).changed
 
@@ -107,7 +106,7 @@ def test_the_files_indentation_is_kept(tmp_path: Path, indent: int) -> None:
 
 def test_unknown_keys_are_reported(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text(EXAMPLE.read_text() + "extra_section: 1\n")
+    path.write_text(EXAMPLE + "extra_section: 1\n")
     config_file = ConfigFile.load(path)
     config_file.document["appservice"]["bot_usrname"] = "typo"
     assert config_file.unknown_keys(EXAMPLE, ["telegram"]) == [
