@@ -2,6 +2,7 @@
 FROM python:3.11-slim
 
 WORKDIR /opt/bridge
+# config.example.yaml: bridge/config/config.example.yaml is a symlink to it.
 COPY pyproject.toml constraints.txt README.md config.example.yaml ./
 COPY bridge ./bridge
 COPY portals ./portals

@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from connectors import NETWORKS, create_connector
 
 from . import __version__
-from .config.loader import ConfigError, ConfigFile, example_config_path, write_first_config
+from .config.loader import ConfigError, ConfigFile, example_config_text, write_first_config
 from .config.model import Config
 from .errors import StartupError
 from .logging_setup import configure_logging
@@ -105,7 +105,8 @@ def load(path: Path) -> tuple[ConfigFile, Config, str]:
     Returns the file, the typed config and the name of the network it configures.
     """
     config_file = ConfigFile.load(path)
-    report = config_file.upgrade_from(example_config_path())
+    example = example_config_text()
+    report = config_file.upgrade_from(example)
     if report.changed:
         try:
             config_file.save()
@@ -123,7 +124,7 @@ def load(path: Path) -> tuple[ConfigFile, Config, str]:
         raise ConfigError(
             f"the config must have exactly one network section of: {', '.join(NETWORKS)}"
         )
-    for key in config_file.unknown_keys(example_config_path(), networks):
+    for key in config_file.unknown_keys(example, networks):
         print(f"Config: unknown key {key} is ignored (a typo?)", file=sys.stderr)
     return config_file, config_file.typed(networks), networks[0]
 

@@ -125,6 +125,18 @@ async def _message(
         return False
     if level < PermissionLevel.RELAY:
         return False
+    if not ctx.config.bridge.relay.enabled:
+        # No Matrix user can link a remote account yet, so each one would be relayed by the bot.
+        if sender not in portal.told_relay_off:
+            network = ctx.connector.display_name
+            await notice(
+                portal,
+                f"{sender}, your messages are not bridged to {network}: relaying by the bridge "
+                f"bot is turned off (bridge.relay.enabled), and you have no linked {network} "
+                "account.",
+            )
+            portal.told_relay_off.add(sender)
+        return False
     ctx.activity[room_id] = time.monotonic()
     if not catching_up:
         await _catch_up(portal, event)

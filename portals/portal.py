@@ -45,6 +45,8 @@ class Portal:
         self.caught_up: set[str] = set()
         # The delivery-gap generation (bridge/matrix/gaps.py) this room was last checked at.
         self.checked_generation = 0
+        # Senders told that their messages are not relayed (bridge.relay.enabled): once a run.
+        self.told_relay_off: set[str] = set()
 
     @property
     def id(self) -> int:

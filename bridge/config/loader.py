@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,16 @@ class ConfigError(Exception):
     """A config problem, told in one line that names the key and what to do."""
 
 
-def example_config_path() -> Path:
-    """config.example.yaml at the top of the source tree (the one documented source)."""
-    return Path(__file__).resolve().parents[2] / "config.example.yaml"
+EXAMPLE_NAME = "config.example.yaml"
+
+
+def example_config_text() -> str:
+    """The documented example config, shipped as package data so an installed bridge has it.
+
+    In the source tree bridge/config/config.example.yaml is a symlink to the top-level file
+    admins read; building the package copies its content, so there is one source of truth.
+    """
+    return resources.files("bridge.config").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
 
 
 def _yaml() -> YAML:
@@ -67,9 +74,8 @@ class ConfigFile:
         document = _parse(text, str(path))
         return cls(path, document)
 
-    def upgrade_from(self, example_path: Path) -> UpgradeReport:
-        example_text = example_path.read_text(encoding="utf-8")
-        example = _parse(example_text, str(example_path))
+    def upgrade_from(self, example_text: str) -> UpgradeReport:
+        example = _parse(example_text, EXAMPLE_NAME)
         return upgrade(
             self.document, example, example_text.splitlines(), renames=RENAMES, opaque=OPAQUE
         )
@@ -110,9 +116,9 @@ class ConfigFile:
             Path(temporary).unlink(missing_ok=True)
             raise
 
-    def unknown_keys(self, example_path: Path, network_sections: Iterable[str]) -> list[str]:
+    def unknown_keys(self, example_text: str, network_sections: Iterable[str]) -> list[str]:
         """Keys in the user's file that the example does not have (likely typos)."""
-        example = _parse(example_path.read_text(encoding="utf-8"), str(example_path))
+        example = _parse(example_text, EXAMPLE_NAME)
         allowed_top = set(CORE_SECTIONS) | set(network_sections)
         unknown = [str(key) for key in self.document if key not in allowed_top]
         for section in self.document:
@@ -190,5 +196,5 @@ def write_first_config(path: Path) -> None:
     """Copy the example config to ``path`` for the admin to fill in."""
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True)
-    shutil.copyfile(example_config_path(), path)
+    path.write_text(example_config_text(), encoding="utf-8")
     os.chmod(path, 0o600)

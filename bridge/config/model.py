@@ -99,7 +99,7 @@ class AppserviceConfig(_Section):
     bot_avatar: str = ""
     as_token: str
     hs_token: str
-    ephemeral_events: bool = True
+    ephemeral_events: bool = False
 
     @field_validator("address")
     @classmethod
@@ -137,6 +137,7 @@ def _require_placeholder(value: str, placeholder: str) -> str:
 
 
 class RelayConfig(_Section):
+    enabled: bool = True
     message_formats: dict[str, str]
     announce_membership: bool = False
     membership_formats: dict[str, str]

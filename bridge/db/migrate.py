@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger("bridge.db")
+
+
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs at INFO each plugin it sets up (on import) and its context (on each run),
+    about ten lines at every start: let only its warnings through, unless the admin's logging
+    config sets a level for alembic."""
+    logger = logging.getLogger("alembic")
+    if logger.level != logging.NOTSET:
+        yield
+        return
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
+# The bridge imports this module after its logging is configured (see _quiet_alembic).
+with _quiet_alembic():
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -21,9 +46,20 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return config
 
 
+def _upgrade(connection: Connection) -> tuple[str | None, str | None]:
+    with _quiet_alembic():
+        before = MigrationContext.configure(connection).get_current_revision()
+        command.upgrade(alembic_config(connection), "head")
+        after = MigrationContext.configure(connection).get_current_revision()
+    return before, after
+
+
 async def upgrade_to_head(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        before, after = await connection.run_sync(_upgrade)
+    if before != after:
+        # One line of our own instead of alembic's: only when the schema changed.
+        log.info("Database upgraded from %s to %s", before or "an empty database", after)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

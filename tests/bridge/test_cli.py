@@ -11,6 +11,8 @@ from ruamel.yaml import YAML
 
 from bridge import __version__
 from bridge.config.loader import ConfigFile
+from bridge.db.migrate import head_revision
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,3 +126,25 @@ def test_an_old_config_is_upgraded_in_place(tmp_path: Path) -> None:
     text = config_path.read_text()
     assert "# mine" in text and "address: http://hs:8008  # local" in text
     assert "# The prefix of commands outside your management room" in text
+
+
+def test_start_up_logs_one_line_for_a_migration_and_none_at_head(tmp_path: Path) -> None:
+    # No homeserver answers: the bridge migrates its database, then stops at the first check.
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    config_file = ConfigFile.load(tmp_path / "config.yaml")
+    config_file.set("homeserver.address", f"http://127.0.0.1:{free_port()}")
+    config_file.set("appservice.database", "sqlite:///bridge.db")
+    config_file.set("telegram.bot_token", "6000000001:AAF-never-used-because-no-homeserver-answers")
+    config_file.save()
+    assert run_cli("-c", "config.yaml", "-g", cwd=tmp_path).returncode == 0
+
+    first = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert first.returncode == 1 and "Cannot reach the homeserver" in first.stderr, first.stderr
+    upgraded = f"Database upgraded from an empty database to {head_revision()}"
+    assert first.stderr.count(upgraded) == 1, first.stderr
+    # Alembic's own INFO lines (its plugins, its context, each revision) stay out.
+    assert "alembic" not in first.stderr, first.stderr
+
+    again = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert again.returncode == 1 and "Cannot reach the homeserver" in again.stderr, again.stderr
+    assert "Database upgraded" not in again.stderr and "alembic" not in again.stderr, again.stderr

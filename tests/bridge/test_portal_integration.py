@@ -103,3 +103,37 @@ async def test_matrix_message_reaches_connector(
         room_id, lambda e: "not bridged" in e["content"].get("body", ""), after=sent
     )
     assert "the chat is read-only" in notice["content"]["body"]
+
+
+async def test_with_relaying_off_a_relay_user_is_told_once_and_nothing_is_sent(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    user = await make_matrix_user("unrelayed")
+    connector = FakeConnector()
+    running = await start_bridge(
+        connector=connector,
+        overrides={"bridge.relay.enabled": False, "bridge.permissions": {user.user_id: "relay"}},
+    )
+    room_id = await connector.create_portal("no-relay", "No relay", [user.user_id])
+    await user.join(await user.wait_for_invite())
+
+    first = await user.send_message(room_id, "first")
+    notice = await user.wait_for_event(
+        room_id, lambda e: "not bridged" in e["content"].get("body", ""), after=first
+    )
+    assert notice["sender"] == running.bot
+    assert notice["content"]["msgtype"] == "m.notice"
+    assert user.user_id in notice["content"]["body"]
+    assert "bridge.relay.enabled" in notice["content"]["body"]
+
+    await user.send_message(room_id, "second")
+    # Commands still work; the answer comes after the room's earlier events were handled.
+    ping = await user.send_message(room_id, "!tg ping")
+    await user.wait_for_event(room_id, lambda e: "Pong" in e["content"].get("body", ""), after=ping)
+    assert connector.network.sent == []
+    told = [
+        event
+        for event in await user.room_messages(room_id)
+        if event["sender"] == running.bot and "not bridged" in event["content"].get("body", "")
+    ]
+    assert [event["event_id"] for event in told] == [notice["event_id"]], "told once"

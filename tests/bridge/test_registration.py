@@ -1,17 +1,18 @@
-"""Registration namespaces follow the templates."""
+"""The registration: namespaces follow the templates; ephemeral events only when enabled."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-from bridge.config.loader import ConfigFile, example_config_path
-from bridge.registration import alias_namespace, user_namespace
+from bridge.config.loader import ConfigFile, example_config_text
+from bridge.registration import alias_namespace, build_registration, user_namespace
 
 
-def config_for(tmp_path: Path, **values: str) -> ConfigFile:
+def config_for(tmp_path: Path, **values: Any) -> ConfigFile:
     path = tmp_path / "config.yaml"
-    path.write_text(example_config_path().read_text())
+    path.write_text(example_config_text())
     config_file = ConfigFile.load(path)
     for key, value in values.items():
         config_file.set(key.replace("__", "."), value)
@@ -27,3 +28,18 @@ def test_namespaces_match_ghosts_and_aliases_only(tmp_path: Path) -> None:
     aliases = re.compile(alias_namespace(config))
     assert aliases.fullmatch("#telegram_-100123:example.com")
     assert not aliases.fullmatch("#other:example.com")
+
+
+def test_ephemeral_events_are_asked_for_only_when_enabled(tmp_path: Path) -> None:
+    # The bridge does not use typing, receipts or presence yet: new registrations do not ask.
+    default = config_for(tmp_path)
+    assert default.get("appservice.ephemeral_events") is False
+    registration = build_registration(default.typed(["telegram"]), "a" * 40, "b" * 40)
+    assert "receive_ephemeral" not in registration
+    # A config written before the key existed gets the same default from the model.
+    del default.document["appservice"]["ephemeral_events"]
+    assert default.typed(["telegram"]).appservice.ephemeral_events is False
+
+    enabled = config_for(tmp_path, appservice__ephemeral_events=True)
+    registration = build_registration(enabled.typed(["telegram"]), "a" * 40, "b" * 40)
+    assert registration["receive_ephemeral"] is True

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bridge.__main__ import generate_registration
 from bridge.app import Bridge
-from bridge.config.loader import ConfigFile, example_config_path
+from bridge.config.loader import ConfigFile, example_config_text
 from bridge.config.model import Config
 from bridge.network.interface import NetworkConnector
 
@@ -30,7 +29,7 @@ class AppserviceSetup:
 def make_appservice_setup(directory: Path, port: int) -> AppserviceSetup:
     """Generate the registration with the bridge's own -g code path."""
     config_path = directory / "config.yaml"
-    shutil.copyfile(example_config_path(), config_path)
+    config_path.write_text(example_config_text())
     config_file = ConfigFile.load(config_path)
     config_file.set("homeserver.domain", SERVER_NAME)
     config_file.set("homeserver.address", "http://127.0.0.1:1")

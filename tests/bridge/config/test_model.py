@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from bridge.config.loader import ConfigError, ConfigFile, example_config_path
+from bridge.config.loader import ConfigError, ConfigFile, example_config_text
 from bridge.config.model import PermissionLevel, normalize_database_url
 
 
 def config_with(tmp_path: Path, **values: Any) -> ConfigFile:
     path = tmp_path / "config.yaml"
-    path.write_text(example_config_path().read_text())
+    path.write_text(example_config_text())
     config_file = ConfigFile.load(path)
     for key, value in values.items():
         config_file.set(key.replace("__", "."), value)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config.loader import ConfigFile, example_config_path
+from bridge.config.loader import ConfigFile, example_config_text
 
-EXAMPLE = example_config_path()
+EXAMPLE = example_config_text()
 
 
 def upgraded(tmp_path: Path, text: str) -> tuple[str, ConfigFile, bool]:
@@ -90,9 +90,8 @@ def test_upgrade_is_idempotent_and_keeps_a_complete_config_byte_for_byte(tmp_pat
     second, _, changed_again = upgraded(tmp_path, first)
     assert not changed_again
     assert second == first
-    example = EXAMPLE.read_text()
     path = tmp_path / "complete.yaml"
-    path.write_text(example)
+    path.write_text(EXAMPLE)
     config_file = ConfigFile.load(path)
     assert not config_file.upgrade_from(EXAMPLE).changed
 
@@ -107,10 +106,22 @@ def test_the_files_indentation_is_kept(tmp_path: Path, indent: int) -> None:
 
 def test_unknown_keys_are_reported(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text(EXAMPLE.read_text() + "extra_section: 1\n")
+    path.write_text(EXAMPLE + "extra_section: 1\n")
     config_file = ConfigFile.load(path)
     config_file.document["appservice"]["bot_usrname"] = "typo"
     assert config_file.unknown_keys(EXAMPLE, ["telegram"]) == [
         "extra_section",
         "appservice.bot_usrname",
     ]
+
+
+def test_relay_enabled_is_a_known_key(tmp_path: Path) -> None:
+    # The key mautrix bridges use: an admin's false is kept, not reported as unknown.
+    text, config_file, _ = upgraded(
+        tmp_path, "bridge:\n    relay:\n        enabled: false\ntelegram:\n    bot_token: ''\n"
+    )
+    assert config_file.unknown_keys(EXAMPLE, ["telegram"]) == []
+    assert "enabled: false" in text
+    assert config_file.typed(["telegram"]).bridge.relay.enabled is False
+    # On by default: Matrix users are relayed by the bot under their own name.
+    assert upgraded(tmp_path, "")[1].typed(["telegram"]).bridge.relay.enabled is True

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+import pytest
 from sqlalchemy import inspect
 
 from bridge.db.database import Database
@@ -52,5 +56,30 @@ async def test_the_models_match_the_migrations(db_url: str) -> None:
                 lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
             )
         assert diff == []
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("admin_sets_alembic", [False, True])
+async def test_a_migration_logs_one_line_of_ours(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, admin_sets_alembic: bool
+) -> None:
+    caplog.set_level(logging.INFO)
+    if admin_sets_alembic:
+        # A logging config naming alembic gets alembic's own lines as configured.
+        caplog.set_level(logging.INFO, logger="alembic")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        await db.migrate()
+        ours = [r.getMessage() for r in caplog.records if r.name == "bridge.db"]
+        assert ours == [f"Database upgraded from an empty database to {head_revision()}"]
+        alembic = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+        if admin_sets_alembic:
+            assert any(line.startswith("Running upgrade") for line in alembic), alembic
+        else:
+            assert alembic == []
+        caplog.clear()
+        await db.migrate()
+        assert [r for r in caplog.records if r.name == "bridge.db"] == []
     finally:
         await db.close()
