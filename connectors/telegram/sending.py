@@ -19,7 +19,7 @@ from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, Se
 from . import ids
 from .formatting import PillResolver, matrix_to_telegram_text, render_telegram_html, split_text
 from .lookup import find_own_message
-from .pacing import Pacer
+from .pacing import Pacer, retry_seconds
 
 log = logging.getLogger("connectors.telegram.sending")
 
@@ -130,12 +130,3 @@ def may_have_arrived(error: NetworkError) -> bool:
     passed the request on) leave the outcome unknown.
     """
     return not isinstance(error.__cause__, _NEVER_CONNECTED)
-
-
-def retry_seconds(retry_after: object) -> float:
-    """RetryAfter.retry_after in seconds, whether python-telegram-bot gives a number or a
-    timedelta."""
-    total_seconds = getattr(retry_after, "total_seconds", None)
-    if callable(total_seconds):
-        return float(total_seconds())
-    return float(retry_after)  # type: ignore[arg-type]
