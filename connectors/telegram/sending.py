@@ -18,7 +18,7 @@ from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, Se
 
 from . import ids
 from .formatting import PillResolver, matrix_to_telegram_text, render_telegram_html, split_text
-from .lookup import find_own_message
+from .lookup import MessageFinder
 from .pacing import Pacer, retry_seconds
 
 log = logging.getLogger("connectors.telegram.sending")
@@ -33,6 +33,7 @@ async def send_message(
     message: MatrixMessage,
     pills: PillResolver,
     progress: SendProgress,
+    finder: MessageFinder,
 ) -> AsyncIterator[SendingPart | SentMessage]:
     chunks = [
         chunk
@@ -47,10 +48,14 @@ async def send_message(
         if part_id in progress.already_sent:
             continue
         if part_id in progress.in_doubt:
-            after = progress.in_doubt[part_id]
-            found = await find_own_message(bot, pacer, chat_id, chunk.text, after, progress)
+            found = await finder.find(
+                chat_id,
+                chunk.text,
+                progress.in_doubt[part_id],
+                progress.known_messages,
+                f"part {part_id} of {message.event_id}",
+            )
             if found is not None:
-                log.info("Part %s of %s had reached Telegram: %d", part_id, message.event_id, found)
                 yield SentMessage(ids.message_id(found), part_id)
                 continue
         reply = None
