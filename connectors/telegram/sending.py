@@ -47,6 +47,10 @@ async def send_message(
         part_id = str(index)
         if part_id in progress.already_sent:
             continue
+        # Wait for the flood limit first: a part is noted as leaving only when it really does.
+        # Before a look-up too, which paces its own probes: a wait handed to the portal after
+        # it would start it over.
+        await pacer.before_send(chat_id)
         if part_id in progress.in_doubt:
             found = await finder.find(
                 chat_id,
@@ -71,8 +75,6 @@ async def send_message(
                 chat, text, parse_mode=ParseMode.HTML, reply_parameters=reply_to
             )
 
-        # Wait for the flood limit first: a part is noted as leaving only when it really does.
-        await pacer.before_send(chat_id)
         yield SendingPart(part_id)
         result = await telegram_call(pacer, chat_id, send, paced=True)
         yield SentMessage(ids.message_id(result.message_id), part_id)

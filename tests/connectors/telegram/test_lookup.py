@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bridge.db.models import Message
 from bridge.db.stores import MessageStore
-from connectors.telegram import lookup
+from connectors.telegram import lookup, pacing
 from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser, Sent
 from tests.support.bridge_harness import RunningBridge
@@ -353,3 +353,34 @@ async def test_after_a_restart_the_look_up_waits_for_the_backlog_of_updates(
     ]
     batches = [len(poll.returned) for poll in fake.updates.polls if poll.returned]
     assert batches[-2:] == [100, backlog - 100]
+
+
+async def test_a_look_up_does_not_start_over_behind_the_flood_limit(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Scaled down: the pacer hands waits over 0.1 s (not 3 s) to the portal. With 20 messages
+    # a minute in a group, a look-up then cannot finish without waiting for the flood limit.
+    monkeypatch.setattr(pacing, "LONGEST_QUIET_WAIT", 0.1)
+    await telegram_bridge(overrides=PLAIN, request_timeout=2)
+    alice = fake_telegram.add_user("Alice")
+    group = fake_telegram.add_supergroup("Paced", members=[alice])
+    user = await make_matrix_user("writer", displayname="W")
+    room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
+    burst = [f"burst {index:02d}" for index in range(20)]
+    for text in burst:
+        await user.send_message(room_id, text)
+    await eventually(lambda: texts_in(fake_telegram, group.id) == burst, timeout=30)
+
+    # The next send never gets an answer (and Telegram never took it): it is in doubt.
+    fake_telegram.faults.hang("sendMessage", times=1, chat_id=group.id)
+    await user.send_message(room_id, "after a timeout")
+    await eventually(
+        lambda: "after a timeout" in texts_in(fake_telegram, group.id), timeout=45, what="it"
+    )
+    assert texts_in(fake_telegram, group.id) == [*burst, "after a timeout"]
+    # One look-up: three ids past the end of the chat, each probed once.
+    last = own_message(fake_telegram, group, burst[-1]).message_id
+    assert probes(fake_telegram, group) == [(last + i, False) for i in (1, 2, 3)]
