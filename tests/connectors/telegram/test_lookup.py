@@ -384,3 +384,15 @@ async def test_a_look_up_does_not_start_over_behind_the_flood_limit(
     # One look-up: three ids past the end of the chat, each probed once.
     last = own_message(fake_telegram, group, burst[-1]).message_id
     assert probes(fake_telegram, group) == [(last + i, False) for i in (1, 2, 3)]
+
+
+def test_the_memory_of_others_messages_is_bounded_in_chats_and_ids() -> None:
+    sightings = lookup.Sightings(chats=2, per_chat=3)
+    for message_id in range(1, 6):
+        sightings.add(-1, message_id)
+    assert [(-1, i) in sightings for i in range(1, 6)] == [False, False, True, True, True]
+    sightings.add(-2, 1)
+    sightings.add(-1, 6)  # chat -1 heard of again: chat -2 is now the oldest
+    sightings.add(-3, 1)
+    assert (-2, 1) not in sightings
+    assert (-1, 6) in sightings and (-3, 1) in sightings
