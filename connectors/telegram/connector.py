@@ -28,9 +28,10 @@ from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, Se
 from . import ids
 from .bot_commands import BotCommands
 from .config import TelegramConfig, load_config
+from .lookup import MessageFinder, Sightings
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
-from .polling import Poller
+from .polling import Intake, Poller
 from .sending import send_message, telegram_call
 from .updates import UpdateTranslator
 
@@ -52,6 +53,10 @@ class TelegramConnector:
         self._poller: Poller | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._pacer: Pacer | None = None
+        # What a look-up for a part in doubt skips, and waits for.
+        self._sightings = Sightings()
+        self._intake = Intake()
+        self._finder: MessageFinder | None = None
 
     # Set-up and lifecycle.
 
@@ -98,14 +103,15 @@ class TelegramConnector:
                 self._me.username,
             )
         self._people = People(self._bot)
-        self._translator = UpdateTranslator(self._people, bridge, self._me.id)
+        self._translator = UpdateTranslator(self._people, bridge, self._me.id, self._sightings)
+        self._finder = MessageFinder(self._bot, self._pacer, self._sightings, self._intake)
         self._commands = BotCommands(self._bot, self._me, bridge, self._people, self.get_chat_info)
         log.info("Connected to Telegram as @%s", self._me.username)
 
     async def start_receiving(self) -> None:
         bot, config = self._require_bot(), self._require_config()
         await bot.delete_webhook()
-        self._poller = Poller(bot, self._take_update, config.poll_timeout)
+        self._poller = Poller(bot, self._take_update, config.poll_timeout, self._intake)
         self._poller.start()
         if config.chat_resync_interval > 0:
             self._resync_task = asyncio.create_task(self._resync_periodically())
@@ -118,6 +124,7 @@ class TelegramConnector:
         if self._poller is not None:
             await self._poller.stop()
             self._poller = None
+        self._intake.stopped()
 
     async def stop(self) -> None:
         await self.stop_receiving()
@@ -142,6 +149,7 @@ class TelegramConnector:
         """Hand an update's events to the bridge; returns once they are stored."""
         assert self._translator is not None and self._commands is not None
         bridge = self._require_bridge()
+        self._translator.note(update)
         if await self._commands.handle(update):
             return
         for index, event in enumerate(await self._translator.events(update)):
@@ -170,6 +178,8 @@ class TelegramConnector:
     def send_message(
         self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT
     ) -> AsyncIterator[SendingPart | SentMessage]:
+        if self._finder is None:
+            raise DeliveryError("the bridge is not connected to Telegram yet")
         return send_message(
             self._require_bot(),
             self._require_pacer(),
@@ -177,6 +187,7 @@ class TelegramConnector:
             message,
             self._pill_target,
             progress,
+            self._finder,
         )
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:

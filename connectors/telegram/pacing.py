@@ -90,3 +90,12 @@ class Pacer:
                     retry_after=wait,
                 )
             await asyncio.sleep(wait)
+
+
+def retry_seconds(retry_after: object) -> float:
+    """RetryAfter.retry_after in seconds, whether python-telegram-bot gives a number or a
+    timedelta."""
+    total_seconds = getattr(retry_after, "total_seconds", None)
+    if callable(total_seconds):
+        return float(total_seconds())
+    return float(retry_after)  # type: ignore[arg-type]

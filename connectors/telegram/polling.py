@@ -1,6 +1,7 @@
 """Long polling for updates. The offset moves past an update only once the bridge has stored
 what it carries, so a crash at any moment loses nothing: Telegram sends unconfirmed updates
-again."""
+again. Whether the poller has caught up with what Telegram holds is told to whoever waits for
+it (a look-up wants the ids of what others wrote meanwhile)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from telegram import Bot, Update
 from telegram.error import Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 
-from .sending import retry_seconds
+from .pacing import retry_seconds
 
 log = logging.getLogger("connectors.telegram.polling")
 
@@ -27,11 +28,67 @@ ALLOWED_UPDATES: Sequence[str] = (
     "chat_member",
     "my_chat_member",
 )
+# Updates asked for at a time (Telegram's maximum); a batch this full may have more behind it.
+POLL_LIMIT = 100
+
+
+class Intake:
+    """Whether every update Telegram holds for the bot has been taken: true once a getUpdates
+    brought fewer updates than the limit and all of them are taken; false again while a
+    batch is being taken, and after a full batch (more may wait). It starts false: after a
+    start, Telegram may hold a backlog. When intake stops, nothing more is worth waiting for."""
+
+    def __init__(self) -> None:
+        self._caught_up = False
+        self._stopped = False
+        self._changed = asyncio.Event()
+
+    @property
+    def caught_up(self) -> bool:
+        return self._caught_up
+
+    def _set(self, caught_up: bool, stopped: bool | None = None) -> None:
+        self._caught_up = caught_up
+        if stopped is not None:
+            self._stopped = stopped
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def taking(self) -> None:
+        self._set(False, stopped=False)
+
+    def taken(self, complete: bool) -> None:
+        self._set(complete)
+
+    def stopped(self) -> None:
+        self._set(False, stopped=True)
+
+    async def wait_caught_up(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until the updates are caught up with (not when
+        intake stopped); whether they are."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._caught_up and not self._stopped:
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                break
+        return self._caught_up
 
 
 class Poller:
-    def __init__(self, bot: Bot, handle: Callable[[Update], Awaitable[None]], timeout: int) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        handle: Callable[[Update], Awaitable[None]],
+        timeout: int,
+        intake: Intake | None = None,
+    ) -> None:
         self._bot = bot
+        self._intake = intake or Intake()
         self._handle = handle
         self._timeout = timeout
         self._offset: int | None = None
@@ -66,6 +123,7 @@ class Poller:
             try:
                 updates = await self._bot.get_updates(
                     offset=self._offset,
+                    limit=POLL_LIMIT,
                     timeout=self._timeout,
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
@@ -92,6 +150,8 @@ class Poller:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
+            if updates:
+                self._intake.taking()
             for update in updates:
                 try:
                     await self._handle(update)
@@ -102,3 +162,5 @@ class Poller:
                     backoff = min(backoff * 2, 60)
                     break
                 self._offset = update.update_id + 1
+            else:
+                self._intake.taken(complete=len(updates) < POLL_LIMIT)

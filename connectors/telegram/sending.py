@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
+import httpx
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
@@ -17,8 +18,8 @@ from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, Se
 
 from . import ids
 from .formatting import PillResolver, matrix_to_telegram_text, render_telegram_html, split_text
-from .lookup import find_own_message
-from .pacing import Pacer
+from .lookup import MessageFinder
+from .pacing import Pacer, retry_seconds
 
 log = logging.getLogger("connectors.telegram.sending")
 
@@ -32,6 +33,7 @@ async def send_message(
     message: MatrixMessage,
     pills: PillResolver,
     progress: SendProgress,
+    finder: MessageFinder,
 ) -> AsyncIterator[SendingPart | SentMessage]:
     chunks = [
         chunk
@@ -45,11 +47,19 @@ async def send_message(
         part_id = str(index)
         if part_id in progress.already_sent:
             continue
+        # Wait for the flood limit first: a part is noted as leaving only when it really does.
+        # Before a look-up too, which paces its own probes: a wait handed to the portal after
+        # it would start it over.
+        await pacer.before_send(chat_id)
         if part_id in progress.in_doubt:
-            after = progress.in_doubt[part_id]
-            found = await find_own_message(bot, pacer, chat_id, chunk.text, after, progress)
+            found = await finder.find(
+                chat_id,
+                chunk.text,
+                progress.in_doubt[part_id],
+                progress.known_messages,
+                f"part {part_id} of {message.event_id}",
+            )
             if found is not None:
-                log.info("Part %s of %s had reached Telegram: %d", part_id, message.event_id, found)
                 yield SentMessage(ids.message_id(found), part_id)
                 continue
         reply = None
@@ -65,8 +75,6 @@ async def send_message(
                 chat, text, parse_mode=ParseMode.HTML, reply_parameters=reply_to
             )
 
-        # Wait for the flood limit first: a part is noted as leaving only when it really does.
-        await pacer.before_send(chat_id)
         yield SendingPart(part_id)
         result = await telegram_call(pacer, chat_id, send, paced=True)
         yield SentMessage(ids.message_id(result.message_id), part_id)
@@ -110,14 +118,22 @@ async def telegram_call(
     except NetworkError as error:
         # Timeouts, refused connections and 5xx answers: Telegram may be back in a moment.
         raise TemporaryFailure(
-            f"Telegram cannot be reached ({error.message})", in_doubt=True
+            f"Telegram cannot be reached ({error.message})", in_doubt=may_have_arrived(error)
         ) from None
 
 
-def retry_seconds(retry_after: object) -> float:
-    """RetryAfter.retry_after in seconds, whether python-telegram-bot gives a number or a
-    timedelta."""
-    total_seconds = getattr(retry_after, "total_seconds", None)
-    if callable(total_seconds):
-        return float(total_seconds())
-    return float(retry_after)  # type: ignore[arg-type]
+# What httpx raises when no connection to Telegram was made, so no request was written: a
+# refused or failed connection, a connection that took too long, no free connection in the pool.
+_NEVER_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def may_have_arrived(error: NetworkError) -> bool:
+    """Whether the request that failed with ``error`` may have been carried out all the same.
+
+    python-telegram-bot raises NetworkError (TimedOut for timeouts) with the httpx exception as
+    its cause, and NetworkError without one for an HTTP error status it has no class for (5xx,
+    mostly). Only a connection never made is a clear "not sent": a read or write timeout, a
+    connection lost after the request was (partly) written and a 5xx answer (a proxy may have
+    passed the request on) leave the outcome unknown.
+    """
+    return not isinstance(error.__cause__, _NEVER_CONNECTED)

@@ -23,6 +23,7 @@ from bridge.network.interface import BridgeContext
 from . import ids
 from .formatting import MatrixPill, telegram_to_matrix
 from .formatting.ptb import entities_from_ptb
+from .lookup import Sightings
 from .people import People, is_present
 
 log = logging.getLogger("connectors.telegram.updates")
@@ -46,10 +47,22 @@ _KINDS = (
 
 
 class UpdateTranslator:
-    def __init__(self, people: People, bridge: BridgeContext, bot_id: int) -> None:
+    def __init__(
+        self, people: People, bridge: BridgeContext, bot_id: int, sightings: Sightings
+    ) -> None:
         self._people = people
         self._bridge = bridge
         self._bot_id = bot_id
+        self._sightings = sightings
+
+    def note(self, update: Update) -> None:
+        """Remember the ids of others' messages (a look-up for the bot's own skips them).
+        Only where the sender is known not to be the bot: a channel post carries no sender,
+        and may be the bot's own."""
+        for message in (update.message, update.edited_message):
+            sender = message.from_user if message is not None else None
+            if message is not None and sender is not None and sender.id != self._bot_id:
+                self._sightings.add(message.chat.id, message.message_id)
 
     async def events(self, update: Update) -> list[RemoteEvent]:
         if update.message is not None:

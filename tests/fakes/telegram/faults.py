@@ -1,5 +1,6 @@
 """Faults a test arms for the next calls of a method: flood control (429 with retry_after),
-server errors, answers that never come, and slow answers."""
+server errors, answers that never come, connections dropped without an answer, and slow
+answers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 from .errors import ApiError
 
-FaultKind = Literal["retry_after", "server_error", "hang", "delay"]
+FaultKind = Literal["retry_after", "server_error", "hang", "drop", "delay"]
 ANY_METHOD = "*"
 
 
@@ -22,6 +23,7 @@ class Fault:
     retry_after: int = 1
     status: int = 500
     seconds: float = 0.0  # for "delay"
+    carried_out: bool = False  # for "drop": the request took effect before the connection went
     hits: int = 0
 
     def matches(self, method: str, chat_id: Any) -> bool:
@@ -63,6 +65,19 @@ class Faults:
     def hang(self, method: str, *, times: int = 1, chat_id: int | str | None = None) -> Fault:
         """Never answer: the call waits until the client gives up (or the fake stops)."""
         return self._arm(Fault("hang", method, times, chat_id))
+
+    def drop(
+        self,
+        method: str,
+        *,
+        carried_out: bool = False,
+        times: int = 1,
+        chat_id: int | str | None = None,
+    ) -> Fault:
+        """Close the connection once the request was read, without an answer (a proxy or the
+        network lost it; httpx raises RemoteProtocolError). With `carried_out` the request took
+        effect first, as Telegram may have done: the client cannot tell which."""
+        return self._arm(Fault("drop", method, times, chat_id, carried_out=carried_out))
 
     def delay(
         self, method: str, seconds: float, *, times: int = 1, chat_id: int | str | None = None

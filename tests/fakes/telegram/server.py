@@ -165,6 +165,13 @@ class FakeTelegram(Simulation):
         self.calls.append(call)
         self._record("request", method, issues)
         fault = self.faults.take(method, params.get("chat_id"))
+        if fault is not None and fault.kind == "drop":
+            call.fault = fault.kind
+            if fault.carried_out:
+                await self._answer(method, params, issues)
+            assert request.transport is not None
+            request.transport.close()  # no status: the call stays unanswered
+            return web.Response()
         if fault is not None:
             call.fault = fault.kind
             early = await self._apply_fault(method, fault)

@@ -1,0 +1,135 @@
+"""How a failed request into a chat is told to the core: the real python-telegram-bot client
+against the fake Bot API (and a port nobody listens on). Only an unknown outcome is "in doubt"
+(the part is then looked for before it is sent again); a refusal or a connection never made is
+a clear "not sent"."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot, Message
+from telegram.request import HTTPXRequest
+
+from bridge.network.interface import DeliveryError, TemporaryFailure
+from connectors.telegram.pacing import Limits, Pacer
+from connectors.telegram.sending import telegram_call
+from tests.fakes.telegram import FakeChat, FakeTelegram
+from tests.support.ports import free_port
+
+
+@contextlib.asynccontextmanager
+async def running(bot: Bot) -> AsyncIterator[Bot]:
+    async with bot:
+        yield bot
+
+
+def make_bot(
+    fake: FakeTelegram,
+    *,
+    read_timeout: float = 5,
+    pool_timeout: float = 1,
+    connection_pool_size: int = 1,
+) -> Bot:
+    request = HTTPXRequest(
+        connection_pool_size=connection_pool_size,
+        read_timeout=read_timeout,
+        pool_timeout=pool_timeout,
+    )
+    return fake.make_bot(request=request)
+
+
+async def send(bot: Bot, chat: FakeChat | int, text: str = "hello") -> Message:
+    chat_id = chat.id if isinstance(chat, FakeChat) else chat
+    return await telegram_call(
+        Pacer(Limits()), chat_id, lambda target: bot.send_message(target, text)
+    )
+
+
+async def failure_of(bot: Bot, chat: FakeChat | int) -> TemporaryFailure:
+    with pytest.raises(TemporaryFailure) as raised:
+        await send(bot, chat)
+    return raised.value
+
+
+@pytest.fixture
+def group(fake_telegram: FakeTelegram) -> FakeChat:
+    return fake_telegram.add_supergroup("Outcomes", members=[fake_telegram.add_user("Alice")])
+
+
+async def test_a_flood_limit_is_not_in_doubt_and_keeps_its_wait(
+    fake_telegram: FakeTelegram, group: FakeChat
+) -> None:
+    fake_telegram.faults.retry_after("sendMessage", seconds=7)
+    async with running(fake_telegram.make_bot()) as bot:
+        failure = await failure_of(bot, group)
+    assert (failure.in_doubt, failure.retry_after) == (False, 7.0)
+
+
+async def test_a_refusal_is_a_delivery_error(fake_telegram: FakeTelegram, group: FakeChat) -> None:
+    fake_telegram.set_bot_member(group, "kicked")
+    async with running(fake_telegram.make_bot()) as bot:
+        with pytest.raises(DeliveryError, match="bot was kicked"):
+            await send(bot, group)
+
+
+async def test_a_refused_connection_is_not_in_doubt(fake_telegram: FakeTelegram) -> None:
+    # A port nobody listens on (a Bot API that is down): the connection is refused.
+    nobody = f"http://127.0.0.1:{free_port()}/bot"
+    async with HTTPXRequest() as request:
+        bot = Bot(fake_telegram.token, base_url=nobody, request=request)
+        failure = await failure_of(bot, -1001234567890)
+    assert failure.in_doubt is False
+    assert "ConnectError" in str(failure)
+
+
+async def test_no_free_connection_is_not_in_doubt(
+    fake_telegram: FakeTelegram, group: FakeChat
+) -> None:
+    # The only connection of the pool hangs in a request Telegram never answers.
+    fake_telegram.faults.hang("sendMessage", times=1)
+    async with running(
+        make_bot(fake_telegram, connection_pool_size=1, pool_timeout=0.3, read_timeout=10)
+    ) as bot:
+        hanging = asyncio.create_task(send(bot, group, "first"))
+        await asyncio.sleep(0.3)
+        failure = await failure_of(bot, group)
+        hanging.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TemporaryFailure):
+            await hanging
+    assert failure.in_doubt is False
+    assert "Pool timeout" in str(failure)
+    assert [c.params.get("text") for c in fake_telegram.calls_to("sendMessage")] == ["first"]
+
+
+async def test_an_answer_that_never_comes_is_in_doubt(
+    fake_telegram: FakeTelegram, group: FakeChat
+) -> None:
+    fake_telegram.faults.hang("sendMessage", times=1)
+    async with running(make_bot(fake_telegram, read_timeout=0.5)) as bot:
+        failure = await failure_of(bot, group)
+    assert failure.in_doubt is True
+
+
+@pytest.mark.parametrize("carried_out", [False, True])
+async def test_a_connection_lost_after_the_request_is_in_doubt(
+    fake_telegram: FakeTelegram, group: FakeChat, carried_out: bool
+) -> None:
+    fake_telegram.faults.drop("sendMessage", carried_out=carried_out)
+    async with running(fake_telegram.make_bot()) as bot:
+        failure = await failure_of(bot, group)
+    assert failure.in_doubt is True
+    assert "RemoteProtocolError" in str(failure)
+    assert len(fake_telegram.sent_to(group)) == int(carried_out)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_a_server_error_is_in_doubt(
+    fake_telegram: FakeTelegram, group: FakeChat, status: int
+) -> None:
+    fake_telegram.faults.server_error("sendMessage", status)
+    async with running(fake_telegram.make_bot()) as bot:
+        failure = await failure_of(bot, group)
+    assert failure.in_doubt is True
