@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .portal import Portal
 
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
+# Remote messages waiting in the inbox whose ids a look-up for a part in doubt may skip.
+WAITING_KNOWN = 500
 
 
 async def handle_event(
@@ -203,7 +205,16 @@ async def _progress(portal: Portal, event_id: str) -> SendProgress:
     }
     known: tuple[RemoteMessageID, ...] = ()
     if in_doubt:
-        known = tuple(RemoteMessageID(i) for i in await messages.recent_remote_ids(portal.id))
+        recent = await messages.recent_remote_ids(portal.id)
+        # Remote messages stored but not bridged yet (after a restart, say) are not the part
+        # either: a look-up need not spend a probe on them.
+        waiting = await portal.ctx.remote_inbox.lane_batch(portal.lane.name, 0, WAITING_KNOWN)
+        stored = [
+            str(row.event["message_id"])
+            for row in waiting
+            if row.event.get("kind") == "message" and "message_id" in row.event
+        ]
+        known = tuple(RemoteMessageID(i) for i in (*recent, *stored))
     return SendProgress(frozenset(already), in_doubt, known)
 
 

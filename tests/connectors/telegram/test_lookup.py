@@ -43,7 +43,7 @@ async def test_a_429_on_a_send_leads_to_no_look_up(
 ) -> None:
     await telegram_bridge(overrides=PLAIN)
     alice = fake_telegram.add_user("Alice")
-    group = fake_telegram.add_supergroup("Flooded", members=[alice])
+    group = fake_telegram.add_supergroup("Flooded", members=[alice], username="flooded")
     user = await make_matrix_user("writer", displayname="W")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     # Messages the bridge knows, both ways: a look-up would have somewhere to start from.
@@ -103,7 +103,7 @@ async def in_doubt_chat(
 ) -> Doubt:
     running = await telegram_bridge(overrides=PLAIN, **telegram)
     alice = fake.add_user("Alice")
-    group = fake.add_supergroup("Doubts", members=[alice])
+    group = fake.add_supergroup("Doubts", members=[alice], username="doubts")
     user = await make_matrix_user("writer", displayname="W")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     # Both ways, messages the bridge knows (and will not probe).
@@ -308,7 +308,7 @@ async def test_after_a_restart_the_look_up_waits_for_the_backlog_of_updates(
     fake = fake_telegram
     running = await telegram_bridge(overrides=PLAIN, request_timeout=2)
     alice = fake.add_user("Alice")
-    group = fake.add_supergroup("Backlog", members=[alice])
+    group = fake.add_supergroup("Backlog", members=[alice], username="backlog")
     user = await make_matrix_user("writer", displayname="W")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     known = fake.inject_text(group, alice, "known before")["message_id"]
@@ -366,7 +366,7 @@ async def test_a_look_up_does_not_start_over_behind_the_flood_limit(
     monkeypatch.setattr(pacing, "LONGEST_QUIET_WAIT", 0.1)
     await telegram_bridge(overrides=PLAIN, request_timeout=2)
     alice = fake_telegram.add_user("Alice")
-    group = fake_telegram.add_supergroup("Paced", members=[alice])
+    group = fake_telegram.add_supergroup("Paced", members=[alice], username="paced")
     user = await make_matrix_user("writer", displayname="W")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     burst = [f"burst {index:02d}" for index in range(20)]

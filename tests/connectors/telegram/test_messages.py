@@ -228,15 +228,19 @@ async def test_replies_and_the_message_map_both_ways(
     fake_telegram.inject_text(group, alice, "thanks", reply_to=answer.message_id)
     thanks = await user.wait_for_event(room_id, body_is("thanks"))
     replied = thanks["content"]["m.relates_to"]["m.in_reply_to"]["event_id"]
-    async with running.bridge.db.session() as session:
-        rows = (await session.scalars(select(Message).order_by(Message.id))).all()
-    mapping = {(row.remote_id, row.part_id): row.mxid for row in rows}
+    thanks_id = _telegram_id(fake_telegram, group, "thanks")
+    mapping: dict[tuple[str, str], str] = {}
+    # The mapping is recorded just after the event reached Matrix: wait for it.
+    for _ in range(100):
+        async with running.bridge.db.session() as session:
+            rows = (await session.scalars(select(Message).order_by(Message.id))).all()
+        mapping = {(row.remote_id, row.part_id): row.mxid for row in rows}
+        if (str(thanks_id), "0") in mapping:
+            break
+        await asyncio.sleep(0.05)
     assert mapping[(str(first["message_id"]), "0")] == question["event_id"]
     assert mapping[(str(answer.message_id), "0")] == replied
-    assert (
-        mapping[(str(thanks_id := _telegram_id(fake_telegram, group, "thanks")), "0")]
-        == (thanks["event_id"])
-    )
+    assert mapping[(str(thanks_id), "0")] == thanks["event_id"]
     assert thanks_id > first["message_id"]
 
 
