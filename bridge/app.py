@@ -43,6 +43,8 @@ SWEEP_ACTIVE_WITHIN = 600.0
 
 # Handled events are remembered this long for deduplication, then pruned.
 INBOX_RETENTION = timedelta(days=7)
+# Portals that never got a room are forgotten after this long.
+ROOMLESS_RETENTION = timedelta(days=1)
 
 
 class Bridge:
@@ -178,8 +180,10 @@ class Bridge:
                 pruned = await matrix_inbox.prune(INBOX_RETENTION)
                 pruned += await remote_inbox.prune(INBOX_RETENTION)
                 pruned += await messages.prune_intents(INBOX_RETENTION)
+                if self.portals is not None:
+                    pruned += await self.portals.prune_roomless(ROOMLESS_RETENTION)
                 if pruned:
-                    log.debug("Pruned %d handled inbox entries and old intents", pruned)
+                    log.debug("Pruned %d handled events, old intents and roomless portals", pruned)
             except Exception:
                 log.exception("Pruning the inboxes failed")
             await asyncio.sleep(3600)

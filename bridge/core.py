@@ -64,18 +64,27 @@ class BridgeCore:
                 len(events) - len(valid),
             )
         self._gaps.observe(txn_id)
+        # What the bridge's own users (the bot, the ghosts) sent is its own doing coming back:
+        # nothing to handle, so not even stored.
+        theirs = [event for event in valid if not self._from_bridge(event)]
         new = await self._matrix_inbox.accept_transaction(
-            transaction_key(txn_id), valid, self._router.matrix_lane
+            transaction_key(txn_id), theirs, self._router.matrix_lane
         )
-        if len(new) != len(valid):
+        if len(new) != len(theirs):
             log.info(
                 "Transaction %s: %d of its %d events were seen before",
                 txn_id,
-                len(valid) - len(new),
-                len(valid),
+                len(theirs) - len(new),
+                len(theirs),
             )
         for stored in new:
             self._router.offer_matrix(stored)
+
+    def _from_bridge(self, event: dict[str, Any]) -> bool:
+        sender = event.get("sender")
+        return isinstance(sender, str) and (
+            sender == self._config.bot_mxid or self._ghosts.is_ghost(sender)
+        )
 
     async def query_user(self, user_id: str) -> bool:
         # Ghosts are created when their remote user first appears, not on a homeserver query.

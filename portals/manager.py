@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
@@ -177,6 +178,22 @@ class PortalManager:
         """Whether an admin of the chat asked for its portal (on the network, with /bridge)."""
         portal = await self.get(key)
         return portal is not None and bool((portal.record.extra or {}).get(OPENED_BY_CHAT_ADMIN))
+
+    async def prune_roomless(self, older_than: timedelta) -> int:
+        """Forget portals that never got a room and have nothing waiting."""
+        ctx = self._ctx
+        waiting = await ctx.matrix_inbox.pending_lanes()
+        waiting |= await ctx.remote_inbox.pending_lanes(ctx.connector.name)
+        pruned = 0
+        for portal_id in await ctx.portals.roomless(older_than):
+            portal = self._loaded.get(portal_id)
+            if lane_of(portal_id) in waiting or (portal is not None and not portal.lane.idle):
+                continue
+            await ctx.portals.delete(portal_id)
+            self.index.remove(portal_id)
+            self._loaded.pop(portal_id, None)
+            pruned += 1
+        return pruned
 
     async def bridged_keys(self) -> list[PortalKey]:
         return [entry.key for _, entry in self.index.with_rooms()]

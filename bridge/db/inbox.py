@@ -53,17 +53,10 @@ class MatrixInboxStore:
         """Store a transaction's events (one statement); return those not seen before, in the
         transaction's order (the inbox ids grow in that order).
 
-        The transaction id is kept with each event; a transaction without events is recorded
-        on its own.
+        The transaction id is kept with each event (deduplication is by event id, so a
+        transaction with nothing to store needs no record at all).
         """
         if not events:
-            async with self._db.session() as session:
-                await session.execute(
-                    self._db.insert_ignoring_conflicts(
-                        AppserviceTransaction.__table__,  # type: ignore[arg-type]
-                        ["txn_id"],
-                    ).values(txn_id=txn_id, received_at=utcnow())
-                )
             return []
         now = utcnow()
         rows = [

@@ -9,6 +9,7 @@ at once by their handlers instead. This saves a database statement per bridged m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Literal
 
@@ -21,7 +22,11 @@ Source = Literal["matrix", "remote"]
 
 class HandledMarks:
     def __init__(
-        self, matrix: MatrixInboxStore, remote: RemoteInboxStore, interval: float = 0.25
+        self,
+        matrix: MatrixInboxStore,
+        remote: RemoteInboxStore,
+        interval: float = 1.0,
+        batch: int = 200,
     ) -> None:
         self._stores: dict[Source, MatrixInboxStore | RemoteInboxStore] = {
             "matrix": matrix,
@@ -29,12 +34,16 @@ class HandledMarks:
         }
         self._pending: dict[Source, list[int]] = {"matrix": [], "remote": []}
         self._interval = interval
+        self._batch = batch
+        self._full = asyncio.Event()
         self._lock = asyncio.Lock()
         self._due = asyncio.Event()
 
     def defer(self, source: Source, inbox_id: int) -> None:
         self._pending[source].append(inbox_id)
         self._due.set()
+        if len(self) >= self._batch:
+            self._full.set()
 
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._pending.values())
@@ -58,7 +67,9 @@ class HandledMarks:
         while True:
             await self._due.wait()
             self._due.clear()
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self._interval)
+            self._full.clear()
             try:
                 await self.flush()
             except Exception as error:

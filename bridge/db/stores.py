@@ -65,6 +65,20 @@ class PortalStore:
             )
             return list(rows)
 
+    async def roomless(self, older_than: timedelta) -> list[int]:
+        """Portals that never got a room (created long ago, by an older version for a private
+        chat, or by a /bridge that failed)."""
+        cutoff = utcnow() - older_than
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Portal.id).where(
+                    Portal.network == self._network,
+                    Portal.mxid.is_(None),
+                    Portal.created_at < cutoff,
+                )
+            )
+            return list(rows)
+
     async def add_alias(self, portal_id: int, remote_id: str) -> None:
         """Remember that events of another chat id belong to this portal (it moved there)."""
         async with self._db.session() as session:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from mautrix.api import HTTPAPI
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from bridge.db.models import Portal as PortalRecord
 from bridge.db.models import RemoteInbox
@@ -257,3 +258,77 @@ async def test_bridging_from_matrix_does_not_overwrite_a_room_made_meanwhile(
     assert portal_id is not None
     entry = manager.index.entry(portal_id)
     assert entry is not None and entry.room_id == network_room != room_id
+
+
+class Statements:
+    """SQL statements the bridge's database runs."""
+
+    def __init__(self, running: RunningBridge) -> None:
+        self.texts: list[str] = []
+        self._engine = running.bridge.db.engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.texts.append(" ".join(statement.split()[:4]))
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._seen)
+
+
+async def test_a_bridged_message_costs_three_statements_or_fewer_in_the_steady_state(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    running = await start_bridge(connector=connector)
+    user, room_id = await open_portal(connector, make_matrix_user, "lean")
+    await user.send_message(room_id, "warm up")
+    await connector.remote_message("lean", "0", "3", "Lea", "warm up too")
+    await user.wait_for_event(room_id, text_event("warm up too"))
+    await until(lambda: len(connector.network.sent) == 1)
+    await asyncio.sleep(0.5)  # the warm-up's marks are written
+
+    count = 20
+    statements = Statements(running)
+    try:
+        for number in range(1, count + 1):
+            await connector.remote_message("lean", str(number), "3", "Lea", f"remote {number}")
+        await user.wait_for_event(room_id, text_event(f"remote {count}"))
+        await asyncio.sleep(0.5)
+        to_matrix = len(statements.texts)
+        for number in range(count):
+            await user.send_message(room_id, f"matrix {number}")
+        await until(lambda: len(connector.network.sent) == count + 1, what="all relayed")
+        await asyncio.sleep(0.5)
+        to_network = len(statements.texts) - to_matrix
+    finally:
+        statements.close()
+    # Remote to Matrix: the event stored, its mapping recorded; marks go in batches.
+    inbound = Counter(statements.texts[:to_matrix])
+    assert to_matrix <= 3 * count, inbound
+    # Matrix to the network: the event stored, the part noted before it leaves (the network
+    # has no idempotency key: this note is what makes a crash mid-send recoverable without a
+    # duplicate), its mapping recorded; and the marks, in batches.
+    outbound = Counter(statements.texts[to_matrix:])
+    marks = sum(n for text, n in outbound.items() if text.startswith("UPDATE matrix_inbox"))
+    assert to_network - marks <= 3 * count, outbound
+    assert marks <= count / 4, outbound
+
+
+async def test_portals_that_never_got_a_room_are_pruned(start_bridge: StartBridge) -> None:
+    """Rows an older version made for every private chat (or a /bridge that failed) go."""
+    running = await start_bridge(connector=FakeConnector())
+    manager = running.bridge.portals
+    assert manager is not None
+    old = await manager.ensure(PortalKey(RemoteChatID("dm-old")))
+    fresh = await manager.ensure(PortalKey(RemoteChatID("dm-fresh")))
+    async with running.bridge.db.session() as session:
+        await session.execute(
+            update(PortalRecord)
+            .where(PortalRecord.id == old.id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    assert await manager.prune_roomless(timedelta(days=1)) == 1
+    assert await count(running, PortalRecord, PortalRecord.id == old.id) == 0
+    assert await count(running, PortalRecord, PortalRecord.id == fresh.id) == 1
+    assert manager.index.find(PortalKey(RemoteChatID("dm-old"))) is None
+    assert manager.index.find(PortalKey(RemoteChatID("dm-fresh"))) == fresh.id
