@@ -47,6 +47,8 @@ async def handle_event(
         return False
     if _is_bridge_user(portal, sender):
         return False
+    if portal.room_id != event.get("room_id"):
+        return False  # the room was unbridged after this event arrived
     match event.get("type"):
         case "m.room.message":
             return await _message(portal, event, sender, content, retry, catching_up)

@@ -19,6 +19,11 @@ def is_transient(error: BaseException) -> bool:
         case exc.OperationalError() | exc.InterfaceError():
             # SQLite: "database is locked", an unreadable file; PostgreSQL: a closed connection.
             return True
+        case exc.InternalError() if _sqlstate(error.orig) in (None, "XX000"):
+            # The driver lost track of a connection the server dropped mid-statement (asyncpg:
+            # "cannot switch to state ...; another operation is in progress"), seen when
+            # PostgreSQL restarts under load.
+            return True
         case exc.DBAPIError():
             state = _sqlstate(error.orig)
             return state is not None and (

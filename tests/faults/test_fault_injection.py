@@ -6,8 +6,11 @@ Counts are printed at the end of the pytest run (see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import shutil
 import sqlite3
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -95,21 +98,56 @@ async def synapse_restart(scenario: Scenario) -> list[str]:
 
 
 async def database_outage(scenario: Scenario) -> list[str]:
-    """The bridge's database goes away twice while messages flow. PostgreSQL: the server ends
-    every connection of the bridge (as a restart does, "terminating connection due to
-    administrator command") and new connections are refused for 5 seconds. SQLite: another
-    process holds the write lock for 12 seconds, longer than the bridge waits for it."""
+    """The bridge's database goes away twice while messages flow.
+
+    PostgreSQL restarts: for real when the test server is this machine's own cluster and the
+    tests may manage it (pg_ctlcluster, as root); otherwise as the bridge would see it, through
+    a proxy: the server ends every connection ("terminating connection due to administrator
+    command"), new connections are refused for 4 seconds, then answered "the database system is
+    starting up" for 3 more. SQLite: another process holds the write lock for 12 seconds,
+    longer than the bridge waits for it."""
     notes = []
+    cluster = local_postgres_cluster()
     for _ in range(2):
         await asyncio.sleep(2)
-        if scenario.db_proxy is not None:
+        if scenario.db_proxy is not None and cluster is not None:
+            seconds = await restart_postgres(cluster)
+            notes.append(f"PostgreSQL {' '.join(cluster)} restarted (took {seconds:.1f} s)")
+        elif scenario.db_proxy is not None:
             ended = await terminate_backends(scenario.database_url)
-            await scenario.db_proxy.outage(5)
-            notes.append(f"PostgreSQL: {ended} connections ended by the server, then refused 5 s")
+            await scenario.db_proxy.outage(4, starting_up=3)
+            notes.append(
+                f"PostgreSQL: {ended} connections ended by the server, new ones refused for "
+                f"4 s, then {scenario.db_proxy.starting_up_answers} answered 'starting up' for 3 s"
+            )
         else:
             await asyncio.to_thread(hold_sqlite_lock, scenario.database_url, 12)
             notes.append("SQLite: write lock held by another process for 12 s")
     return notes
+
+
+def local_postgres_cluster() -> tuple[str, str] | None:
+    """This machine's cluster serving the test server's port, if the tests may restart it."""
+    url = make_url(ADMIN_URL)
+    if url.host not in ("127.0.0.1", "localhost", None) or os.geteuid() != 0:
+        return None
+    if shutil.which("pg_lsclusters") is None or shutil.which("pg_ctlcluster") is None:
+        return None
+    listing = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False)
+    for line in listing.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[2] == str(url.port or 5432) and fields[3] == "online":
+            return fields[0], fields[1]
+    return None
+
+
+async def restart_postgres(cluster: tuple[str, str]) -> float:
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        "pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"
+    )
+    assert await process.wait() == 0, "pg_ctlcluster could not restart PostgreSQL"
+    return time.monotonic() - started
 
 
 async def terminate_backends(database_url: str) -> int:

@@ -130,3 +130,12 @@ def test_postgresql_states_that_are_refusals(sqlstate: str) -> None:
     orig = Orig("server said no")
     orig.sqlstate = sqlstate  # type: ignore[attr-defined]
     assert not is_transient(DBAPIError("SELECT 1", None, orig))
+
+
+def test_a_driver_that_lost_its_connection_mid_statement_is_passing_trouble() -> None:
+    """Seen when PostgreSQL restarts under load: asyncpg's InternalClientError ("cannot switch
+    to state 12; another operation (2) is in progress"), which carries no SQLSTATE."""
+    from sqlalchemy.exc import InternalError
+
+    orig = Exception("cannot switch to state 12; another operation (2) is in progress")
+    assert is_transient(InternalError("SELECT 1", None, orig))
