@@ -66,7 +66,7 @@ async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False
 
 
 async def _create(portal: Portal, event: RemoteChatCreate) -> None:
-    if event.request_id is not None and not portal.record.extra.get(OPENED_BY_CHAT_ADMIN):
+    if event.request_id is not None and not (portal.record.extra or {}).get(OPENED_BY_CHAT_ADMIN):
         # Asked for by an admin of the chat (/bridge): its alias may open it again later.
         extra = {**(portal.record.extra or {}), OPENED_BY_CHAT_ADMIN: True}
         await portal.ctx.portals.update(portal.id, extra=extra)

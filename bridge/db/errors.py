@@ -26,9 +26,12 @@ def is_transient(error: BaseException) -> bool:
             return True
         case exc.DBAPIError():
             state = _sqlstate(error.orig)
-            return state is not None and (
-                state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES)
-            )
+            if state is None:
+                # No verdict from the server on the statement: the driver failed on its own
+                # (asyncpg: "connection was closed in the middle of operation"). A bare
+                # DBAPIError only; a constraint or syntax error has a class of its own.
+                return type(error) is exc.DBAPIError
+            return state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES)
         case exc.TimeoutError():
             return True  # no pooled connection came free in time
         case OSError() | TimeoutError():

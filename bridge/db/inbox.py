@@ -40,9 +40,45 @@ class StoredRemoteEvent:
     lane: str | None = None
 
 
-class MatrixInboxStore:
+class _Inbox:
+    """What both inboxes do alike."""
+
+    _model: type[MatrixInbox] | type[RemoteInbox]
+
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def assign_lanes(self, lanes: dict[int, str]) -> None:
+        async with self._db.session() as session:
+            for row_id, lane in lanes.items():
+                await session.execute(
+                    update(self._model).where(self._model.id == row_id).values(lane=lane)
+                )
+
+    async def max_id(self) -> int:
+        async with self._db.session() as session:
+            return int(await session.scalar(select(func.max(self._model.id))) or 0)
+
+    async def mark_handled(self, inbox_id: int, error: str | None = None) -> None:
+        await self._mark([inbox_id], error)
+
+    async def mark_many_handled(self, inbox_ids: Iterable[int]) -> None:
+        await self._mark(list(inbox_ids), None)
+
+    async def _mark(self, ids: list[int], error: str | None) -> None:
+        """Mark events handled; their payload is dropped, the row stays for deduplication."""
+        if not ids:
+            return
+        async with self._db.session() as session:
+            await session.execute(
+                update(self._model)
+                .where(self._model.id.in_(ids))
+                .values(handled_at=utcnow(), error=error, event=None)
+            )
+
+
+class MatrixInboxStore(_Inbox):
+    _model = MatrixInbox
 
     async def accept_transaction(
         self,
@@ -179,19 +215,6 @@ class MatrixInboxStore:
             )
             return [_matrix(row) for row in rows]
 
-    async def assign_lanes(self, lanes: dict[int, str]) -> None:
-        await _assign_lanes(self._db, MatrixInbox, lanes)
-
-    async def max_id(self) -> int:
-        async with self._db.session() as session:
-            return int(await session.scalar(select(func.max(MatrixInbox.id))) or 0)
-
-    async def mark_handled(self, inbox_id: int, error: str | None = None) -> None:
-        await _mark(self._db, MatrixInbox, [inbox_id], error)
-
-    async def mark_many_handled(self, inbox_ids: Iterable[int]) -> None:
-        await _mark(self._db, MatrixInbox, list(inbox_ids), None)
-
     async def prune(self, keep: timedelta) -> int:
         """Forget handled events and transaction ids older than ``keep``."""
         cutoff: datetime = utcnow() - keep
@@ -207,9 +230,8 @@ class MatrixInboxStore:
             return int(events.rowcount or 0)  # type: ignore[attr-defined]
 
 
-class RemoteInboxStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+class RemoteInboxStore(_Inbox):
+    _model = RemoteInbox
 
     async def accept(
         self,
@@ -289,19 +311,6 @@ class RemoteInboxStore:
             )
             return [_remote(row) for row in rows]
 
-    async def assign_lanes(self, lanes: dict[int, str]) -> None:
-        await _assign_lanes(self._db, RemoteInbox, lanes)
-
-    async def max_id(self) -> int:
-        async with self._db.session() as session:
-            return int(await session.scalar(select(func.max(RemoteInbox.id))) or 0)
-
-    async def mark_handled(self, inbox_id: int, error: str | None = None) -> None:
-        await _mark(self._db, RemoteInbox, [inbox_id], error)
-
-    async def mark_many_handled(self, inbox_ids: Iterable[int]) -> None:
-        await _mark(self._db, RemoteInbox, list(inbox_ids), None)
-
     async def prune(self, keep: timedelta) -> int:
         cutoff = utcnow() - keep
         async with self._db.session() as session:
@@ -321,25 +330,3 @@ def _remote(row: RemoteInbox) -> StoredRemoteEvent:
     return StoredRemoteEvent(
         row.id, row.portal_remote_id, row.portal_receiver, row.event or {}, row.lane
     )
-
-
-async def _mark(
-    db: Database, model: type[MatrixInbox] | type[RemoteInbox], ids: list[int], error: str | None
-) -> None:
-    """Mark events handled; their payload is dropped, the row stays for deduplication."""
-    if not ids:
-        return
-    async with db.session() as session:
-        await session.execute(
-            update(model)
-            .where(model.id.in_(ids))
-            .values(handled_at=utcnow(), error=error, event=None)
-        )
-
-
-async def _assign_lanes(
-    db: Database, model: type[MatrixInbox] | type[RemoteInbox], lanes: dict[int, str]
-) -> None:
-    async with db.session() as session:
-        for row_id, lane in lanes.items():
-            await session.execute(update(model).where(model.id == row_id).values(lane=lane))

@@ -139,3 +139,12 @@ def test_a_driver_that_lost_its_connection_mid_statement_is_passing_trouble() ->
 
     orig = Exception("cannot switch to state 12; another operation (2) is in progress")
     assert is_transient(InternalError("SELECT 1", None, orig))
+
+
+def test_a_connection_closed_mid_statement_is_passing_trouble() -> None:
+    """asyncpg's ConnectionDoesNotExistError comes wrapped as a bare DBAPIError, no SQLSTATE."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    orig = Exception("connection was closed in the middle of operation")
+    assert is_transient(DBAPIError("SELECT 1", None, orig))
+    assert not is_transient(IntegrityError("INSERT", None, Exception("duplicate key")))
