@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import shlex
 import sys
@@ -56,6 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
         help=f"PostgreSQL server for the start-up scenario (default: {DEFAULT_POSTGRES})",
     )
+    parser.add_argument(
+        "--burst-messages",
+        type=int,
+        metavar="N",
+        help="messages per chat in the burst (default: 40; 5 with --quick)",
+    )
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (logs)")
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -88,6 +95,8 @@ async def postgres_version(url: str) -> str | None:
 
 async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
     sizes = QUICK if args.quick else FULL
+    if args.burst_messages:
+        sizes = dataclasses.replace(sizes, burst_each=args.burst_messages)
     chosen = set(args.scenarios)
     results = Results()
     pg_version = await postgres_version(args.postgres) if "startup" in chosen else None
