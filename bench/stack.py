@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -82,6 +81,7 @@ class Stack:
         self.senders: list[FakeUser] = []
         self._clients: list[MatrixTestClient] = []
         self._synapse_pid: int | None = None
+        self._starts = 0
 
     async def start(self, database: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -150,9 +150,12 @@ class Stack:
     async def start_bridge(self, module: str = "bench.counting_bridge") -> float:
         """Start the bridge (or another process in its place); returns its start-up seconds."""
         profile = self.profile if module == "bench.counting_bridge" else None
-        if profile is not None and profile.exists():
-            # Each start writes its own profile: name the later ones apart.
-            profile = profile.with_name(f"{profile.stem}-{int(time.time())}{profile.suffix}")
+        if profile is not None:
+            # Each start writes its own profile: the first (the one under load) gets the name
+            # asked for, the start-up ones after it -2, -3 and so on.
+            self._starts += 1
+            if self._starts > 1:
+                profile = profile.with_name(f"{profile.stem}-{self._starts}{profile.suffix}")
         self.bridge = BridgeProcess(
             self.config_path, self.bridge_port, self.directory / "bridge.log",
             profile=profile, module=module,
