@@ -61,7 +61,11 @@ def commit(root: Path) -> str:
     dirty = " plus uncommitted changes" if changed else ""
     if len(subject) > 90:
         subject = subject[:87] + "..."
-    return f"`{sha}`{dirty} ({subject})" if subject else f"`{sha}`{dirty}"
+    measured = f"`{sha}`{dirty} ({subject})" if subject else f"`{sha}`{dirty}"
+    code = git("log", "-1", "--format=%h", "--abbrev=12", "--", "bridge", "portals", "connectors")
+    if code and not sha.startswith(code) and not code.startswith(sha):
+        measured += f"; the bridge's code (bridge/, portals/, connectors/) last changed in `{code}`"
+    return measured
 
 
 def section(
