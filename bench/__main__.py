@@ -63,6 +63,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="messages per chat in the burst (default: 40; 5 with --quick)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="measure each throughput case N times (baseline, bridge, baseline, bridge...) "
+        "and report the medians (default: 3; 1 with --quick)",
+    )
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (logs)")
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -105,7 +112,8 @@ async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
             raise SystemExit(f"--keep {args.keep}: the directory must be new or empty")
         args.keep.mkdir(parents=True, exist_ok=True)
     stack = Stack(args.keep.resolve() if args.keep else None, args.profile)
-    runner = Runner(stack, sizes, results)
+    repeat = args.repeat or (1 if args.quick else 3)
+    runner = Runner(stack, sizes, results, max(1, repeat))
     try:
         progress(f"starting Synapse, the fake Bot API and the proxies in {stack.directory}")
         await stack.start(f"sqlite:///{stack.directory / 'bridge.db'}")
