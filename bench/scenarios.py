@@ -87,7 +87,6 @@ class Runner:
         self.results = results
         self.repeat = repeat
         self.tags = (f"r{n}" for n in itertools.count())
-        self.ghosts_seen: set[tuple[str, str]] = set()
         self.peak_rss = 0
         self._sampler: asyncio.Task[None] | None = None
         # Filled by the set-up: warm portals (group, room) and the baseline rooms.
