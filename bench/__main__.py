@@ -1,0 +1,183 @@
+"""``python -m bench`` (``./bench.sh``): run the benchmarks, print the table and write it into
+BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+
+from . import report
+from .bridge_process import ROOT
+from .results import Results, table
+from .scenarios import FULL, QUICK, Runner
+from .stack import Stack
+
+SCENARIOS = ("t2m", "m2t", "latency", "burst", "startup")
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="./bench.sh",
+        description="Benchmarks of the bridge against a real Synapse and the fake Bot API.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: a smoke run of about a minute"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to run, of {', '.join(SCENARIOS)} (default: all)",
+    )
+    parser.add_argument(
+        "--record",
+        choices=report.SECTIONS,
+        help="the BENCHMARKS.md section to write (default: after; --quick writes none)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="only print the results")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "BENCHMARKS.md", help="default: BENCHMARKS.md"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="profile the bridge process with py-spy into this file (.svg: flame graph, "
+        "otherwise speedscope JSON); the start-up scenario's starts get -2, -3... files",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
+        help=f"PostgreSQL server for the start-up scenario (default: {DEFAULT_POSTGRES})",
+    )
+    parser.add_argument(
+        "--burst-messages",
+        type=int,
+        metavar="N",
+        help="messages per chat in the burst (default: 40; 5 with --quick)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="measure each throughput case N times (baseline, bridge, baseline, bridge...) "
+        "and report the medians (default: 3; 1 with --quick)",
+    )
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (logs)")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {SCENARIOS}")
+    args.scenarios = chosen
+    if args.no_write:
+        args.record = None
+    elif args.record is None and not args.quick:
+        args.record = "after"
+    return args
+
+
+def progress(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+async def postgres_version(url: str) -> str | None:
+    try:
+        connection = await asyncpg.connect(url, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        progress(f"no PostgreSQL at {url} ({error}): its start-up figures are left out")
+        return None
+    try:
+        return str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+
+
+async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
+    sizes = QUICK if args.quick else FULL
+    if args.burst_messages:
+        sizes = dataclasses.replace(sizes, burst_each=args.burst_messages)
+    chosen = set(args.scenarios)
+    results = Results()
+    pg_version = await postgres_version(args.postgres) if "startup" in chosen else None
+    if args.keep is not None:
+        if args.keep.exists() and any(args.keep.iterdir()):
+            raise SystemExit(f"--keep {args.keep}: the directory must be new or empty")
+        args.keep.mkdir(parents=True, exist_ok=True)
+    stack = Stack(args.keep.resolve() if args.keep else None, args.profile)
+    repeat = args.repeat or (1 if args.quick else 3)
+    runner = Runner(stack, sizes, results, max(1, repeat))
+    try:
+        progress(f"starting Synapse, the fake Bot API and the proxies in {stack.directory}")
+        await stack.start(f"sqlite:///{stack.directory / 'bridge.db'}")
+        progress("null bridge (the latency and memory floor)")
+        await runner.null_bridge_phase(paced="latency" in chosen)
+        progress("starting the bridge")
+        await runner.start_bridge()
+        if chosen & {"t2m", "latency"}:
+            progress("portals and baseline rooms")
+            await runner.set_up_portals()
+        if "t2m" in chosen:
+            progress("Telegram -> Matrix throughput")
+            await runner.t2m()
+        if "m2t" in chosen:
+            progress("Matrix -> Telegram throughput")
+            await runner.m2t()
+        if "latency" in chosen:
+            progress("latency, one message at a time")
+            await runner.latency()
+        if "burst" in chosen:
+            progress("burst, with and without a flood-limited chat")
+            await runner.burst()
+        await runner.memory()
+        await runner.stop_sampling_rss()
+        if "startup" in chosen:
+            for kind in ("sqlite", "postgresql"):
+                if kind == "postgresql" and pg_version is None:
+                    results.note("PostgreSQL start-up left out: no server answered")
+                    continue
+                progress(f"start-up with a large database on {kind}")
+                await runner.large_database(kind, args.postgres)
+        failures = stack.hs_proxy.failures
+        if failures:
+            results.note(
+                "homeserver answers >= 400 to the bridge: "
+                + ", ".join(f"{k} x{v}" for k, v in failures.most_common())
+            )
+    finally:
+        await runner.stop_sampling_rss()
+        await stack.close()
+    return results, pg_version
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    results, pg_version = asyncio.run(run(args))
+    seconds = time.monotonic() - started
+    print()
+    print("\n".join(table(results)))
+    print()
+    for note in results.notes:
+        print(f"- {note}")
+    for heading, lines in results.details.items():
+        print(f"\n{heading}:")
+        print("\n".join(lines))
+    print(f"\nThe run took {seconds:.0f} s.")
+    if args.record is not None:
+        command = "./bench.sh " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        lines = report.section(results, args.record, ROOT, command.strip(), seconds, pg_version)
+        report.write(args.output, args.record, lines)
+        print(f"Wrote the {args.record!r} section of {args.output}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Runs the bridge's command line with every database statement counted.
+
+``python -m bench.counting_bridge -c config.yaml`` is ``python -m bridge -c config.yaml`` plus a
+SQLAlchemy ``before_cursor_execute`` listener on the Engine class, so every engine the bridge
+makes is counted without touching its code. The counts go to the file named by
+$BENCH_DB_STATS (JSON, replaced atomically) every half second, at once on SIGUSR1, and at exit.
+An executemany counts as one statement (one round trip).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+INTERVAL = 0.5
+_SPACE = re.compile(r"\s+")
+_PARAMS = re.compile(r"\(\s*(?:\?|\$\d+)(?:\s*,\s*(?:\?|\$\d+))*\s*\)")
+
+
+class StatementCounter:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.total = 0
+        self.by_kind: Counter[str] = Counter()
+        self.by_statement: Counter[str] = Counter()
+        self.writes = 0
+        self._lock = threading.Lock()
+
+    def count(self, statement: str) -> None:
+        text = _SPACE.sub(" ", statement).strip()
+        kind = text.split(" ", 1)[0].upper() if text else "?"
+        # Same statement with a different number of bound values: one entry.
+        shape = _PARAMS.sub("(...)", text)[:160]
+        with self._lock:
+            self.total += 1
+            self.by_kind[kind] += 1
+            self.by_statement[shape] += 1
+
+    def write(self) -> None:
+        with self._lock:
+            self.writes += 1
+            data = {
+                "seq": self.writes,
+                "time": time.monotonic(),
+                "total": self.total,
+                "by_kind": dict(self.by_kind),
+                "by_statement": dict(self.by_statement),
+            }
+        temporary = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(data))
+        temporary.replace(self.path)
+
+
+def install(path: Path) -> StatementCounter:
+    counter = StatementCounter(path)
+
+    def before_cursor_execute(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        counter.count(statement)
+
+    event.listen(Engine, "before_cursor_execute", before_cursor_execute)
+
+    # The handler only wakes the writer thread: writing from the handler could wait forever
+    # on the lock that count() holds in the same (main) thread.
+    wake = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        wake.set()
+
+    signal.signal(signal.SIGUSR1, on_signal)
+
+    def periodically() -> None:
+        while True:
+            wake.wait(INTERVAL)
+            wake.clear()
+            counter.write()
+
+    threading.Thread(target=periodically, name="bench-db-stats", daemon=True).start()
+    atexit.register(counter.write)
+    counter.write()
+    return counter
+
+
+def main() -> int:
+    stats = os.environ.get("BENCH_DB_STATS")
+    if stats:
+        install(Path(stats))
+    from bridge.__main__ import main as bridge_main
+
+    return bridge_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
