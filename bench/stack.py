@@ -204,4 +204,6 @@ class Stack:
     # -- Telegram ---------------------------------------------------------------------------
 
     def add_group(self, title: str) -> FakeChat:
-        return self.fake.add_supergroup(title, members=list(self.senders))
+        """A public supergroup (it has an @username), so joining its alias opens its portal."""
+        username = f"bench_group_{len(self.fake.chats)}"
+        return self.fake.add_supergroup(title, members=list(self.senders), username=username)
