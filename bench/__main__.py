@@ -49,8 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="profile the bridge process with py-spy into this file (.svg: flame graph, "
-        "otherwise speedscope JSON); the start-up scenario's starts get -2, -3... files",
+        help="profile the bridge process with py-spy into this file (.svg: flame graph, .txt: "
+        "collapsed stacks, otherwise speedscope JSON); the start-up scenario's starts get -2, "
+        "-3... files",
     )
     parser.add_argument(
         "--postgres",

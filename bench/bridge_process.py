@@ -65,7 +65,10 @@ class BridgeProcess:
             spy = Path(sys.executable).with_name("py-spy")
             command = [
                 str(spy), "record", "--format", _profile_format(self.profile),
-                "--output", str(self.profile), "--rate", "200", "--", *command,
+                "--output", str(self.profile), "--rate", "200",
+                # e.g. BENCH_PY_SPY_ARGS=--gil: only what holds the GIL (the bridge's own CPU)
+                *os.environ.get("BENCH_PY_SPY_ARGS", "").split(),
+                "--", *command,
             ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_DB_STATS": str(self.stats_path)}
         self.stats_path.unlink(missing_ok=True)
@@ -161,4 +164,6 @@ def _read_stats(path: Path) -> dict[str, Any] | None:
 
 
 def _profile_format(path: Path) -> str:
-    return "flamegraph" if path.suffix == ".svg" else "speedscope"
+    """.svg: a flame graph; .txt: collapsed stacks (one line per stack, for grep and sums);
+    otherwise speedscope JSON."""
+    return {".svg": "flamegraph", ".txt": "raw"}.get(path.suffix, "speedscope")

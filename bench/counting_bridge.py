@@ -2,7 +2,8 @@
 
 ``python -m bench.counting_bridge -c config.yaml`` is ``python -m bridge -c config.yaml`` plus a
 SQLAlchemy ``before_cursor_execute`` listener on the Engine class, so every engine the bridge
-makes is counted without touching its code. The counts go to the file named by
+makes is counted without touching its code, and so is every statement the bridge runs on the
+driver directly (``bridge.db.direct.observers``). The counts go to the file named by
 $BENCH_DB_STATS (JSON, replaced atomically) every half second, at once on SIGUSR1, and at exit.
 An executemany counts as one statement (one round trip).
 """
@@ -24,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from bridge.db import direct
 
 INTERVAL = 0.5
 _SPACE = re.compile(r"\s+")
@@ -73,6 +76,8 @@ def install(path: Path) -> StatementCounter:
         counter.count(statement)
 
     event.listen(Engine, "before_cursor_execute", before_cursor_execute)
+    # The statements on every message's path run on the driver directly (bridge/db/direct.py).
+    direct.observers.append(counter.count)
 
     # The handler only wakes the writer thread: writing from the handler could wait forever
     # on the lock that count() holds in the same (main) thread.

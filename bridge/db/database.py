@@ -10,6 +10,7 @@ from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from .direct import DirectPath
 from .engine import create_engine, session_factory
 from .migrate import upgrade_to_head
 
@@ -19,6 +20,8 @@ class Database:
         self.url = url
         self.engine: AsyncEngine = create_engine(url)
         self._sessions = session_factory(self.engine)
+        # The statements on every message's path (see direct.py).
+        self.direct = DirectPath(url)
 
     @property
     def dialect(self) -> str:
@@ -44,4 +47,5 @@ class Database:
         return result
 
     async def close(self) -> None:
+        await self.direct.close()
         await self.engine.dispose()

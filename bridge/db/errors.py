@@ -3,6 +3,9 @@ which are a refusal. Passing trouble is waited out in order; nothing is dropped 
 
 from __future__ import annotations
 
+import sqlite3
+
+import asyncpg
 from sqlalchemy import exc
 
 # SQLSTATE classes and codes that say "try again": connection exceptions (08), insufficient
@@ -34,6 +37,16 @@ def is_transient(error: BaseException) -> bool:
             return state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES)
         case exc.TimeoutError():
             return True  # no pooled connection came free in time
+        # The drivers themselves, as the statements on every message's path meet them (direct.py).
+        case sqlite3.OperationalError():
+            return True
+        case asyncpg.PostgresError():
+            state = getattr(error, "sqlstate", None)
+            return isinstance(state, str) and (
+                state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES)
+            )
+        case asyncpg.InterfaceError() | asyncpg.exceptions.InternalClientError():
+            return True  # a connection gone mid-statement, a driver that lost track of it
         case OSError() | TimeoutError():
             # A connection refused or reset before the driver could wrap it.
             return True

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
+from .direct import Json
 from .models import AppserviceTransaction, MatrixInbox, RemoteInbox, utcnow
 
 
@@ -69,12 +70,13 @@ class _Inbox:
         """Mark events handled; their payload is dropped, the row stays for deduplication."""
         if not ids:
             return
-        async with self._db.session() as session:
-            await session.execute(
-                update(self._model)
-                .where(self._model.id.in_(ids))
-                .values(handled_at=utcnow(), error=error, event=None)
-            )
+        table = self._model.__tablename__
+        if self._db.dialect == "postgresql":
+            which = "id = ANY($3::bigint[])"
+        else:
+            which = "id IN (SELECT value FROM json_each($3))"
+        sql = f"UPDATE {table} SET handled_at = $1, error = $2, event = NULL WHERE {which}"
+        await self._db.direct.run([(sql, (utcnow(), error, ids))])
 
 
 class MatrixInboxStore(_Inbox):
@@ -96,29 +98,29 @@ class MatrixInboxStore(_Inbox):
             return []
         now = utcnow()
         rows = [
-            {
-                "event_id": event["event_id"],
-                "room_id": event.get("room_id"),
-                "lane": lane_of(event),
-                "txn_id": txn_id,
-                "event": event,
-                "received_at": now,
-            }
+            (event["event_id"], event.get("room_id"), lane_of(event), txn_id, event, now)
             for event in events
         ]
-        table = MatrixInbox.__table__
-        statement = (
-            self._db.insert_ignoring_conflicts(table, ["event_id"])  # type: ignore[arg-type]
-            .values(rows)
-            .returning(table.c.id, table.c.event_id)
+        places = ", ".join(
+            "(" + ", ".join(f"${6 * row + column}" for column in range(1, 7)) + ")"
+            for row in range(len(rows))
         )
-        async with self._db.session() as session:
-            inserted = {event_id: row_id for row_id, event_id in await session.execute(statement)}
+        sql = (
+            "INSERT INTO matrix_inbox (event_id, room_id, lane, txn_id, event, received_at) "
+            f"VALUES {places} ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+        )
+        args = [
+            value if column != 4 else Json(value)
+            for row in rows
+            for column, value in enumerate(row)
+        ]
+        (returned,) = await self._db.direct.run([(sql, args)])
+        inserted = {str(event_id): int(row_id) for row_id, event_id in returned}
         new = []
-        for row in rows:
-            row_id = inserted.get(row["event_id"])
+        for event_id, room_id, lane, _txn, event, _now in rows:
+            row_id = inserted.get(event_id)
             if row_id is not None:
-                new.append(StoredMatrixEvent(row_id, row["room_id"], row["event"], row["lane"]))
+                new.append(StoredMatrixEvent(row_id, room_id, event, lane))
         return sorted(new, key=lambda stored: stored.id)
 
     async def accept_fetched(self, event: dict[str, Any], lane: str) -> StoredMatrixEvent | None:
@@ -243,25 +245,18 @@ class RemoteInboxStore(_Inbox):
         lane: str | None = None,
     ) -> StoredRemoteEvent | None:
         """Store a remote event; None if an event with this key was stored before."""
-        table = RemoteInbox.__table__
-        statement = (
-            self._db.insert_ignoring_conflicts(table, ["dedup_key"])  # type: ignore[arg-type]
-            .values(
-                network=network,
-                dedup_key=dedup_key,
-                portal_remote_id=portal_remote_id,
-                portal_receiver=portal_receiver,
-                lane=lane,
-                event=event,
-                received_at=utcnow(),
-            )
-            .returning(table.c.id)
+        sql = (
+            "INSERT INTO remote_inbox (network, dedup_key, portal_remote_id, portal_receiver, "
+            "lane, event, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
         )
-        async with self._db.session() as session:
-            row_id = (await session.execute(statement)).scalar_one_or_none()
-        if row_id is None:
+        args = (network, dedup_key, portal_remote_id, portal_receiver, lane, Json(event), utcnow())
+        (returned,) = await self._db.direct.run([(sql, args)])
+        if not returned:
             return None
-        return StoredRemoteEvent(row_id, portal_remote_id, portal_receiver, event, lane)
+        return StoredRemoteEvent(
+            int(returned[0][0]), portal_remote_id, portal_receiver, event, lane
+        )
 
     async def pending(self, network: str) -> list[StoredRemoteEvent]:
         async with self._db.session() as session:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, literal, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .database import Database
@@ -190,49 +190,39 @@ class MessageStore:
         sender_remote_id: str | None = None,
         sender_mxid: str | None = None,
     ) -> bool:
-        """Record a mapping; False if this part or event was mapped already (a replay)."""
-        statement = self._db.insert_ignoring_conflicts(
-            Message.__table__,  # type: ignore[arg-type]
-            ["portal_id", "remote_id", "part_id"],
-        ).values(
-            portal_id=portal_id,
-            remote_id=remote_id,
-            part_id=part_id,
-            mxid=mxid,
-            room_id=room_id,
-            sender_remote_id=sender_remote_id,
-            sender_mxid=sender_mxid,
+        """Record a mapping; False if this part or event was mapped already (a replay).
+
+        An intent noted for this part (see ``intend``) is left behind: once the part is mapped
+        the intent no longer counts (``in_doubt``), and ``prune_intents`` clears it.
+        """
+        sql = (
+            "INSERT INTO message (portal_id, remote_id, part_id, mxid, room_id, "
+            "sender_remote_id, sender_mxid, timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT DO NOTHING RETURNING id"
         )
-        # An intent noted for this part (see ``intend``) is left behind: once the part is
-        # mapped the intent no longer counts (``in_doubt``), and ``prune_intents`` clears it.
-        try:
-            async with self._db.session() as session:
-                result = await session.execute(statement)
-                return bool(result.rowcount)  # type: ignore[attr-defined]
-        except IntegrityError:
-            # The event id is mapped to another message already.
-            return False
+        args = (
+            portal_id,
+            remote_id,
+            part_id,
+            mxid,
+            room_id,
+            sender_remote_id,
+            sender_mxid,
+            utcnow(),
+        )
+        (returned,) = await self._db.direct.run([(sql, args)])
+        return bool(returned)
 
     async def intend(self, portal_id: int, mxid: str, part_id: str) -> None:
         """Note that this part is about to be sent (before it leaves the bridge), with the
-        newest remote message of the portal (one statement)."""
-        newest = (
-            select(Message.remote_id)
-            .where(Message.portal_id == portal_id)
-            .order_by(Message.id.desc())
-            .limit(1)
-            .scalar_subquery()
+        newest remote message of the portal. A note from an earlier attempt stands (and so
+        does where it started looking)."""
+        sql = (
+            "INSERT INTO outgoing_intent (portal_id, mxid, part_id, after_remote_id, started_at) "
+            "VALUES ($1, $2, $3, (SELECT remote_id FROM message WHERE portal_id = $1 "
+            "ORDER BY id DESC LIMIT 1), $4) ON CONFLICT DO NOTHING"
         )
-        table = OutgoingIntent.__table__
-        statement = insert(table).from_select(  # type: ignore[arg-type]
-            ["portal_id", "mxid", "part_id", "after_remote_id", "started_at"],
-            select(literal(portal_id), literal(mxid), literal(part_id), newest, literal(utcnow())),
-        )
-        try:
-            async with self._db.session() as session:
-                await session.execute(statement)
-        except IntegrityError:
-            pass  # noted on an earlier attempt; that note (and where it started) stands
+        await self._db.direct.run([(sql, (portal_id, mxid, part_id, utcnow()))])
 
     async def prune_intents(self, older_than: timedelta) -> int:
         """Forget intents whose part was mapped, or that are older than ``older_than``."""

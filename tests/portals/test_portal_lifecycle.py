@@ -15,6 +15,7 @@ import pytest
 from mautrix.api import HTTPAPI
 from sqlalchemy import event, func, select, update
 
+from bridge.db import direct
 from bridge.db.models import Portal as PortalRecord
 from bridge.db.models import RemoteInbox
 from bridge.network.events import ChatInfo
@@ -267,12 +268,17 @@ class Statements:
         self.texts: list[str] = []
         self._engine = running.bridge.db.engine.sync_engine
         event.listen(self._engine, "before_cursor_execute", self._seen)
+        direct.observers.append(self._direct)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.texts.append(" ".join(statement.split()[:4]))
+        self._direct(statement)
+
+    def _direct(self, statement: str) -> None:
+        self.texts.append(" ".join(statement.split()[:3]))
 
     def close(self) -> None:
         event.remove(self._engine, "before_cursor_execute", self._seen)
+        direct.observers.remove(self._direct)
 
 
 async def test_a_bridged_message_costs_three_statements_or_fewer_in_the_steady_state(
