@@ -12,6 +12,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/ensure-venv.sh
 source "$root/scripts/ensure-venv.sh"
+# The bridge itself runs as admins run it: from an environment with only its own dependencies
+# (the dev extras bring Synapse's, which the bridge's libraries would load too, costing memory).
+BRIDGE_VENV="$root/.venv-bench-bridge" ensure_venv "$root" runtime .
+export BENCH_BRIDGE_PYTHON="$VENV/bin/python"
 ensure_venv "$root" dev ".[dev]"
 cd "$root"
 exec "$VENV/bin/python" -m bench "$@"

@@ -60,7 +60,9 @@ class BridgeProcess:
 
     async def start(self, timeout: float = 90) -> float:
         """Start and wait for /_matrix/mau/ready to answer 200; returns the seconds it took."""
-        command = [sys.executable, "-m", self.module, "-c", str(self.config)]
+        # bench.sh names an environment with only the bridge's own dependencies.
+        python = os.environ.get("BENCH_BRIDGE_PYTHON") or sys.executable
+        command = [python, "-m", self.module, "-c", str(self.config)]
         if self.profile is not None:
             spy = Path(sys.executable).with_name("py-spy")
             command = [

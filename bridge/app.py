@@ -95,7 +95,8 @@ class Bridge:
         )
         for command in self.connector.commands():
             commands.register(command)
-        gaps = DeliveryGaps()
+        startup = StartupIds(await matrix_inbox.max_id(), await remote_inbox.max_id())
+        gaps = DeliveryGaps(first_new_id=startup.matrix + 1)
         ctx = PortalContext(
             config=config,
             matrix=matrix,
@@ -109,7 +110,7 @@ class Bridge:
             connector=self.connector,
             commands=commands,
             gaps=gaps,
-            startup=StartupIds(await matrix_inbox.max_id(), await remote_inbox.max_id()),
+            startup=startup,
             queue_size=self.queue_size,
             idle_after=self.idle_after,
         )

@@ -78,6 +78,7 @@ class BridgeCore:
                 len(theirs),
             )
         for stored in new:
+            self._gaps.stored(stored.id)
             self._router.offer_matrix(stored)
 
     def _from_bridge(self, event: dict[str, Any]) -> bool:

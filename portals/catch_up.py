@@ -116,6 +116,7 @@ async def _stored(
             continue
         stored = await inbox.accept_fetched({**item, "room_id": room_id}, portal.lane.name)
         if stored is not None:
+            portal.ctx.gaps.stored(stored.id)
             missing.append(stored)
     return missing
 

@@ -33,7 +33,11 @@ WAITING_KNOWN = 500
 
 
 async def handle_event(
-    portal: Portal, event: dict[str, Any], retry: bool = False, catching_up: bool = False
+    portal: Portal,
+    event: dict[str, Any],
+    retry: bool = False,
+    catching_up: bool = False,
+    inbox_id: int = 0,
 ) -> bool:
     """Carry one Matrix event of the portal's room to the remote chat.
 
@@ -51,7 +55,7 @@ async def handle_event(
         return False  # the room was unbridged after this event arrived
     match event.get("type"):
         case "m.room.message":
-            return await _message(portal, event, sender, content, retry, catching_up)
+            return await _message(portal, event, sender, content, retry, catching_up, inbox_id)
         case "m.room.name" if isinstance(content.get("name"), str):
             await _room_change(portal, sender, "name", content["name"])
         case "m.room.topic" if isinstance(content.get("topic"), str):
@@ -62,12 +66,11 @@ async def handle_event(
     return False
 
 
-async def _catch_up(portal: Portal, event: dict[str, Any]) -> None:
+async def _catch_up(portal: Portal, event: dict[str, Any], inbox_id: int) -> None:
     """Handle, in timeline order, earlier events of the room not handled yet (see
     catch_up.py), so this message cannot overtake them. Only done when there is reason to
-    think deliveries left a gap (bridge/matrix/gaps.py), not for every message."""
-    generation = portal.ctx.gaps.generation
-    if portal.checked_generation >= generation:
+    think deliveries left a gap before it (bridge/matrix/gaps.py), not for every message."""
+    if not portal.ctx.gaps.due(portal.checked_at, inbox_id):
         return
     try:
         missing = await missing_before(portal, event)
@@ -78,7 +81,7 @@ async def _catch_up(portal: Portal, event: dict[str, Any]) -> None:
         portal.log.debug("No timeline around %s: %s", event.get("event_id"), error)
         missing = []
     await _handle_ahead(portal, missing)
-    portal.checked_generation = generation
+    portal.checked_at = inbox_id
 
 
 async def sweep(portal: Portal) -> None:
@@ -112,6 +115,7 @@ async def _message(
     content: dict[str, Any],
     retry: bool,
     catching_up: bool,
+    inbox_id: int,
 ) -> bool:
     ctx = portal.ctx
     room_id = str(event.get("room_id"))
@@ -143,7 +147,7 @@ async def _message(
         return False
     ctx.activity[room_id] = time.monotonic()
     if not catching_up:
-        await _catch_up(portal, event)
+        await _catch_up(portal, event, inbox_id)
     msgtype = content.get("msgtype")
     if msgtype not in TEXT_TYPES:
         await notice(

@@ -43,8 +43,9 @@ class Portal:
         self.backlog = Backlog(self._notice)
         # Events handled ahead of their place in the lane, by catch_up.
         self.caught_up: set[str] = set()
-        # The delivery-gap generation (bridge/matrix/gaps.py) this room was last checked at.
-        self.checked_generation = 0
+        # The inbox id of the event from which this room's timeline was last looked through
+        # for undelivered events (bridge/matrix/gaps.py).
+        self.checked_at = 0
         # Senders told that their messages are not relayed (bridge.relay.enabled): once a run.
         self.told_relay_off: set[str] = set()
 
@@ -123,14 +124,16 @@ class Portal:
             await self._mark(item, False, "the portal no longer exists")
             return
         match item:
-            case MatrixItem(event=event, replayed=replayed):
+            case MatrixItem(inbox_id=inbox_id, event=event, replayed=replayed):
                 event_id = str(event.get("event_id"))
                 if event_id in self.caught_up:
                     # Handled (and marked) ahead of its turn: it was late.
                     self.caught_up.discard(event_id)
                     return
                 safe, error = await self._until_done(
-                    lambda tries: from_matrix.handle_event(self, event, retry=tries > 0 or replayed)
+                    lambda tries: from_matrix.handle_event(
+                        self, event, retry=tries > 0 or replayed, inbox_id=inbox_id
+                    )
                 )
             case RemoteItem(event=remote, replayed=replayed):
                 safe, error = await self._until_done(

@@ -80,10 +80,16 @@ class MatrixClient:
             bridge_name=config.appservice.id,
         )
         self.bot: IntentAPI = self.api.bot_intent()
+        self._intents: BoundedDict[str, IntentAPI] = BoundedDict(MAX_STATE_USERS)
         self._default_room_version: str | None = None
 
     def intent(self, mxid: str) -> IntentAPI:
-        return self.bot.user(UserID(mxid))
+        """The intent of a ghost (kept for the users seen lately: making one per message costs
+        CPU on every message)."""
+        intent = self._intents.touch(mxid)
+        if intent is None:
+            intent = self._intents[mxid] = self.bot.user(UserID(mxid))
+        return intent
 
     async def versions(self) -> dict[str, Any]:
         """GET /versions without a token: a wrong token must not look like a wrong address."""

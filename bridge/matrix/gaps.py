@@ -3,30 +3,51 @@
 Synapse numbers its transactions to an appservice 1, 2, 3, ... A transaction it stranded while
 recovering from a failed delivery arrives late, after newer ones; ids restart after a Synapse
 restart (on SQLite); and whatever was sent while the bridge was down may come in any order.
-Each such irregularity raises ``generation``: a portal whose last look at its room's timeline is
-older than that looks again before relaying its next Matrix message. In the steady state (each
-id one past the last) nothing is looked up.
+
+Each such irregularity starts a gap at the next event the bridge stores: what is missing lies
+before that event. A portal that has not looked at its room's timeline from an event at or past
+a gap's start looks before relaying its next message past it (looking from an older event would
+not see what is missing after it). A start of the bridge counts twice: events stored before it
+(anything may have been missed before them) and the first events after it. In the steady state
+(each transaction one past the last) nothing is looked up.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections import deque
 
 log = logging.getLogger("bridge.matrix.gaps")
 
+# Gap starts remembered (a homeserver without numbered transactions opens one per transaction).
+MAX_STARTS = 1000
+
 
 class DeliveryGaps:
-    def __init__(self) -> None:
-        # Portals start at 0: the first message of each after a start is checked.
-        self.generation = 1
+    def __init__(self, first_new_id: int = 1) -> None:
+        """``first_new_id``: the first inbox id this run stores."""
+        self._starts: deque[int] = deque([1, first_new_id], maxlen=MAX_STARTS)
+        self._next_id = first_new_id
         self._last: int | None = None
+
+    def stored(self, inbox_id: int) -> None:
+        """An event was stored with this id (ids only grow)."""
+        self._next_id = max(self._next_id, inbox_id + 1)
+
+    def due(self, checked_at: int, inbox_id: int) -> bool:
+        """Whether a portal that last looked from the event ``checked_at`` must look again
+        before the event ``inbox_id``: a gap starts after the one and at or before the other."""
+        starts = list(self._starts)
+        index = bisect.bisect_right(starts, inbox_id) - 1
+        return index >= 0 and starts[index] > checked_at
 
     def observe(self, txn_id: str) -> None:
         try:
             number = int(txn_id)
         except ValueError:
             # A homeserver that does not count its transactions: every one is a reason.
-            self.generation += 1
+            self._open()
             return
         last = self._last
         if last is None or number == last + 1:
@@ -39,9 +60,13 @@ class DeliveryGaps:
             number,
             last,
         )
-        self.generation += 1
+        self._open()
         self._last = number
 
     def mark(self) -> None:
         """Another reason to look (the homeserver was unreachable for a while, say)."""
-        self.generation += 1
+        self._open()
+
+    def _open(self) -> None:
+        if self._starts[-1] != self._next_id:
+            self._starts.append(self._next_id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,35 @@ async def test_a_migration_logs_one_line_of_ours(
         assert [r for r in caplog.records if r.name == "bridge.db"] == []
     finally:
         await db.close()
+
+
+def test_the_known_head_is_alembics_head() -> None:
+    """Start-up skips alembic when the database is at HEAD_REVISION: it must be the newest."""
+    from bridge.db.migrate import HEAD_REVISION
+
+    assert head_revision() == HEAD_REVISION
+
+
+def test_a_database_at_head_starts_without_importing_alembic(tmp_path: Path) -> None:
+    """Alembic costs memory (about 11 MB): a second start of an up-to-date database must not
+    load it. Checked in a fresh interpreter, where nothing imported it before."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'head.db'}"
+    script = (
+        "import asyncio, sys\n"
+        "from bridge.db.database import Database\n"
+        "async def main():\n"
+        f"    db = Database({url!r})\n"
+        "    await db.migrate()\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    first = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
+    )
+    second = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert first.stdout.strip() == "True", "the first start migrates with alembic"
+    assert second.stdout.strip() == "False", "an up-to-date database needs no alembic"

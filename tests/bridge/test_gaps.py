@@ -1,0 +1,62 @@
+"""When a portal must look through its room's timeline before relaying (bridge/matrix/gaps.py):
+after a start, and after a gap in the homeserver's numbered transactions; from an event at or
+past the gap, never from an older one; never in the steady state."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.matrix.gaps import DeliveryGaps
+
+
+def test_after_a_start_events_stored_before_it_and_the_first_after_it_look_once_each() -> None:
+    gaps = DeliveryGaps(first_new_id=101)
+    assert gaps.due(0, 50), "a replayed event: anything may have been missed before it"
+    assert not gaps.due(50, 60)
+    assert gaps.due(50, 101), "the first new event: what the last run never got lies before it"
+    assert not gaps.due(101, 102)
+
+
+def test_the_steady_state_never_looks() -> None:
+    gaps = DeliveryGaps(first_new_id=1)
+    for number, inbox_id in zip(range(7, 20), range(1, 14), strict=True):
+        gaps.observe(str(number))
+        gaps.stored(inbox_id)
+    assert not gaps.due(1, 13)
+
+
+@pytest.mark.parametrize(
+    ("transactions", "gap"),
+    [
+        (["5", "6", "8"], True),  # 7 stranded
+        (["5", "6", "6"], False),  # the same transaction again
+        (["50", "51", "1"], True),  # Synapse restarted (SQLite): ids begin again
+        (["a", "b"], True),  # a homeserver that does not number its transactions
+    ],
+)
+def test_transactions_that_leave_a_gap(transactions: list[str], gap: bool) -> None:
+    gaps = DeliveryGaps(first_new_id=1)
+    inbox_id = 0
+    for txn_id in transactions[:-1]:
+        gaps.observe(txn_id)
+        inbox_id += 1
+        gaps.stored(inbox_id)
+    checked = inbox_id  # the portal looked from the newest event so far
+    gaps.observe(transactions[-1])
+    gaps.stored(inbox_id + 1)
+    assert gaps.due(checked, inbox_id + 1) is gap
+
+
+def test_a_look_from_an_event_before_the_gap_does_not_cover_it() -> None:
+    """The fault suite found this: the gap was noticed while the portal still worked through
+    older events; looking from one of those cannot see what is missing after it."""
+    gaps = DeliveryGaps(first_new_id=1)
+    for number in range(1, 20):
+        gaps.observe(str(number))
+        gaps.stored(number)
+    gaps.observe("21")  # 20 stranded; this transaction brings event 20
+    gaps.stored(20)
+    assert gaps.due(0, 19), "the portal's first look (after the start)"
+    # ... from event 19, older than the gap: event 20 must look again.
+    assert gaps.due(19, 20)
+    assert not gaps.due(20, 21)
