@@ -165,6 +165,7 @@ class AppserviceProxy(_Proxy):
         self.ignored_events = 0
         self._holding = False
         self._held: list[dict[str, Any]] = []
+        self._held_numbers: list[int] = []
         self._held_headers: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
@@ -183,8 +184,13 @@ class AppserviceProxy(_Proxy):
             started = time.monotonic()
             self._holding = False
             held, self._held = self._held, []
-            for body in _batches(held):
-                path = f"{TRANSACTIONS}bench-{uuid.uuid4().hex}"
+            numbers = self._held_numbers
+            self._held_numbers = []
+            for index, body in enumerate(_batches(held)):
+                # Numbered on from the first held transaction, as Synapse numbers a backlog
+                # (a bridge may watch the numbers for gaps).
+                name = str(numbers[0] + index) if numbers else f"bench-{uuid.uuid4().hex}"
+                path = f"{TRANSACTIONS}{name}"
                 data = json.dumps(body).encode()
                 response = await self._forward("PUT", path, self._held_headers, data)
                 if response.status != 200:
@@ -219,6 +225,9 @@ class AppserviceProxy(_Proxy):
         if self._holding:
             self._held.append(transaction)
             self._held_headers = headers
+            number = request.path.removeprefix(TRANSACTIONS)
+            if number.isdigit():
+                self._held_numbers.append(int(number))
             return web.json_response({})
         async with self._lock:
             return await self._forward(request.method, request.path_qs, headers, body)

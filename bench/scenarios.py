@@ -330,8 +330,8 @@ class Runner:
             rate,
             baseline_rate,
             "python-telegram-bot",
-            target="ratio >= 0.9",
-            met=rate / baseline_rate >= 0.9,
+            # No target: the issue sets one for Telegram->Matrix only. The baseline is bare
+            # sendMessage calls; the bridge also stores, notes and records each message.
         )
         if count > 1:
             first = rounds[0]

@@ -36,6 +36,9 @@ async def missing_before(portal: Portal, event: dict[str, Any]) -> list[StoredMa
     room_id, event_id = event.get("room_id"), event.get("event_id")
     if not isinstance(room_id, str) or not isinstance(event_id, str):
         return []
+    # Events handled a moment ago may wait to be marked (bridge/db/marks.py): write the marks,
+    # or the walk would take them for events never handled.
+    await portal.ctx.marks.flush()
     context = await portal.ctx.matrix.bot.api.request(
         Method.GET,
         Path.v3.rooms[RoomID(room_id)].context[EventID(event_id)],
@@ -52,6 +55,7 @@ async def missing_latest(portal: Portal) -> list[StoredMatrixEvent]:
     room_id = portal.room_id
     if room_id is None:
         return []
+    await portal.ctx.marks.flush()  # as in missing_before
     page = await _page(portal, room_id, None)
     now_ms = int(time.time() * 1000)
     return await _walk_back(portal, room_id, page.get("chunk", []), page.get("end"), now_ms)

@@ -6,6 +6,7 @@ routing failure strands nothing; bridging from Matrix is checked in the portal's
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -165,7 +166,10 @@ async def test_a_gap_in_the_homeservers_transactions_makes_each_room_look_back_o
     make_matrix_user: MakeMatrixUser,
     appservice_setup: AppserviceSetup,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """... and finds nothing missing where nothing is: events handled a moment ago, whose
+    marks still wait to be written, are not taken for undelivered ones."""
     connector = FakeConnector()
     await start_bridge(connector=connector)
     user, room_id = await open_portal(connector, make_matrix_user, "gap")
@@ -180,8 +184,10 @@ async def test_a_gap_in_the_homeservers_transactions_makes_each_room_look_back_o
     mark = len(requests.seen)
     await user.send_message(room_id, "after the gap")
     await user.send_message(room_id, "and again")
-    await until(lambda: len(connector.network.sent) == 4)
+    with caplog.at_level(logging.WARNING, logger="portals"):
+        await until(lambda: len(connector.network.sent) == 4)
     assert requests.since(mark)["GET rooms/context"] == 1
+    assert not [r for r in caplog.records if "out of order" in r.getMessage()]
 
 
 async def test_a_failed_hand_over_to_a_lane_strands_nothing(
