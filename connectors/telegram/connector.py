@@ -11,7 +11,6 @@ from typing import Any
 
 from telegram import Bot, Update, User
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.request import HTTPXRequest
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
@@ -28,6 +27,7 @@ from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, Se
 from . import ids
 from .bot_commands import BotCommands
 from .config import TelegramConfig, load_config
+from .http import AiohttpRequest
 from .lookup import MessageFinder, Sightings
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
@@ -78,10 +78,10 @@ class TelegramConnector:
             config.bot_token,
             base_url=f"{config.api_url}/bot",
             base_file_url=f"{config.api_url}/file/bot",
-            request=HTTPXRequest(
+            request=AiohttpRequest(
                 connection_pool_size=16, read_timeout=timeout, write_timeout=timeout
             ),
-            get_updates_request=HTTPXRequest(read_timeout=timeout),
+            get_updates_request=AiohttpRequest(read_timeout=timeout),
         )
         try:
             await self._bot.initialize()

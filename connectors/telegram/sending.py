@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-import httpx
+import aiohttp
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
@@ -122,18 +122,19 @@ async def telegram_call(
         ) from None
 
 
-# What httpx raises when no connection to Telegram was made, so no request was written: a
-# refused or failed connection, a connection that took too long, no free connection in the pool.
-_NEVER_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# What aiohttp raises when no connection to Telegram was made, so no request was written: a
+# refused or failed connection, a connection (or a free one in the pool) that took too long.
+_NEVER_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
 def may_have_arrived(error: NetworkError) -> bool:
     """Whether the request that failed with ``error`` may have been carried out all the same.
 
-    python-telegram-bot raises NetworkError (TimedOut for timeouts) with the httpx exception as
-    its cause, and NetworkError without one for an HTTP error status it has no class for (5xx,
-    mostly). Only a connection never made is a clear "not sent": a read or write timeout, a
-    connection lost after the request was (partly) written and a 5xx answer (a proxy may have
-    passed the request on) leave the outcome unknown.
+    python-telegram-bot raises NetworkError (TimedOut for timeouts) with the HTTP client's
+    exception as its cause (aiohttp's, see http.py), and NetworkError without one for an HTTP
+    error status it has no class for (5xx, mostly). Only a connection never made is a clear
+    "not sent": a read or write timeout, a connection lost after the request was (partly)
+    written and a 5xx answer (a proxy may have passed the request on) leave the outcome
+    unknown.
     """
     return not isinstance(error.__cause__, _NEVER_CONNECTED)

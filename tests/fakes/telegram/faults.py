@@ -75,8 +75,9 @@ class Faults:
         chat_id: int | str | None = None,
     ) -> Fault:
         """Close the connection once the request was read, without an answer (a proxy or the
-        network lost it; httpx raises RemoteProtocolError). With `carried_out` the request took
-        effect first, as Telegram may have done: the client cannot tell which."""
+        network lost it: httpx raises RemoteProtocolError, aiohttp ServerDisconnectedError).
+        With `carried_out` the request took effect first, as Telegram may have done: the
+        client cannot tell which."""
         return self._arm(Fault("drop", method, times, chat_id, carried_out=carried_out))
 
     def delay(

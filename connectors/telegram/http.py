@@ -1,0 +1,104 @@
+"""python-telegram-bot's requests, carried by aiohttp.
+
+python-telegram-bot talks HTTP through a ``BaseRequest``; its own uses httpx. Measured here
+(BENCHMARKS.md), an httpx request costs about 0.65 ms of CPU and an aiohttp request about
+0.1 ms: for a bridge that makes a Bot API call per message, the larger part of its CPU. aiohttp
+is the bridge's HTTP library already (the appservice listener, the homeserver client).
+
+Errors keep python-telegram-bot's contract (TimedOut for timeouts, NetworkError for the rest),
+with aiohttp's exception as the cause, which tells whether a request may have reached Telegram
+(see sending.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class AiohttpRequest(BaseRequest):
+    def __init__(
+        self,
+        connection_pool_size: int = 1,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                headers={"User-Agent": self.USER_AGENT},
+            )
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        session = self._session
+        if session is None or session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data is not None else None
+        data: Any = request_data.json_parameters if request_data is not None else None
+        if files:
+            form = aiohttp.FormData()
+            for name, value in (data or {}).items():
+                form.add_field(name, value)
+            for name, (filename, content, mime_type) in files.items():
+                form.add_field(name, content, filename=filename, content_type=mime_type)
+            data = form
+        read = self._given(read_timeout, self._read_timeout)
+        write = self._given(
+            write_timeout, self._media_write_timeout if files else self._write_timeout
+        )
+        connect = self._given(connect_timeout, self._connect_timeout)
+        pool = self._given(pool_timeout, self._pool_timeout)
+        timeout = aiohttp.ClientTimeout(
+            # aiohttp's "connect" includes waiting for a free connection in the pool.
+            connect=None if connect is None or pool is None else connect + pool,
+            sock_connect=connect,
+            # Writing a request and reading its answer: aiohttp times the reading only.
+            sock_read=None if read is None else read + (write or 0.0),
+        )
+        try:
+            async with session.request(method, url, data=data, timeout=timeout) as response:
+                return response.status, await response.read()
+        except TimeoutError as error:
+            raise TimedOut from error
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+
+    @staticmethod
+    def _given(value: Any, default: float | None) -> float | None:
+        """A timeout python-telegram-bot passed, or ours where it left the default."""
+        if isinstance(value, DefaultValue):
+            return default
+        return None if value is None else float(value)
