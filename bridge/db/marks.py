@@ -25,8 +25,8 @@ class HandledMarks:
         self,
         matrix: MatrixInboxStore,
         remote: RemoteInboxStore,
-        interval: float = 1.0,
-        batch: int = 200,
+        interval: float = 5.0,
+        batch: int = 500,
     ) -> None:
         self._stores: dict[Source, MatrixInboxStore | RemoteInboxStore] = {
             "matrix": matrix,
