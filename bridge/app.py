@@ -43,6 +43,7 @@ SWEEP_ACTIVE_WITHIN = 600.0
 
 # Handled events are remembered this long for deduplication, then pruned.
 INBOX_RETENTION = timedelta(days=7)
+PRUNE_INTERVAL = 3600.0
 # Portals that never got a room are forgotten after this long.
 ROOMLESS_RETENTION = timedelta(days=1)
 
@@ -177,6 +178,8 @@ class Bridge:
         messages: MessageStore,
     ) -> None:
         while True:
+            # Not at once: a start has enough to do, and nothing is due yet.
+            await asyncio.sleep(PRUNE_INTERVAL)
             try:
                 pruned = await matrix_inbox.prune(INBOX_RETENTION)
                 pruned += await remote_inbox.prune(INBOX_RETENTION)
@@ -187,7 +190,6 @@ class Bridge:
                     log.debug("Pruned %d handled events, old intents and roomless portals", pruned)
             except Exception:
                 log.exception("Pruning the inboxes failed")
-            await asyncio.sleep(3600)
 
     async def _rescan_periodically(self, router: Router) -> None:
         while True:
