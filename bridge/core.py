@@ -67,9 +67,14 @@ class BridgeCore:
         # What the bridge's own users (the bot, the ghosts) sent is its own doing coming back:
         # nothing to handle, so not even stored.
         theirs = [event for event in valid if not self._from_bridge(event)]
-        new = await self._matrix_inbox.accept_transaction(
-            transaction_key(txn_id), theirs, self._router.matrix_lane
-        )
+        try:
+            new = await self._matrix_inbox.accept_transaction(
+                transaction_key(txn_id), theirs, self._router.matrix_lane
+            )
+        except Exception:
+            # The homeserver will try again; what it does meanwhile may leave a gap.
+            self._gaps.mark()
+            raise
         if len(new) != len(theirs):
             log.info(
                 "Transaction %s: %d of its %d events were seen before",

@@ -201,11 +201,16 @@ class PortalManager:
     # Stranded deliveries.
 
     async def sweep_periodically(self, interval: float, active_within: float) -> None:
-        """Look in recently active portal rooms for events the homeserver never delivered.
-
-        A stranded delivery is otherwise found only when the next message comes."""
+        """Look in recently active portal rooms for events the homeserver never delivered,
+        after each new gap in its deliveries (bridge/matrix/gaps.py): a stranded delivery is
+        otherwise found only when the next message of its room comes. Without a gap there is
+        nothing to look for, and nothing is asked."""
+        seen = self._ctx.gaps.opened
         while True:
             await asyncio.sleep(interval)
+            if self._ctx.gaps.opened == seen:
+                continue
+            seen = self._ctx.gaps.opened
             now = time.monotonic()
             for room_id, last in list(self._ctx.activity.items()):
                 if now - last > active_within:

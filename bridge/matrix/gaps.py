@@ -30,6 +30,9 @@ class DeliveryGaps:
         self._starts: deque[int] = deque([1, first_new_id], maxlen=MAX_STARTS)
         self._next_id = first_new_id
         self._last: int | None = None
+        # Gaps opened so far (the start counts as one): the sweep for events never delivered
+        # runs only when this changed.
+        self.opened = 1
 
     def stored(self, inbox_id: int) -> None:
         """An event was stored with this id (ids only grow)."""
@@ -68,5 +71,6 @@ class DeliveryGaps:
         self._open()
 
     def _open(self) -> None:
+        self.opened += 1
         if self._starts[-1] != self._next_id:
             self._starts.append(self._next_id)

@@ -93,17 +93,28 @@ async def test_a_stranded_last_event_is_found_by_the_sweep(
             break
         await asyncio.sleep(0.05)
 
-    # The homeserver never delivers the last message, and no later one reveals the gap.
+    # The homeserver strands the transaction with the room's last message, and no later
+    # message of the room reveals it; a later transaction (of another room) shows the gap.
     original = BridgeCore.handle_transaction
+    stranded: list[str] = []
 
-    async def dropping(
+    async def stranding(
         self: BridgeCore, txn_id: str, events: list[dict[str, Any]], ephemeral: Any
     ) -> None:
-        kept = [e for e in events if e.get("content", {}).get("body") != "never delivered"]
-        await original(self, txn_id, kept, ephemeral)
+        if any(e.get("content", {}).get("body") == "never delivered" for e in events):
+            stranded.append(txn_id)
+            return
+        await original(self, txn_id, events, ephemeral)
 
-    monkeypatch.setattr(BridgeCore, "handle_transaction", dropping)
+    monkeypatch.setattr(BridgeCore, "handle_transaction", stranding)
     await user.send_message(room_id, "never delivered")
+    for _ in range(100):
+        if stranded:
+            break
+        await asyncio.sleep(0.05)
+    # Any later transaction does: here the echo of a remote message in another portal.
+    await connector.create_portal("elsewhere", "Elsewhere")
+    await connector.remote_message("elsewhere", "1", "7", "Else", "a later transaction")
     for _ in range(200):
         if len(connector.network.sent) >= 2:
             break
