@@ -166,6 +166,7 @@ class AppserviceProxy(_Proxy):
         self._holding = False
         self._held: list[dict[str, Any]] = []
         self._held_numbers: list[int] = []
+        self._shift = 0
         self._held_headers: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
@@ -186,16 +187,27 @@ class AppserviceProxy(_Proxy):
             held, self._held = self._held, []
             numbers = self._held_numbers
             self._held_numbers = []
-            for index, body in enumerate(_batches(held)):
+            batches = _batches(held)
+            for index, body in enumerate(batches):
                 # Numbered on from the first held transaction, as Synapse numbers a backlog
-                # (a bridge may watch the numbers for gaps).
+                # (a bridge watches the numbers for gaps); later transactions are numbered on
+                # from these (see _number), so the bridge sees no gap that Synapse did not make.
                 name = str(numbers[0] + index) if numbers else f"bench-{uuid.uuid4().hex}"
                 path = f"{TRANSACTIONS}{name}"
                 data = json.dumps(body).encode()
                 response = await self._forward("PUT", path, self._held_headers, data)
                 if response.status != 200:
                     raise RuntimeError(f"the bridge answered {response.status} to a transaction")
+            if numbers:
+                self._shift += len(numbers) - len(batches)
             return started
+
+    def _number(self, path: str) -> str:
+        """A live transaction's path, its number shifted by what releases merged away."""
+        number = path.removeprefix(TRANSACTIONS)
+        if not self._shift or not number.isdigit():
+            return path
+        return f"{TRANSACTIONS}{int(number) - self._shift}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
@@ -230,7 +242,9 @@ class AppserviceProxy(_Proxy):
                 self._held_numbers.append(int(number))
             return web.json_response({})
         async with self._lock:
-            return await self._forward(request.method, request.path_qs, headers, body)
+            return await self._forward(
+                request.method, self._number(request.path) + _query(request), headers, body
+            )
 
 
 def _batches(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -250,3 +264,7 @@ def _batches(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
             batch.update(others)
         batches.append(batch)
     return batches if events or others else []
+
+
+def _query(request: web.Request) -> str:
+    return f"?{request.query_string}" if request.query_string else ""
