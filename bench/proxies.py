@@ -192,7 +192,8 @@ class AppserviceProxy(_Proxy):
                 # Numbered on from the first held transaction, as Synapse numbers a backlog
                 # (a bridge watches the numbers for gaps); later transactions are numbered on
                 # from these (see _number), so the bridge sees no gap that Synapse did not make.
-                name = str(numbers[0] + index) if numbers else f"bench-{uuid.uuid4().hex}"
+                first = numbers[0] - self._shift if numbers else 0
+                name = str(first + index) if numbers else f"bench-{uuid.uuid4().hex}"
                 path = f"{TRANSACTIONS}{name}"
                 data = json.dumps(body).encode()
                 response = await self._forward("PUT", path, self._held_headers, data)
@@ -233,6 +234,10 @@ class AppserviceProxy(_Proxy):
                 transaction["events"] = kept
                 body = json.dumps(transaction).encode()
                 if not any(transaction.get(key) for key in transaction):
+                    # Swallowed: later numbers move up one, so the bridge sees no gap.
+                    async with self._lock:
+                        if request.path.removeprefix(TRANSACTIONS).isdigit():
+                            self._shift += 1
                     return web.json_response({})
         if self._holding:
             self._held.append(transaction)

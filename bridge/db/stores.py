@@ -91,13 +91,6 @@ class PortalStore:
                 extra["also"] = [*also, remote_id]
                 portal.extra = extra
 
-    async def all_with_rooms(self) -> list[Portal]:
-        async with self._db.session() as session:
-            rows = await session.scalars(
-                select(Portal).where(Portal.network == self._network, Portal.mxid.is_not(None))
-            )
-            return list(rows)
-
     async def update(self, portal_id: int, **values: Any) -> None:
         async with self._db.session() as session:
             await session.execute(update(Portal).where(Portal.id == portal_id).values(**values))
