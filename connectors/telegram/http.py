@@ -12,12 +12,17 @@ with aiohttp's exception as the cause, which tells whether a request may have re
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+# Each request at DEBUG (the URL holds the bot token: the log filter redacts it).
+log = logging.getLogger("connectors.telegram.http")
 
 
 class AiohttpRequest(BaseRequest):
@@ -88,13 +93,18 @@ class AiohttpRequest(BaseRequest):
             # Writing a request and reading its answer: aiohttp times the reading only.
             sock_read=None if read is None else read + (write or 0.0),
         )
+        started = time.monotonic()
         try:
             async with session.request(method, url, data=data, timeout=timeout) as response:
-                return response.status, await response.read()
+                body = await response.read()
         except TimeoutError as error:
+            log.debug("%s %s timed out after %.3f s", method, url, time.monotonic() - started)
             raise TimedOut from error
         except aiohttp.ClientError as error:
+            log.debug("%s %s failed: %r", method, url, error)
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+        log.debug("%s %s -> %d in %.3f s", method, url, response.status, time.monotonic() - started)
+        return response.status, body
 
     @staticmethod
     def _given(value: Any, default: float | None) -> float | None:

@@ -50,7 +50,7 @@ async def test_run_ping_and_stop_as_a_process(
         config_file.set("telegram.api_url", fake.url)
         config_file.set("telegram.poll_timeout", 1)
         # Request lines carry the bot token in their URLs: log them to prove the redaction.
-        config_file.set("logging.loggers.httpx.level", "INFO")
+        config_file.document["logging"]["loggers"]["connectors.telegram.http"] = {"level": "DEBUG"}
         config_file.save()
         log_path = tmp_path / "bridge.log"
         with log_path.open("wb") as log:
