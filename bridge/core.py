@@ -11,7 +11,7 @@ from portals.manager import PortalManager
 from portals.router import Router
 
 from .config.model import Config
-from .db.inbox import MatrixInboxStore, RemoteInboxStore
+from .db.inbox import MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
 from .ghosts import GhostManager
 from .lru import BoundedDict
 from .matrix.gaps import DeliveryGaps
@@ -45,6 +45,10 @@ class BridgeCore:
         self._ghosts = ghosts
         self._gaps = gaps
         self._pings: BoundedDict[str, bool] = BoundedDict(100)
+        # Events whose storing failed: the database may have stored them all the same (an
+        # answer lost with the connection, at COMMIT). When they come again and are "seen
+        # before", whatever is stored of them and not handled is queued then, in its place.
+        self._store_in_doubt: BoundedDict[str, bool] = BoundedDict(10_000)
         self.is_ready = False
 
     @property
@@ -74,6 +78,8 @@ class BridgeCore:
         except Exception:
             # The homeserver will try again; what it does meanwhile may leave a gap.
             self._gaps.mark()
+            for event in theirs:
+                self._store_in_doubt[event["event_id"]] = True
             raise
         if len(new) != len(theirs):
             log.info(
@@ -82,9 +88,29 @@ class BridgeCore:
                 len(theirs) - len(new),
                 len(theirs),
             )
+            new = await self._with_stored_in_doubt(theirs, new)
         for stored in new:
             self._gaps.stored(stored.id)
             self._router.offer_matrix(stored)
+
+    async def _with_stored_in_doubt(
+        self, events: list[dict[str, Any]], new: list[StoredMatrixEvent]
+    ) -> list[StoredMatrixEvent]:
+        fresh = {stored.event["event_id"] for stored in new}
+        doubted = [
+            event["event_id"]
+            for event in events
+            if event["event_id"] not in fresh and self._store_in_doubt.pop(event["event_id"], False)
+        ]
+        if not doubted:
+            return new
+        found = await self._matrix_inbox.unhandled(doubted)
+        if found:
+            log.info(
+                "%d events were stored although the database's answer was lost; queued now",
+                len(found),
+            )
+        return sorted([*new, *found], key=lambda stored: stored.id)
 
     def _from_bridge(self, event: dict[str, Any]) -> bool:
         sender = event.get("sender")
@@ -143,14 +169,27 @@ class BridgeCore:
         if lane is None:
             log.debug("Remote event %s is for a chat without a portal; not kept", dedup_key)
             return False
-        stored = await self._remote_inbox.accept(
-            self._network,
-            f"{self._network}:{dedup_key}",
-            str(event.portal.chat_id),
-            event.portal.receiver,
-            encode_event(event),
-            lane,
-        )
+        key = f"{self._network}:{dedup_key}"
+        try:
+            stored = await self._remote_inbox.accept(
+                self._network,
+                key,
+                str(event.portal.chat_id),
+                event.portal.receiver,
+                encode_event(event),
+                lane,
+            )
+        except Exception:
+            self._store_in_doubt[key] = True
+            raise
+        if stored is None and self._store_in_doubt.pop(key, False):
+            stored = await self._remote_inbox.unhandled(key)
+            if stored is not None:
+                log.info(
+                    "Remote event %s was stored although the database's answer was lost; "
+                    "queued now",
+                    dedup_key,
+                )
         if stored is None:
             log.debug("Remote event %s was stored before; skipped", dedup_key)
             return False

@@ -150,6 +150,18 @@ class MatrixInboxStore(_Inbox):
             return None
         return StoredMatrixEvent(row_id, event.get("room_id"), event, lane)
 
+    async def unhandled(self, event_ids: list[str]) -> list[StoredMatrixEvent]:
+        """Those of these events stored and not handled yet, in inbox order."""
+        if not event_ids:
+            return []
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(MatrixInbox)
+                .where(MatrixInbox.event_id.in_(event_ids), MatrixInbox.handled_at.is_(None))
+                .order_by(MatrixInbox.id)
+            )
+            return [_matrix(row) for row in rows]
+
     async def status(self, event_ids: list[str]) -> dict[str, tuple[int, bool]]:
         """For the events the bridge has: their inbox id and whether they were handled."""
         if not event_ids:
@@ -257,6 +269,16 @@ class RemoteInboxStore(_Inbox):
         return StoredRemoteEvent(
             int(returned[0][0]), portal_remote_id, portal_receiver, event, lane
         )
+
+    async def unhandled(self, dedup_key: str) -> StoredRemoteEvent | None:
+        """The event stored under this key, if it is not handled yet."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(RemoteInbox).where(
+                    RemoteInbox.dedup_key == dedup_key, RemoteInbox.handled_at.is_(None)
+                )
+            )
+            return _remote(row) if row is not None else None
 
     async def pending(self, network: str) -> list[StoredRemoteEvent]:
         async with self._db.session() as session:

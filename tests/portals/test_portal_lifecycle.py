@@ -221,6 +221,58 @@ async def test_a_failed_hand_over_to_a_lane_strands_nothing(
     await user.wait_for_event(room_id, text_event("neither this"))
 
 
+@pytest.mark.parametrize("table", ["remote_inbox", "matrix_inbox"])
+async def test_an_event_stored_although_the_databases_answer_was_lost_keeps_its_place(
+    table: str,
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection to the database drops at COMMIT after the row was written: the bridge
+    sees an error, the event comes again and is "seen before". It must be handled then, before
+    the events after it, not left for the next start (seen with PostgreSQL restarted)."""
+    caplog.set_level(logging.INFO, "bridge.core")
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user, room_id = await open_portal(connector, make_matrix_user, "lost-answer")
+    original = direct.DirectPath.run
+    lost: list[str] = []
+
+    async def answer_lost_once(path: direct.DirectPath, statements: Any) -> Any:
+        result = await original(path, statements)
+        if not lost and any(f"INSERT INTO {table}" in sql for sql, _ in statements):
+            lost.append(table)
+            raise ConnectionResetError("connection was closed in the middle of operation")
+        return result
+
+    monkeypatch.setattr(direct.DirectPath, "run", answer_lost_once)
+    if table == "remote_inbox":
+        with pytest.raises(ConnectionResetError):
+            await connector.remote_message("lost-answer", "1", "5", "Ada", "first")
+        # Delivered again, as the poller asks for an update it could not take.
+        assert await connector.remote_message("lost-answer", "1", "5", "Ada", "first") is True
+        await connector.remote_message("lost-answer", "2", "5", "Ada", "second")
+        await user.wait_for_event(room_id, text_event("second"))
+        bodies = [
+            event["content"]["body"]
+            for event in await user.room_messages(room_id)
+            if event.get("type") == "m.room.message" and event["sender"] != user.user_id
+        ]
+        assert bodies[-2:] == ["first", "second"]
+    else:
+        # Synapse sends the transaction again after the error, then the next one.
+        await user.send_message(room_id, "first")
+        await user.send_message(room_id, "second")
+        await until(lambda: len(connector.network.sent) >= 2, what="both messages sent")
+        assert [m.body for _, m in connector.network.sent][-2:] == [
+            "Writer: first",
+            "Writer: second",
+        ]
+    assert lost == [table]
+    assert any("answer was lost; queued now" in r.getMessage() for r in caplog.records)
+
+
 async def test_bridging_from_matrix_does_not_overwrite_a_room_made_meanwhile(
     start_bridge: StartBridge,
     make_matrix_user: MakeMatrixUser,
