@@ -67,9 +67,10 @@ class BridgeProcess:
             spy = Path(sys.executable).with_name("py-spy")
             command = [
                 str(spy), "record", "--format", _profile_format(self.profile),
-                "--output", str(self.profile), "--rate", "200",
-                # e.g. BENCH_PY_SPY_ARGS=--gil: only what holds the GIL (the bridge's own CPU)
-                *os.environ.get("BENCH_PY_SPY_ARGS", "").split(),
+                "--output", str(self.profile),
+                # e.g. BENCH_PY_SPY_ARGS="--gil --rate 1000": only what holds the GIL (the
+                # bridge's own CPU), sampled more often than the default 200 per second
+                *_spy_args(os.environ.get("BENCH_PY_SPY_ARGS", "")),
                 "--", *command,
             ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_DB_STATS": str(self.stats_path)}
@@ -92,6 +93,8 @@ class BridgeProcess:
             found = [pid for pid in procstat.children(parent) if procstat.alive(pid)]
             if found:
                 return found[0]
+            if self._process is not None and self._process.returncode is not None:
+                break  # py-spy itself stopped (a bad argument, say)
             await asyncio.sleep(0.02)
         raise RuntimeError(f"py-spy started no bridge process; log:\n{self.log_tail()}")
 
@@ -163,6 +166,14 @@ def _read_stats(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data
+
+
+def _spy_args(extra: str) -> list[str]:
+    """py-spy's options from BENCH_PY_SPY_ARGS, sampling 200 per second unless they say."""
+    args = extra.split()
+    if not {"--rate", "-r"} & {arg.split("=")[0] for arg in args}:
+        args = ["--rate", "200", *args]
+    return args
 
 
 def _profile_format(path: Path) -> str:

@@ -41,12 +41,19 @@ class StatementCounter:
         self.by_statement: Counter[str] = Counter()
         self.writes = 0
         self._lock = threading.Lock()
+        # What each statement text counts as: the counting must cost the bridge next to nothing.
+        self._shapes: dict[str, tuple[str, str]] = {}
 
     def count(self, statement: str) -> None:
-        text = _SPACE.sub(" ", statement).strip()
-        kind = text.split(" ", 1)[0].upper() if text else "?"
-        # Same statement with a different number of bound values: one entry.
-        shape = _PARAMS.sub("(...)", text)[:160]
+        known = self._shapes.get(statement)
+        if known is None:
+            text = _SPACE.sub(" ", statement).strip()
+            kind = text.split(" ", 1)[0].upper() if text else "?"
+            # Same statement with a different number of bound values: one entry.
+            known = kind, _PARAMS.sub("(...)", text)[:160]
+            if len(self._shapes) < 10_000:
+                self._shapes[statement] = known
+        kind, shape = known
         with self._lock:
             self.total += 1
             self.by_kind[kind] += 1

@@ -36,9 +36,13 @@ def rss_bytes(pid: int) -> int:
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of ``pid``."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    """Direct children of ``pid`` (none once it is gone)."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
         try:
             found += [int(p) for p in (task / "children").read_text().split()]
         except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import string
@@ -29,13 +30,26 @@ class _Blank(dict[str, str]):
         return ""
 
 
+@functools.lru_cache(maxsize=16)
+def _plain_fields_only(template: str) -> bool:
+    """The template names fields and nothing more: no attribute or index look-ups in them
+    ("{first_name.__class__}"), which would show Python's internals as a name."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    except ValueError:
+        return False
+    return all(name.isidentifier() for name in names)
+
+
 def render_displayname(template: str, user: RemoteUser) -> str:
     fields = _Blank(user.name_fields)
     fields["displayname"] = user.displayname
     fields.setdefault("userid", str(user.id))
     try:
-        name = string.Formatter().vformat(template, (), fields)
-    except (ValueError, IndexError):
+        if not _plain_fields_only(template):
+            raise ValueError(template)
+        name = template.format_map(fields)
+    except ValueError:
         name = user.displayname
     return " ".join(name.split()) or str(user.id)
 
