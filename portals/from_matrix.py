@@ -52,7 +52,12 @@ async def handle_event(
     if _is_bridge_user(portal, sender):
         return False
     if portal.room_id != event.get("room_id"):
-        return False  # the room was unbridged after this event arrived
+        # Unbridging hands the room's waiting events to the room's lane; this one was on its
+        # way into the portal's meanwhile.
+        portal.log.info(
+            "Event %s came after its room was unbridged; not handled", event.get("event_id")
+        )
+        return False
     match event.get("type"):
         case "m.room.message":
             return await _message(portal, event, sender, content, retry, catching_up, inbox_id)

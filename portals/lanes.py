@@ -140,6 +140,25 @@ class Lane:
             or inbox_id in self._done[source]
         )
 
+    @property
+    def in_hand(self) -> tuple[Source, int] | None:
+        """The stored event being handled now, if any."""
+        return self._in_hand
+
+    def release(self, match: Callable[[StoredItem], bool]) -> int:
+        """Let go of the events in memory that ``match`` (another lane takes them from the
+        store); how many. For the lane's own handler: nothing is taken meanwhile."""
+        kept: deque[LaneItem] = deque()
+        released = 0
+        for item in self._window:
+            if not isinstance(item, CallItem) and match(item):
+                self._ids[item.source].discard(item.inbox_id)
+                released += 1
+            else:
+                kept.append(item)
+        self._window = kept
+        return released
+
     def call(self, item: CallItem) -> None:
         if self._closed:
             raise RuntimeError(f"lane {self.name} is closed")

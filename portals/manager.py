@@ -16,13 +16,14 @@ from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
 
 from .context import PortalContext
-from .lanes import CallItem
+from .lanes import CallItem, MatrixItem
 from .portal import Portal
 from .room import OPENED_BY_CHAT_ADMIN, ensure_room, remember_room
 
 log = logging.getLogger("portals")
 
 LANE_PREFIX = "portal:"
+ROOM_PREFIX = "room:"
 
 
 class BindRefused(Exception):
@@ -31,6 +32,11 @@ class BindRefused(Exception):
 
 def lane_of(portal_id: int) -> str:
     return f"{LANE_PREFIX}{portal_id}"
+
+
+def room_lane(room_id: str) -> str:
+    """The lane of a room that is no portal (its commands, its membership)."""
+    return f"{ROOM_PREFIX}{room_id}"
 
 
 def portal_id_of(lane: str) -> int | None:
@@ -48,6 +54,8 @@ class PortalManager:
         self.index = ctx.index
         self._loaded: dict[int, Portal] = {}
         self._lock = asyncio.Lock()
+        # Told the lane of a room that stopped being a portal, with events of it to take over.
+        self.on_room_released: Callable[[str], None] | None = None
 
     async def load_index(self) -> None:
         for row in await self._ctx.portals.index_rows():
@@ -157,9 +165,24 @@ class PortalManager:
         Runs directly: it is called from the portal's own lane (a command in its room), where
         queueing it would wait for itself.
         """
+        room_id = portal.room_id
         await self._ctx.portals.delete(portal.id)
+        if room_id is not None:
+            # The room's events behind this command are no longer the portal's: they go to
+            # the room's own lane, in their order (a command among them is still answered).
+            in_hand = portal.lane.in_hand
+            after = in_hand[1] if in_hand is not None and in_hand[0] == "matrix" else 0
+            await self._ctx.matrix_inbox.move_room(
+                room_id, portal.lane.name, room_lane(room_id), after
+            )
         self.index.remove(portal.id)
         portal.record.mxid = None
+        if room_id is not None:
+            portal.lane.release(
+                lambda item: isinstance(item, MatrixItem) and item.event.get("room_id") == room_id
+            )
+            if self.on_room_released is not None:
+                self.on_room_released(room_lane(room_id))
 
     async def follow_key(self, portal_id: int, key: PortalKey) -> None:
         """Send events of ``key`` to this portal from now on, also after a restart (a chat

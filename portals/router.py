@@ -20,11 +20,10 @@ from bridge.network.ids import PortalKey
 
 from .context import PortalContext
 from .lanes import Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
-from .manager import PortalManager, lane_of, portal_id_of
+from .manager import ROOM_PREFIX, PortalManager, lane_of, portal_id_of, room_lane
 
 log = logging.getLogger("portals.router")
 
-ROOM_PREFIX = "room:"
 # Events waiting longer than this in a lane that is not working are looked at again.
 STRANDED_AFTER = timedelta(seconds=30)
 
@@ -43,13 +42,14 @@ class Router:
         self._closed = False
         self._stranded: set[str] = set()
         self._retry: asyncio.TimerHandle | None = None
+        portals.on_room_released = self._room_released
 
     # Deciding lanes (before the event is stored).
 
     def matrix_lane(self, event: dict[str, Any]) -> str:
         room_id = str(event.get("room_id"))
         portal_id = self._ctx.index.by_room(room_id)
-        return lane_of(portal_id) if portal_id is not None else f"{ROOM_PREFIX}{room_id}"
+        return lane_of(portal_id) if portal_id is not None else room_lane(room_id)
 
     async def remote_lane(self, event: RemoteEvent) -> str | None:
         """The lane of a remote event; None if its chat has no portal and the event opens
@@ -139,6 +139,12 @@ class Router:
                 self._let_go,
             )
         return lane
+
+    def _room_released(self, lane_name: str) -> None:
+        """A room stopped being a portal: its lane reads what the portal's lane handed over."""
+        lane = self.lane(lane_name)
+        if lane is not None:
+            lane.rescan()
 
     def _let_go(self, lane: Lane) -> None:
         if self._rooms.get(lane.name) is lane and lane.idle:

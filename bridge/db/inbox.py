@@ -150,6 +150,14 @@ class MatrixInboxStore(_Inbox):
             return None
         return StoredMatrixEvent(row_id, event.get("room_id"), event, lane)
 
+    async def move_room(self, room_id: str, from_lane: str, to_lane: str, after_id: int) -> None:
+        """Give a room's events waiting in one lane (stored after ``after_id``) to another."""
+        sql = (
+            "UPDATE matrix_inbox SET lane = $1 WHERE lane = $2 AND room_id = $3 "
+            "AND handled_at IS NULL AND id > $4"
+        )
+        await self._db.direct.run([(sql, (to_lane, from_lane, room_id, after_id))])
+
     async def unhandled(self, event_ids: list[str]) -> list[StoredMatrixEvent]:
         """Those of these events stored and not handled yet, in inbox order."""
         if not event_ids:

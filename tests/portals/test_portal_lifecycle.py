@@ -17,14 +17,17 @@ from mautrix.api import HTTPAPI
 from sqlalchemy import event, func, select, update
 
 from bridge.db import direct
+from bridge.db.models import MatrixInbox as MatrixInboxRow
 from bridge.db.models import Portal as PortalRecord
 from bridge.db.models import RemoteInbox
+from bridge.db.stores import PortalStore
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
 from portals import manager as manager_module
 from portals import room as room_module
 from portals.lanes import Lane
 from tests.bridge.test_listener_integration import Homeserverish
+from tests.bridge.test_management_room import notice_containing
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
@@ -343,6 +346,75 @@ class Statements:
     def close(self) -> None:
         event.remove(self._engine, "before_cursor_execute", self._seen)
         direct.observers.remove(self._direct)
+
+
+async def test_what_follows_an_unbridge_in_the_portals_queue_is_handled_as_the_rooms(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events that reach the portal's queue while `unbridge` runs are the room's once it is
+    done: their commands are answered, in order, and their messages not relayed (a command
+    sent right after `unbridge` went unanswered: seen in CI)."""
+    connector = FakeConnector()
+    running = await start_bridge(
+        connector=connector, overrides={"bridge.permissions": {"synapse.test": "admin"}}
+    )
+    admin = await make_matrix_user("admin")
+    other = await make_matrix_user("other")
+    room_id = await admin.create_room(name="Mine", invite=[running.bot, other.user_id])
+    await other.join(room_id)  # three of us: not a management room
+    await admin.wait_for_membership(room_id, running.bot, "join")
+    connector.network.chats["leaving"] = ChatInfo(name="Leaving")
+    await admin.send_message(room_id, "!tg bridge leaving")
+    await admin.wait_for_event(room_id, notice_containing("Bridged this room to Leaving."))
+
+    # Unbridging takes a while: what the room says meanwhile is queued behind it.
+    slow = asyncio.Event()
+    delete = PortalStore.delete
+
+    async def slow_delete(store: PortalStore, portal_id: int) -> None:
+        await slow.wait()
+        await delete(store, portal_id)
+
+    monkeypatch.setattr(PortalStore, "delete", slow_delete)
+    await admin.send_message(room_id, "!tg unbridge")
+    await admin.wait_for_event(room_id, notice_containing("no longer bridged to Leaving"))
+    await admin.send_message(room_id, "!tg after-one")
+    await admin.send_message(room_id, "not for the chat")
+    last = await admin.send_message(room_id, "!tg after-two")
+    # All three reached the portal's queue (stored in its lane) before it lets go of the room.
+    portals = running.bridge.portals
+    assert portals is not None
+    portal = await portals.by_room(room_id)
+    assert portal is not None
+    waiting = await until(
+        lambda: len(portal.lane) == 3 or None, what="three events behind the unbridge"
+    )
+    assert waiting
+    assert (
+        await count(
+            running,
+            MatrixInboxRow,
+            MatrixInboxRow.lane == portal.lane.name,
+            MatrixInboxRow.handled_at.is_(None),
+        )
+        == 4
+    )  # the unbridge command and the three behind it, stored in the portal's lane
+    slow.set()
+
+    await admin.wait_for_event(room_id, notice_containing("after-two"), after=last)
+    bot_said = [
+        event["content"]["body"]
+        for event in await admin.room_messages(room_id)
+        if event["sender"] == running.bot and event["content"].get("msgtype") == "m.notice"
+    ]
+    assert bot_said[-3:] == [
+        "This room is no longer bridged to Leaving.",
+        "Unknown command after-one. Send !tg help for the commands you can use.",
+        "Unknown command after-two. Send !tg help for the commands you can use.",
+    ]
+    assert not [m for _, m in connector.network.sent if "not for the chat" in m.body]
 
 
 async def test_a_bridged_message_costs_three_statements_or_fewer_in_the_steady_state(
