@@ -32,6 +32,7 @@ from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.matrix_client import MatrixTestClient
 
 
 def text_event(body: str) -> Callable[[dict[str, Any]], bool]:
@@ -88,6 +89,21 @@ async def open_portal(
     room_id = await connector.create_portal(chat, f"Chat {chat}", [user.user_id])
     await user.join(await user.wait_for_invite())
     return user, room_id
+
+
+async def admin_in_a_room(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser, connector: FakeConnector
+) -> tuple[RunningBridge, MatrixTestClient, str]:
+    """A bridge admin in a room with the bot and another user (not a management room)."""
+    running = await start_bridge(
+        connector=connector, overrides={"bridge.permissions": {"synapse.test": "admin"}}
+    )
+    admin = await make_matrix_user("admin")
+    other = await make_matrix_user("other")
+    room_id = await admin.create_room(name="Mine", invite=[running.bot, other.user_id])
+    await other.join(room_id)  # three of us: not a management room
+    await admin.wait_for_membership(room_id, running.bot, "join")
+    return running, admin, room_id
 
 
 async def test_an_idle_portal_lets_its_worker_go_and_starts_again_on_demand(
@@ -284,14 +300,7 @@ async def test_bridging_from_matrix_does_not_overwrite_a_room_made_meanwhile(
     """The network's side asks for the chat's room while `bridge` runs, and that room is
     still being made when the command looks: the command must not overwrite it."""
     connector = FakeConnector()
-    running = await start_bridge(
-        connector=connector, overrides={"bridge.permissions": {"synapse.test": "admin"}}
-    )
-    admin = await make_matrix_user("admin")
-    other = await make_matrix_user("other")
-    room_id = await admin.create_room(name="Mine", invite=[running.bot, other.user_id])
-    await other.join(room_id)  # three of us: not a management room
-    await admin.wait_for_membership(room_id, running.bot, "join")
+    running, admin, room_id = await admin_in_a_room(start_bridge, make_matrix_user, connector)
     connector.network.chats["race"] = ChatInfo(name="Race")
 
     # Making the network side's room takes a while.
@@ -357,14 +366,7 @@ async def test_what_follows_an_unbridge_in_the_portals_queue_is_handled_as_the_r
     done: their commands are answered, in order, and their messages not relayed (a command
     sent right after `unbridge` went unanswered: seen in CI)."""
     connector = FakeConnector()
-    running = await start_bridge(
-        connector=connector, overrides={"bridge.permissions": {"synapse.test": "admin"}}
-    )
-    admin = await make_matrix_user("admin")
-    other = await make_matrix_user("other")
-    room_id = await admin.create_room(name="Mine", invite=[running.bot, other.user_id])
-    await other.join(room_id)  # three of us: not a management room
-    await admin.wait_for_membership(room_id, running.bot, "join")
+    running, admin, room_id = await admin_in_a_room(start_bridge, make_matrix_user, connector)
     connector.network.chats["leaving"] = ChatInfo(name="Leaving")
     await admin.send_message(room_id, "!tg bridge leaving")
     await admin.wait_for_event(room_id, notice_containing("Bridged this room to Leaving."))
