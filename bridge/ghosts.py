@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -45,12 +46,10 @@ def render_displayname(template: str, user: RemoteUser) -> str:
     fields = _Blank(user.name_fields)
     fields["displayname"] = user.displayname
     fields.setdefault("userid", str(user.id))
-    try:
-        if not _plain_fields_only(template):
-            raise ValueError(template)
-        name = template.format_map(fields)
-    except ValueError:
-        name = user.displayname
+    name = user.displayname
+    if _plain_fields_only(template):
+        with contextlib.suppress(ValueError):  # a bad conversion or format spec
+            name = template.format_map(fields)
     return " ".join(name.split()) or str(user.id)
 
 
