@@ -43,6 +43,7 @@ class Reader:
         self.client = client
         self.seen: dict[str, float] = {}
         self.per_room: dict[str, int] = {}
+        self.syncs = 0  # answered /sync requests
         self._event_ids: set[str] = set()
         self._since: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -93,6 +94,7 @@ class Reader:
             "GET", f"{CLIENT}/sync", params=params, http_timeout=long_poll + 60
         )
         now = time.monotonic()
+        self.syncs += 1
         for room_id, room in result.get("rooms", {}).get("join", {}).items():
             timeline = room.get("timeline", {})
             events: list[dict[str, Any]] = timeline.get("events", [])

@@ -132,6 +132,9 @@ class HomeserverProxy(_Proxy):
         self.failures: Counter[str] = Counter()
         # Benchmark token -> when its send request reached the proxy (first time).
         self.sends: dict[str, float] = {}
+        # Seconds spent in message sends, summed over the requests: over a window's length,
+        # how many sends were in flight on average (what Synapse could batch).
+        self.send_seconds = 0.0
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
@@ -148,6 +151,8 @@ class HomeserverProxy(_Proxy):
         response = await self._forward(
             request.method, request.path_qs, _forwarded_headers(request.headers), body
         )
+        if request.method == "PUT" and "/send/" in request.path:
+            self.send_seconds += time.monotonic() - arrived
         if response.status >= 400:
             self.failures[f"{name} -> {response.status}"] += 1
         return response

@@ -19,6 +19,7 @@ from tests.fakes.telegram import FakeChat
 
 from .bridge_process import DbStats
 from .matrix import send_text
+from .proxies import HomeserverProxy
 from .results import Results, Row, percentile
 from .stack import DOMAIN, GHOST_PREFIX, Stack
 
@@ -63,6 +64,19 @@ class Snapshot:
     synapse_cpu: float
     db: DbStats
     requests: Counter[str]
+
+
+@dataclass
+class Traffic:
+    send_seconds: float  # over a window: the sends in flight on average
+    syncs: int
+    transactions: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.send_seconds:.1f} sends in flight, {self.syncs} syncs, "
+            f"{self.transactions} transactions"
+        )
 
 
 @dataclass
@@ -288,26 +302,54 @@ class Runner:
                 await send_text(client, room, f"bench:{tokens[n]}", f"b-{tokens[n]}")
 
         before = await self.snapshot()
+        traffic = self._traffic(stack.driver_proxy)
         started = time.monotonic()
         await asyncio.gather(*(room_sends(i, room) for i, room in enumerate(rooms)))
         finished = await reader.wait_for(tokens, timeout)
         after = await self.snapshot()
         baseline_rate = total / (finished - started)
         baseline_synapse = after.synapse_cpu - before.synapse_cpu
+        baseline_traffic = self._traffic(stack.driver_proxy, traffic, finished - started)
 
         # The bridge: the same number of messages, from three senders, all injected at once.
         tag = next(self.tags)
         tokens = [f"{tag}:{n}" for n in range(total)]
         before = await self.snapshot()
+        traffic = self._traffic(stack.hs_proxy)
         started = time.monotonic()
         for n, token in enumerate(tokens):
             group, _room = portals[n % len(portals)]
             sender = stack.senders[n % len(stack.senders)]
             stack.fake.inject_text(group, sender, f"bench:{token}")
         finished = await reader.wait_for(tokens, timeout)
+        bridge_traffic = self._traffic(stack.hs_proxy, traffic, finished - started)
+        synapse_at_finish = self.stack.synapse_cpu()
         await asyncio.sleep(0.5)  # let the bridge finish its bookkeeping of the last ones
         after = await self.snapshot()
-        return Round(baseline_rate, total / (finished - started), before, after, baseline_synapse)
+        rate = total / (finished - started)
+        per = 1000 / total
+        self.results.note(
+            f"Telegram->Matrix {len(portals)} portal(s), {total} msgs, a round: "
+            f"appservice client {baseline_rate:.1f} msgs/s, Synapse {baseline_synapse * per:.1f} "
+            f"CPU s/1000, {baseline_traffic}; bridge {rate:.1f} msgs/s, Synapse "
+            f"{(synapse_at_finish - before.synapse_cpu) * per:.1f} CPU s/1000, {bridge_traffic}"
+        )
+        return Round(baseline_rate, rate, before, after, baseline_synapse)
+
+    def _traffic(
+        self, proxy: HomeserverProxy, since: Traffic | None = None, seconds: float = 0.0
+    ) -> Traffic:
+        """What Synapse had to batch in a window: the sends in flight on average, and how many
+        /sync answers and appservice transactions it made."""
+        assert self.stack.reader is not None
+        now = Traffic(proxy.send_seconds, self.stack.reader.syncs, self.stack.as_proxy.transactions)
+        if since is None:
+            return now
+        return Traffic(
+            (now.send_seconds - since.send_seconds) / seconds,
+            now.syncs - since.syncs,
+            now.transactions - since.transactions,
+        )
 
     # -- Matrix to Telegram -----------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from portals.manager import PortalManager
 from portals.router import Router
 
 from .config.model import Config
-from .db.inbox import MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
+from .db.inbox import IncomingRemote, MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
 from .ghosts import GhostManager
 from .lru import BoundedDict
 from .matrix.gaps import DeliveryGaps
@@ -165,36 +165,51 @@ class BridgeCore:
     # The connector's side (BridgeContext).
 
     async def submit(self, event: RemoteEvent, dedup_key: str) -> bool:
-        lane = await self._router.remote_lane(event)
-        if lane is None:
-            log.debug("Remote event %s is for a chat without a portal; not kept", dedup_key)
-            return False
-        key = f"{self._network}:{dedup_key}"
-        try:
-            stored = await self._remote_inbox.accept(
-                self._network,
-                key,
+        (stored,) = await self.submit_all([(event, dedup_key)])
+        return stored
+
+    async def submit_all(self, events: Sequence[tuple[RemoteEvent, str]]) -> list[bool]:
+        # One transaction for a whole batch: one commit instead of one per event, and the
+        # portals of a batch get their events at the same moment.
+        keyed: list[tuple[int, RemoteEvent, IncomingRemote]] = []
+        for index, (event, dedup_key) in enumerate(events):
+            lane = await self._router.remote_lane(event)
+            if lane is None:
+                log.debug("Remote event %s is for a chat without a portal; not kept", dedup_key)
+                continue
+            item = IncomingRemote(
+                f"{self._network}:{dedup_key}",
                 str(event.portal.chat_id),
                 event.portal.receiver,
                 encode_event(event),
                 lane,
             )
+            keyed.append((index, event, item))
+        try:
+            results = await self._remote_inbox.accept_all(
+                self._network, [item for _index, _event, item in keyed]
+            )
         except Exception:
-            self._store_in_doubt[key] = True
+            for _index, _event, item in keyed:
+                self._store_in_doubt[item.dedup_key] = True
             raise
-        if stored is None and self._store_in_doubt.pop(key, False):
-            stored = await self._remote_inbox.unhandled(key)
-            if stored is not None:
-                log.info(
-                    "Remote event %s was stored although the database's answer was lost; "
-                    "queued now",
-                    dedup_key,
-                )
-        if stored is None:
-            log.debug("Remote event %s was stored before; skipped", dedup_key)
-            return False
-        self._router.offer_remote(stored, event)
-        return True
+        taken = [False] * len(events)
+        for (index, event, item), result in zip(keyed, results, strict=True):
+            stored = result
+            if stored is None and self._store_in_doubt.pop(item.dedup_key, False):
+                stored = await self._remote_inbox.unhandled(item.dedup_key)
+                if stored is not None:
+                    log.info(
+                        "Remote event %s was stored although the database's answer was lost; "
+                        "queued now",
+                        item.dedup_key,
+                    )
+            if stored is None:
+                log.debug("Remote event %s was stored before; skipped", item.dedup_key)
+                continue
+            self._router.offer_remote(stored, event)
+            taken[index] = True
+        return taken
 
     async def create_portal_room(
         self, portal: PortalKey, info: ChatInfo, invite: Sequence[str] = ()

@@ -11,7 +11,7 @@ only a window of its events in memory; the rest wait here and are read back in o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,17 @@ class StoredMatrixEvent:
 @dataclass(frozen=True, slots=True)
 class StoredRemoteEvent:
     id: int
+    portal_remote_id: str
+    portal_receiver: str
+    event: dict[str, Any]
+    lane: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRemote:
+    """A remote event to store: its network's key for it, its chat, its lane."""
+
+    dedup_key: str
     portal_remote_id: str
     portal_receiver: str
     event: dict[str, Any]
@@ -265,18 +276,49 @@ class RemoteInboxStore(_Inbox):
         lane: str | None = None,
     ) -> StoredRemoteEvent | None:
         """Store a remote event; None if an event with this key was stored before."""
+        item = IncomingRemote(dedup_key, portal_remote_id, portal_receiver, event, lane)
+        (stored,) = await self.accept_all(network, [item])
+        return stored
+
+    async def accept_all(
+        self, network: str, items: Sequence[IncomingRemote]
+    ) -> list[StoredRemoteEvent | None]:
+        """Store remote events in one transaction (all or none), in their order; for each, None
+        if an event with its key was stored before."""
         sql = (
             "INSERT INTO remote_inbox (network, dedup_key, portal_remote_id, portal_receiver, "
             "lane, event, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
             "ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
         )
-        args = (network, dedup_key, portal_remote_id, portal_receiver, lane, Json(event), utcnow())
-        (returned,) = await self._db.direct.run([(sql, args)])
-        if not returned:
-            return None
-        return StoredRemoteEvent(
-            int(returned[0][0]), portal_remote_id, portal_receiver, event, lane
-        )
+        now = utcnow()
+        statements = [
+            (
+                sql,
+                (
+                    network,
+                    item.dedup_key,
+                    item.portal_remote_id,
+                    item.portal_receiver,
+                    item.lane,
+                    Json(item.event),
+                    now,
+                ),
+            )
+            for item in items
+        ]
+        results = await self._db.direct.run(statements) if statements else []
+        return [
+            StoredRemoteEvent(
+                int(returned[0][0]),
+                item.portal_remote_id,
+                item.portal_receiver,
+                item.event,
+                item.lane,
+            )
+            if returned
+            else None
+            for item, returned in zip(items, results, strict=True)
+        ]
 
     async def unhandled(self, dedup_key: str) -> StoredRemoteEvent | None:
         """The event stored under this key, if it is not handled yet."""

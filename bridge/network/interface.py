@@ -33,6 +33,10 @@ class BridgeContext(Protocol):
         event with this key was stored before. ``dedup_key`` must be unique per network event.
         """
 
+    async def submit_all(self, events: Sequence[tuple[RemoteEvent, str]]) -> list[bool]:
+        """``submit`` for several events (with their keys) in one transaction, in their order:
+        all are stored or none (then it raises). For each, whether it was new."""
+
     async def create_portal_room(
         self, portal: PortalKey, info: ChatInfo, invite: Sequence[str] = ()
     ) -> str:

@@ -37,6 +37,11 @@ class BotCommands:
         self._people = people
         self._chat_info = chat_info
 
+    def may_handle(self, update: Update) -> bool:
+        """Whether ``handle`` may take this update as a command (it starts with one)."""
+        message = update.message or update.channel_post
+        return message is not None and self._command(message) is not None
+
     async def handle(self, update: Update) -> bool:
         """Run the update as a command to the bot; False if it is none."""
         message = update.message or update.channel_post

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import mimetypes
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from telegram import Bot, Update, User
@@ -14,7 +14,13 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
-from bridge.network.events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteChatUpdate
+from bridge.network.events import (
+    AvatarRef,
+    ChatInfo,
+    RemoteChatCreate,
+    RemoteChatUpdate,
+    RemoteEvent,
+)
 from bridge.network.ids import PortalKey
 from bridge.network.interface import (
     NOTHING_SENT,
@@ -111,7 +117,7 @@ class TelegramConnector:
     async def start_receiving(self) -> None:
         bot, config = self._require_bot(), self._require_config()
         await bot.delete_webhook()
-        self._poller = Poller(bot, self._take_update, config.poll_timeout, self._intake)
+        self._poller = Poller(bot, self._take_updates, config.poll_timeout, self._intake)
         self._poller.start()
         if config.chat_resync_interval > 0:
             self._resync_task = asyncio.create_task(self._resync_periodically())
@@ -145,15 +151,34 @@ class TelegramConnector:
 
     # Updates from Telegram.
 
-    async def _take_update(self, update: Update) -> None:
-        """Hand an update's events to the bridge; returns once they are stored."""
+    async def _take_updates(self, updates: Sequence[Update], taken: Callable[[int], None]) -> None:
+        """Hand a batch of updates' events to the bridge, stored together; returns once they
+        are stored. A command is run in its place, after what came before it is stored;
+        ``taken`` hears of each update id up to which everything is stored."""
         assert self._translator is not None and self._commands is not None
         bridge = self._require_bridge()
-        self._translator.note(update)
-        if await self._commands.handle(update):
-            return
-        for index, event in enumerate(await self._translator.events(update)):
-            await bridge.submit(event, ids.update_key(update.update_id, index))
+        batch: list[tuple[RemoteEvent, str]] = []
+        last: int | None = None
+
+        async def store_batch() -> None:
+            if batch:
+                await bridge.submit_all(batch)
+                batch.clear()
+            if last is not None:
+                taken(last)
+
+        for update in updates:
+            self._translator.note(update)
+            if self._commands.may_handle(update):
+                await store_batch()
+                if await self._commands.handle(update):
+                    taken(update.update_id)
+                    last = None
+                    continue
+            for index, event in enumerate(await self._translator.events(update)):
+                batch.append((event, ids.update_key(update.update_id, index)))
+            last = update.update_id
+        await store_batch()
 
     async def _resync_periodically(self) -> None:
         """Telegram sends no update when a chat's description changes: re-read bridged chats."""

@@ -83,7 +83,7 @@ class Poller:
     def __init__(
         self,
         bot: Bot,
-        handle: Callable[[Update], Awaitable[None]],
+        handle: Callable[[Sequence[Update], Callable[[int], None]], Awaitable[None]],
         timeout: int,
         intake: Intake | None = None,
     ) -> None:
@@ -150,17 +150,22 @@ class Poller:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
-            if updates:
-                self._intake.taking()
-            for update in updates:
-                try:
-                    await self._handle(update)
-                except Exception:
-                    # Not stored: ask for it again rather than skip it (keeps the order).
-                    log.exception("Could not take update %d; asking for it again", update.update_id)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 60)
-                    break
-                self._offset = update.update_id + 1
-            else:
-                self._intake.taken(complete=len(updates) < POLL_LIMIT)
+            if not updates:
+                self._intake.taken(complete=True)
+                continue
+            self._intake.taking()
+            try:
+                await self._handle(updates, self._taken)
+            except Exception:
+                # Not stored: ask for it again rather than skip it (keeps the order).
+                first = self._offset if self._offset is not None else updates[0].update_id
+                log.exception("Could not take the updates from %d on; asking again", first)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            self._taken(updates[-1].update_id)
+            self._intake.taken(complete=len(updates) < POLL_LIMIT)
+
+    def _taken(self, update_id: int) -> None:
+        """Everything up to this update is stored: it need not come again."""
+        self._offset = max(self._offset or 0, update_id + 1)

@@ -95,16 +95,16 @@ async def test_offset_moves_only_past_stored_updates(
     # and must arrive once storing works again.
     core = running.bridge.core
     assert core is not None
-    original = BridgeCore.submit
+    original = BridgeCore.submit_all
     failures = {"left": 3}
 
-    async def failing_submit(self: BridgeCore, event: Any, key: str) -> bool:
+    async def failing_submit(self: BridgeCore, events: Any) -> list[bool]:
         if failures["left"] > 0:
             failures["left"] -= 1
             raise OSError("disk full")
-        return await original(self, event, key)
+        return await original(self, events)
 
-    monkeypatch.setattr(BridgeCore, "submit", failing_submit)
+    monkeypatch.setattr(BridgeCore, "submit_all", failing_submit)
     fake_telegram.inject_text(group, owner, "kept safe")
     update_id = last_update_id(fake_telegram)
     await eventually(lambda: failures["left"] == 0, what="three failed attempts")
@@ -113,6 +113,58 @@ async def test_offset_moves_only_past_stored_updates(
         room_id, lambda e: e["content"].get("body") == "kept safe", timeout=30
     )
     await eventually(lambda: confirmed(fake_telegram, update_id), what="the confirmation")
+
+
+async def test_a_batch_of_updates_is_stored_together_with_a_command_run_once_in_its_place(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    running = await telegram_bridge()
+    owner = fake_telegram.add_user("Owner")
+    group = fake_telegram.add_supergroup("Batched", owner=owner, username="batched")
+    user = await make_matrix_user("reader")
+    room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
+    assert running.bridge.core is not None
+
+    # What reaches the store, call by call; the first call after the command fails once.
+    original = BridgeCore.submit_all
+    calls: list[list[str]] = []
+    failures = {"left": 1}
+
+    async def recording_submit(self: BridgeCore, events: Any) -> list[bool]:
+        calls.append([key for _event, key in events])
+        if len(calls) == 2 and failures["left"]:
+            failures["left"] -= 1
+            raise OSError("disk full")
+        return await original(self, events)
+
+    monkeypatch.setattr(BridgeCore, "submit_all", recording_submit)
+    # One getUpdates answer: the poller is woken once these are all in.
+    fake_telegram.inject_text(group, owner, "one")
+    fake_telegram.inject_text(group, owner, "two")
+    fake_telegram.inject_text(fake_telegram.private_chat(owner), owner, "/start")
+    start_id = last_update_id(fake_telegram)
+    fake_telegram.inject_text(group, owner, "three")
+    last_id = last_update_id(fake_telegram)
+
+    texts: dict[str, str] = {}  # event id -> text, in the order seen
+
+    def relayed(event: dict[str, Any]) -> bool:
+        body = event.get("content", {}).get("body")
+        if event.get("type") == "m.room.message" and body in ("one", "two", "three"):
+            texts.setdefault(event["event_id"], body)
+        return bool(body == "three")
+
+    await user.wait_for_event(room_id, relayed, timeout=30)
+    assert list(texts.values()) == ["one", "two", "three"]
+    # The two messages before the command went to the store in one call; the one after it
+    # failed once and came again, without the command, which had run and was confirmed.
+    assert calls[0] == [f"update:{start_id - 2}:0", f"update:{start_id - 1}:0"]
+    assert calls[1] == calls[2] == [f"update:{last_id}:0"]
+    assert len(fake_telegram.sent_to(owner)) == 1, "the command answered once"
+    await eventually(lambda: confirmed(fake_telegram, last_id), what="the confirmation")
 
 
 async def test_stop_confirms_the_offset(
