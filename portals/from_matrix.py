@@ -23,6 +23,7 @@ from bridge.network.outgoing import (
 from . import relay
 from .catch_up import missing_before, missing_latest
 from .delivery import retry_delay
+from .matrix_edits import carry_edit
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -153,28 +154,54 @@ async def _message(
     ctx.activity[room_id] = time.monotonic()
     if not catching_up:
         await _catch_up(portal, event, inbox_id)
+    original = _replaced(content)
+    if original is not None:
+        # An edit: what counts is its new content (the body outside is a fallback).
+        new_content = content.get("m.new_content")
+        if not isinstance(new_content, dict) or not isinstance(new_content.get("body"), str):
+            return False
+        content = new_content
+    message = await _relayed(portal, event_id, room_id, sender, content, edit=original is not None)
+    if message is None:
+        return False
+    if original is not None:
+        progress = await _progress(portal, event_id, original) if retry else SendProgress()
+        return await carry_edit(
+            portal, message, original, progress, lambda text: notice(portal, text)
+        )
+    progress = await _progress(portal, event_id) if retry else SendProgress()
+    return await _send(portal, message, progress)
+
+
+async def _relayed(
+    portal: Portal, event_id: str, room_id: str, sender: str, content: dict[str, Any], edit: bool
+) -> MatrixMessage | None:
+    """The message as the bot relays it (None, with a notice, if it cannot be)."""
     msgtype = content.get("msgtype")
     if msgtype not in TEXT_TYPES:
-        await notice(
-            portal, f"Your {msgtype} message was not bridged: only text is bridged so far."
-        )
-        return False
+        what = "edit" if edit else "message"
+        await notice(portal, f"Your {msgtype} {what} was not bridged: only text is bridged so far.")
+        return None
     formatted = content.get("formatted_body")
     if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
         formatted = None
     displayname = await _displayname(portal, sender)
-    template = ctx.config.bridge.relay.message_formats[msgtype]
-    plain, rendered = relay.render(template, displayname, sender, body, formatted)
-    message = MatrixMessage(
+    template = portal.ctx.config.bridge.relay.message_formats[msgtype]
+    plain, rendered = relay.render(template, displayname, sender, content["body"], formatted)
+    return MatrixMessage(
         event_id=event_id,
         room_id=room_id,
         sender=MatrixSender(sender, displayname, relayed=True),
         msgtype=cast(Literal["m.text", "m.notice", "m.emote"], msgtype),
         body=plain,
         html=rendered,
-        reply_to=await _reply_target(portal, content),
+        reply_to=None if edit else await _reply_target(portal, content),
     )
-    progress = await _progress(portal, event_id) if retry else SendProgress()
+
+
+async def _send(portal: Portal, message: MatrixMessage, progress: SendProgress) -> bool:
+    ctx = portal.ctx
+    event_id, sender = message.event_id, message.sender.mxid
     leaving: str | None = None  # the part noted as leaving and not yet recorded
     try:
         async for step in ctx.connector.send_message(portal.key, message, progress):
@@ -184,7 +211,7 @@ async def _message(
                     leaving = part_id
                 case SentMessage(message_id=remote_id, part_id=part_id):
                     await ctx.messages.add(
-                        portal.id, remote_id, part_id, event_id, room_id, sender_mxid=sender
+                        portal.id, remote_id, part_id, event_id, message.room_id, sender_mxid=sender
                     )
                     leaving = None
     except DeliveryError as refusal:
@@ -205,14 +232,15 @@ async def _message(
     return True
 
 
-async def _progress(portal: Portal, event_id: str) -> SendProgress:
+async def _progress(portal: Portal, event_id: str, edited: str | None = None) -> SendProgress:
     """Parts recorded on an earlier attempt (or before a crash) are not sent again; parts that
-    were leaving when it stopped are looked for first."""
+    were leaving when it stopped are looked for first. ``edited``: the event is an edit of
+    this one, under which its new parts are recorded (and edited again, not skipped)."""
     messages = portal.ctx.messages
-    already = {row.part_id for row in await messages.by_mxid(event_id)}
+    already = {row.part_id for row in await messages.by_mxid(event_id)} if edited is None else set()
     in_doubt = {
         part: RemoteMessageID(after) if after is not None else None
-        for part, after in (await messages.in_doubt(event_id)).items()
+        for part, after in (await messages.in_doubt(event_id, edited)).items()
     }
     known: tuple[RemoteMessageID, ...] = ()
     if in_doubt:
@@ -283,6 +311,15 @@ async def _membership(
             pass  # an announcement is not mapped: nothing to note
     except DeliveryError as refusal:
         portal.log.warning("Could not announce %s of %s: %s", change, sender, refusal)
+
+
+def _replaced(content: dict[str, Any]) -> str | None:
+    """The event an edit replaces, if the content is an edit."""
+    relates = content.get("m.relates_to")
+    if not isinstance(relates, dict) or relates.get("rel_type") != "m.replace":
+        return None
+    event_id = relates.get("event_id")
+    return event_id if isinstance(event_id, str) else None
 
 
 async def _reply_target(portal: Portal, content: dict[str, Any]) -> RemoteMessageID | None:

@@ -16,6 +16,7 @@ from bridge.network.events import (
     RemoteChatCreate,
     RemoteChatMigrate,
     RemoteChatUpdate,
+    RemoteEdit,
     RemoteEvent,
     RemoteMembership,
     RemoteMessage,
@@ -50,6 +51,8 @@ async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False
         case RemoteMessage():
             await _message(portal, event, recheck)
             return True
+        case RemoteEdit():
+            await _edit(portal, event, recheck)
         case RemoteChatCreate():
             await _create(portal, event)
         case RemoteChatUpdate():
@@ -137,6 +140,48 @@ async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> Non
             sender_remote_id=str(message.sender.id),
             sender_mxid=ghost.mxid,
         )
+
+
+async def _edit(portal: Portal, edit: RemoteEdit, recheck: bool) -> None:
+    """Each part the message became in Matrix is replaced (``m.replace``) by its new content."""
+    ctx = portal.ctx
+    room_id = portal.room_id
+    rows = {row.part_id: row for row in await ctx.messages.by_remote(portal.id, edit.message_id)}
+    if room_id is None or not rows:
+        portal.log.debug("Edit of %s, which was not bridged; left out", edit.message_id)
+        return
+    ghost = await ctx.ghosts.ensure(edit.sender)
+    intent = ctx.matrix.intent(ghost.mxid)
+    await intent.ensure_joined(RoomID(room_id))
+    timestamp = int(edit.timestamp.timestamp() * 1000)
+    for index, part in enumerate(edit.parts):
+        row = rows.get(str(index))
+        if row is None:
+            portal.log.info("Edit of %s has a part %d it did not have", edit.message_id, index)
+            continue
+        txn_id = transaction_id(portal, edit.message_id, f"edit:{edit.edit_id}:{index}")
+        content = replacement(part, row.mxid)
+        content[SOURCE_KEY] = txn_id
+        if recheck and await _find_sent(intent, room_id, txn_id) is not None:
+            continue
+        await intent.send_message_event(
+            RoomID(room_id),
+            EventType.ROOM_MESSAGE,
+            content,  # type: ignore[arg-type]
+            txn_id=txn_id,
+            timestamp=timestamp,
+        )
+
+
+def replacement(part: MessageContent, event_id: str) -> dict[str, Any]:
+    """An ``m.replace`` of ``event_id`` by ``part``, with the "* " fallback for clients that
+    do not know edits."""
+    new = _content(part, None)
+    content = {**new, "body": f"* {part.body}", "m.new_content": new}
+    if part.html is not None:
+        content["formatted_body"] = f"* {part.html}"
+    content["m.relates_to"] = {"rel_type": "m.replace", "event_id": event_id}
+    return content
 
 
 async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None:

@@ -231,9 +231,10 @@ class MessageStore:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def in_doubt(self, mxid: str) -> dict[str, str | None]:
+    async def in_doubt(self, mxid: str, recorded_as: str | None = None) -> dict[str, str | None]:
         """Parts of this event whose sending began but was never recorded, with the newest
-        remote id the portal knew then."""
+        remote id the portal knew then. ``recorded_as``: the parts are recorded under this
+        event instead (the message an edit changes)."""
         async with self._db.session() as session:
             intents = {
                 intent.part_id: intent.after_remote_id
@@ -241,8 +242,9 @@ class MessageStore:
                     select(OutgoingIntent).where(OutgoingIntent.mxid == mxid)
                 )
             }
+            owner = recorded_as if recorded_as is not None else mxid
             recorded = set(
-                await session.scalars(select(Message.part_id).where(Message.mxid == mxid))
+                await session.scalars(select(Message.part_id).where(Message.mxid == owner))
             )
         return {part: after for part, after in intents.items() if part not in recorded}
 
@@ -258,6 +260,13 @@ class MessageStore:
     async def forget_intents(self, mxid: str) -> None:
         async with self._db.session() as session:
             await session.execute(delete(OutgoingIntent).where(OutgoingIntent.mxid == mxid))
+
+    async def remove_part(self, mxid: str, part_id: str) -> None:
+        """An edit made the message shorter: this part no longer exists on the remote side."""
+        async with self._db.session() as session:
+            await session.execute(
+                delete(Message).where(Message.mxid == mxid, Message.part_id == part_id)
+            )
 
     async def recent_remote_ids(self, portal_id: int, limit: int = 200) -> list[str]:
         """The remote ids most recently mapped in a portal, newest first."""

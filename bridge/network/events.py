@@ -71,6 +71,20 @@ class RemoteMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteEdit:
+    """A remote message's new content, part for part. ``edit_id`` tells this edit apart from
+    other edits of the same message (Telegram: the update that carried it)."""
+
+    portal: PortalKey
+    message_id: RemoteMessageID
+    sender: RemoteUser
+    parts: tuple[MessageContent, ...]
+    edit_id: str
+    timestamp: datetime
+    kind: Literal["edit"] = "edit"
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteChatCreate:
     """Create the portal's room (if it has none) with ``info``; ``request_id`` identifies what
     asked for it (for example the /bridge message), for the connector's answer."""
@@ -117,7 +131,12 @@ class RemoteChatMigrate:
 
 
 RemoteEvent = (
-    RemoteMessage | RemoteChatCreate | RemoteChatUpdate | RemoteMembership | RemoteChatMigrate
+    RemoteMessage
+    | RemoteEdit
+    | RemoteChatCreate
+    | RemoteChatUpdate
+    | RemoteMembership
+    | RemoteChatMigrate
 )
 
 _CODEC: TypeAdapter[RemoteEvent] = TypeAdapter(Annotated[RemoteEvent, Field(discriminator="kind")])

@@ -29,11 +29,27 @@ class MatrixMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class MatrixEdit:
+    """A Matrix message's new content (``message.event_id`` is the edit's own event), and the
+    remote parts its first version became, in order (part id, remote id)."""
+
+    message: MatrixMessage
+    parts: tuple[tuple[str, RemoteMessageID], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SentMessage:
     """One message the network accepted; a long text may become several."""
 
     message_id: RemoteMessageID
     part_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PartRemoved:
+    """An edit made the message shorter: this part is gone from the remote chat."""
+
+    part_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,14 @@ from bridge.network.interface import (
     ChatUnavailable,
     DeliveryError,
 )
-from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
+from bridge.network.outgoing import (
+    MatrixEdit,
+    MatrixMessage,
+    PartRemoved,
+    SendingPart,
+    SendProgress,
+    SentMessage,
+)
 
 from . import ids
 from .bot_commands import BotCommands
@@ -38,7 +45,7 @@ from .lookup import MessageFinder, Sightings
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
 from .polling import Intake, Poller
-from .sending import send_message, telegram_call
+from .sending import edit_message, send_message, telegram_call
 from .updates import UpdateTranslator
 
 log = logging.getLogger("connectors.telegram")
@@ -210,6 +217,21 @@ class TelegramConnector:
             self._require_pacer(),
             portal,
             message,
+            self._pill_target,
+            progress,
+            self._finder,
+        )
+
+    def edit_message(
+        self, portal: PortalKey, edit: MatrixEdit, progress: SendProgress
+    ) -> AsyncIterator[SendingPart | SentMessage | PartRemoved]:
+        if self._finder is None:
+            raise DeliveryError("the bridge is not connected to Telegram yet")
+        return edit_message(
+            self._require_bot(),
+            self._require_pacer(),
+            portal,
+            edit,
             self._pill_target,
             progress,
             self._finder,

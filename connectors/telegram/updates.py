@@ -12,6 +12,7 @@ from bridge.network.events import (
     MessageContent,
     RemoteChatMigrate,
     RemoteChatUpdate,
+    RemoteEdit,
     RemoteEvent,
     RemoteMembership,
     RemoteMessage,
@@ -69,6 +70,9 @@ class UpdateTranslator:
             return await self._message(update.message)
         if update.channel_post is not None:
             return await self._message(update.channel_post)
+        edited = update.edited_message or update.edited_channel_post
+        if edited is not None:
+            return await self._edit(edited, update.update_id)
         if update.chat_member is not None:
             return await self._chat_member(update.chat_member)
         if update.my_chat_member is not None:
@@ -126,6 +130,22 @@ class UpdateTranslator:
                 parts=(content,),
                 timestamp=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
                 reply_to=_reply_to(message),
+            )
+        ]
+
+    async def _edit(self, message: Message, update_id: int) -> list[RemoteEvent]:
+        content = self._content(message)
+        if content is None:
+            return []
+        when = message.edit_date or message.date
+        return [
+            RemoteEdit(
+                portal=ids.portal_key(message.chat.id),
+                message_id=ids.message_id(message.message_id),
+                sender=await self.sender(message),
+                parts=(content,),
+                edit_id=str(update_id),
+                timestamp=when.astimezone(UTC) if when else datetime.now(UTC),
             )
         ]
 

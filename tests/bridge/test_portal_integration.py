@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bridge.network.capabilities import EditsMessages
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
 from tests.support.fixtures import MakeMatrixUser
@@ -137,3 +138,36 @@ async def test_with_relaying_off_a_relay_user_is_told_once_and_nothing_is_sent(
         if event["sender"] == running.bot and "not bridged" in event["content"].get("body", "")
     ]
     assert [event["event_id"] for event in told] == [notice["event_id"]], "told once"
+
+
+async def test_an_edit_the_network_cannot_take_gets_a_notice(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    # The fake connector declares no capability beyond sending (it has no edit_message).
+    connector = FakeConnector()
+    assert not isinstance(connector, EditsMessages)
+    running = await start_bridge(connector=connector)
+    user = await make_matrix_user("editor", displayname="Editor E")
+    room_id = await connector.create_portal("edits", "Edits", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    original = await user.send_message(room_id, "first version")
+    await asyncio.wait_for(connector.network.arrived.wait(), 15)
+
+    edit = await user.send_event(
+        room_id,
+        "m.room.message",
+        {
+            "msgtype": "m.text",
+            "body": "* second version",
+            "m.new_content": {"msgtype": "m.text", "body": "second version"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+        },
+    )
+    notice = await user.wait_for_event(
+        room_id, lambda e: "edit was not bridged" in e["content"].get("body", ""), after=edit
+    )
+    assert notice["sender"] == running.bot
+    assert "FakeNet does not take edits" in notice["content"]["body"]
+    assert [message.body for _key, message in connector.network.sent] == [
+        "Editor E: first version"
+    ], "the edit is not sent as a new message"
