@@ -13,6 +13,7 @@ from bridge.db.inbox import StoredMatrixEvent
 from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError, TemporaryFailure
 from bridge.network.outgoing import (
+    FileKind,
     MatrixMessage,
     MatrixSender,
     SendingPart,
@@ -24,6 +25,8 @@ from . import relay
 from .catch_up import missing_before, missing_latest
 from .delivery import retry_delay
 from .matrix_edits import carry_edit
+from .matrix_files import caption_of, fetch_file, file_kind
+from .matrix_redactions import carry_redaction, redacted_event
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -60,8 +63,11 @@ async def handle_event(
         )
         return False
     match event.get("type"):
-        case "m.room.message":
+        case "m.room.message" | "m.sticker":
             return await _message(portal, event, sender, content, retry, catching_up, inbox_id)
+        case "m.room.redaction" if (redacts := redacted_event(event)) is not None:
+            if _relays(portal, sender):
+                await carry_redaction(portal, sender, redacts, lambda text: notice(portal, text))
         case "m.room.name" if isinstance(content.get("name"), str):
             await _room_change(portal, sender, "name", content["name"])
         case "m.room.topic" if isinstance(content.get("topic"), str):
@@ -108,6 +114,12 @@ def _remember_name(portal: Portal, user_id: str, content: dict[str, Any]) -> Non
     name = content.get("displayname")
     if content.get("membership") == "join" and isinstance(name, str) and name:
         portal.ctx.names[(str(portal.room_id), user_id)] = name
+
+
+def _relays(portal: Portal, sender: str) -> bool:
+    """Whether the bot carries what this Matrix user does (relaying on, and their level)."""
+    ctx = portal.ctx
+    return ctx.config.bridge.relay.enabled and ctx.users.level(sender) >= PermissionLevel.RELAY
 
 
 def _is_bridge_user(portal: Portal, sender: str) -> bool:
@@ -161,7 +173,8 @@ async def _message(
         if not isinstance(new_content, dict) or not isinstance(new_content.get("body"), str):
             return False
         content = new_content
-    message = await _relayed(portal, event_id, room_id, sender, content, edit=original is not None)
+    kind = file_kind(str(event.get("type")), content) if original is None else None
+    message = await _relayed(portal, event_id, room_id, sender, content, kind, original is not None)
     if message is None:
         return False
     if original is not None:
@@ -174,20 +187,40 @@ async def _message(
 
 
 async def _relayed(
-    portal: Portal, event_id: str, room_id: str, sender: str, content: dict[str, Any], edit: bool
+    portal: Portal,
+    event_id: str,
+    room_id: str,
+    sender: str,
+    content: dict[str, Any],
+    kind: FileKind | None,
+    edit: bool,
 ) -> MatrixMessage | None:
     """The message as the bot relays it (None, with a notice, if it cannot be)."""
     msgtype = content.get("msgtype")
-    if msgtype not in TEXT_TYPES:
+    file = None
+    if kind is not None:
+        file = await fetch_file(portal, kind, content, lambda text: notice(portal, text))
+        if file is None:
+            return None
+        msgtype = "m.text"
+        text, formatted = caption_of(kind, content)
+    elif msgtype in TEXT_TYPES:
+        text, formatted = content["body"], content.get("formatted_body")
+        if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
+            formatted = None
+    else:
         what = "edit" if edit else "message"
-        await notice(portal, f"Your {msgtype} {what} was not bridged: only text is bridged so far.")
+        await notice(
+            portal,
+            f"Your {msgtype} {what} was not bridged: the bridge does not carry that kind yet.",
+        )
         return None
-    formatted = content.get("formatted_body")
-    if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
-        formatted = None
     displayname = await _displayname(portal, sender)
-    template = portal.ctx.config.bridge.relay.message_formats[msgtype]
-    plain, rendered = relay.render(template, displayname, sender, content["body"], formatted)
+    template = portal.ctx.config.bridge.relay.message_formats[str(msgtype)]
+    plain, rendered = relay.render(template, displayname, sender, text, formatted)
+    if file is not None and not text:
+        # No caption: the sender's name alone ("Name: " without what would follow).
+        plain, rendered = plain.rstrip(" :"), rendered.rstrip(" :")
     return MatrixMessage(
         event_id=event_id,
         room_id=room_id,
@@ -196,6 +229,7 @@ async def _relayed(
         body=plain,
         html=rendered,
         reply_to=None if edit else await _reply_target(portal, content),
+        file=file,
     )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 from mautrix.api import Method, Path
 from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
-from mautrix.types import EventType, RoomID
+from mautrix.types import EventID, EventType, RoomID
 
 from bridge.network.events import (
     MessageContent,
@@ -23,6 +23,7 @@ from bridge.network.events import (
 )
 
 from . import migrate
+from .remote_media import media_event
 from .room import OPENED_BY_CHAT_ADMIN, alias_of, ensure_room, update_room
 
 if TYPE_CHECKING:
@@ -120,13 +121,17 @@ async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> Non
         if part_id in done:
             continue
         txn_id = transaction_id(portal, message.message_id, part_id)
-        content = _content(part, reply_to)
-        content[SOURCE_KEY] = txn_id
         event_id = await _find_sent(intent, room_id, txn_id) if recheck else None
         if event_id is None:
+            event_type, content = "m.room.message", _content(part, reply_to)
+            if part.media is not None:
+                event_type, content = await media_event(portal, intent, part, part.media)
+                if reply_to is not None:
+                    content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+            content[SOURCE_KEY] = txn_id
             event_id = await intent.send_message_event(
                 RoomID(room_id),
-                EventType.ROOM_MESSAGE,
+                EventType.find(event_type, EventType.Class.MESSAGE),
                 content,  # type: ignore[arg-type]
                 txn_id=txn_id,
                 timestamp=timestamp,
@@ -160,10 +165,15 @@ async def _edit(portal: Portal, edit: RemoteEdit, recheck: bool) -> None:
             portal.log.info("Edit of %s has a part %d it did not have", edit.message_id, index)
             continue
         txn_id = transaction_id(portal, edit.message_id, f"edit:{edit.edit_id}:{index}")
-        content = replacement(part, row.mxid)
-        content[SOURCE_KEY] = txn_id
         if recheck and await _find_sent(intent, room_id, txn_id) is not None:
             continue
+        if part.media is not None:
+            # A new caption: the file stays as it was in Matrix.
+            first = await intent.get_event(RoomID(room_id), EventID(row.mxid))
+            content = caption_replacement(first.content.serialize(), part, row.mxid)
+        else:
+            content = replacement(part, row.mxid)
+        content[SOURCE_KEY] = txn_id
         await intent.send_message_event(
             RoomID(room_id),
             EventType.ROOM_MESSAGE,
@@ -184,6 +194,28 @@ def replacement(part: MessageContent, event_id: str) -> dict[str, Any]:
     return content
 
 
+def caption_replacement(
+    first: dict[str, Any], part: MessageContent, event_id: str
+) -> dict[str, Any]:
+    """An ``m.replace`` of a file's event (``first``, its content) with a new caption."""
+    new = {
+        key: value
+        for key, value in first.items()
+        if key not in ("m.relates_to", "format", "formatted_body", SOURCE_KEY)
+    }
+    name = str(first.get("filename") or first.get("body") or "")
+    new["filename"] = name
+    new["body"] = part.body or name
+    if part.html is not None:
+        new |= {"format": "org.matrix.custom.html", "formatted_body": part.html}
+    return {
+        "msgtype": new.get("msgtype", "m.file"),
+        "body": f"* {new['body']}",
+        "m.new_content": new,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+    }
+
+
 async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None:
     """The event an earlier attempt sent, if the homeserver took it.
 
@@ -194,7 +226,7 @@ async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None
     query = {
         "dir": "b",
         "limit": "100",
-        "filter": json.dumps({"senders": [intent.mxid], "types": ["m.room.message"]}),
+        "filter": json.dumps({"senders": [intent.mxid], "types": ["m.room.message", "m.sticker"]}),
     }
     response = await intent.api.request(
         Method.GET, Path.v3.rooms[RoomID(room_id)].messages, query_params=query

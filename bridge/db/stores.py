@@ -268,6 +268,11 @@ class MessageStore:
                 delete(Message).where(Message.mxid == mxid, Message.part_id == part_id)
             )
 
+    async def forget(self, mxid: str) -> None:
+        """The message is gone on both sides: its parts are no longer mapped."""
+        async with self._db.session() as session:
+            await session.execute(delete(Message).where(Message.mxid == mxid))
+
     async def recent_remote_ids(self, portal_id: int, limit: int = 200) -> list[str]:
         """The remote ids most recently mapped in a portal, newest first."""
         async with self._db.session() as session:

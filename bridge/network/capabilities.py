@@ -6,11 +6,16 @@ words when the network lacks it: a connector declares what it supports by what i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from .ids import PortalKey
-from .outgoing import MatrixEdit, PartRemoved, SendingPart, SendProgress, SentMessage
+from .events import MediaFile
+from .ids import PortalKey, RemoteMessageID
+from .outgoing import FileKind, MatrixEdit, PartRemoved, SendingPart, SendProgress, SentMessage
+
+
+class MediaUnavailable(Exception):
+    """A file the network will not hand over (too large for it, say); the text says why."""
 
 
 @runtime_checkable
@@ -26,3 +31,32 @@ class EditsMessages(Protocol):
         to what it already says is success. Raise DeliveryError when the network refuses for
         good, TemporaryFailure when it cannot take the edit now.
         """
+
+
+@runtime_checkable
+class FetchesMedia(Protocol):
+    async def fetch_media(self, media: MediaFile) -> bytes:
+        """Download a file a remote event named. Raise MediaUnavailable when the network will
+        not hand it over, TemporaryFailure when it cannot now."""
+
+
+@runtime_checkable
+class DeletesMessages(Protocol):
+    async def delete_messages(
+        self, portal: PortalKey, message_ids: Sequence[RemoteMessageID]
+    ) -> None:
+        """Delete messages the bridge sent (all parts of one Matrix message). One already gone
+        counts as deleted. Raise DeliveryError when the network refuses (with the reason),
+        TemporaryFailure when it cannot now."""
+
+
+@runtime_checkable
+class SendsFiles(Protocol):
+    """``send_message`` takes a MatrixMessage with a file of these kinds, up to this size."""
+
+    @property
+    def file_kinds(self) -> frozenset[FileKind]: ...
+
+    @property
+    def max_file_size(self) -> int:
+        """Bytes; a larger file gets its sender a notice instead of a download."""

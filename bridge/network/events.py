@@ -38,12 +38,42 @@ class RemoteUser:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaFile:
+    """A remote file: ``key`` is what the connector needs to download it; the rest is what
+    Matrix shows about it (each None when the network did not say)."""
+
+    key: str
+    mimetype: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """The file a message part carries, and how Matrix should show it. Only a reference: the
+    portal downloads it when it handles the event, never on arrival."""
+
+    file: MediaFile
+    msgtype: Literal["m.image", "m.file", "m.video", "m.audio"]
+    # "m.sticker" is an event type of its own in Matrix.
+    sticker: bool = False
+    file_name: str | None = None
+    duration_ms: int | None = None
+    # A voice message (MSC3245), a looping silent animation (a GIF sent as MP4).
+    voice: bool = False
+    looping: bool = False
+    thumbnail: MediaFile | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageContent:
-    """One Matrix-ready part of a message: text now, media in later versions."""
+    """One Matrix-ready part of a message: text, or a file with its caption as the body."""
 
     body: str
     html: str | None = None
     msgtype: Literal["m.text", "m.notice", "m.emote"] = "m.text"
+    media: MediaRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,27 @@ class MatrixSender:
     relayed: bool = True
 
 
+FileKind = Literal["image", "file", "video", "audio", "voice", "sticker"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """A Matrix file, downloaded by the core, for the network to send."""
+
+    kind: FileKind
+    data: bytes = field(repr=False)
+    file_name: str
+    mimetype: str
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class MatrixMessage:
+    """Text, or a file with its caption as ``body`` (empty for none, unless relayed: then the
+    sender's name)."""
+
     event_id: str
     room_id: str
     sender: MatrixSender
@@ -26,6 +45,7 @@ class MatrixMessage:
     body: str
     html: str | None = None
     reply_to: RemoteMessageID | None = None
+    file: OutgoingFile | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,12 @@ from bridge.errors import StartupError
 from bridge.network.events import (
     AvatarRef,
     ChatInfo,
+    MediaFile,
     RemoteChatCreate,
     RemoteChatUpdate,
     RemoteEvent,
 )
-from bridge.network.ids import PortalKey
+from bridge.network.ids import PortalKey, RemoteMessageID
 from bridge.network.interface import (
     NOTHING_SENT,
     BridgeContext,
@@ -29,6 +30,7 @@ from bridge.network.interface import (
     DeliveryError,
 )
 from bridge.network.outgoing import (
+    FileKind,
     MatrixEdit,
     MatrixMessage,
     PartRemoved,
@@ -42,10 +44,17 @@ from .bot_commands import BotCommands
 from .config import TelegramConfig, load_config
 from .http import AiohttpRequest
 from .lookup import MessageFinder, Sightings
+from .media import download
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
 from .polling import Intake, Poller
-from .sending import edit_message, send_message, telegram_call
+from .sending import (
+    UPLOAD_LIMIT,
+    delete_messages,
+    edit_message,
+    send_message,
+    telegram_call,
+)
 from .updates import UpdateTranslator
 
 log = logging.getLogger("connectors.telegram")
@@ -252,6 +261,22 @@ class TelegramConnector:
         if not is_present(membership):
             raise ChatUnavailable("the bot is not a member of that chat; add it to the chat first")
         return chat_info(chat)
+
+    @property
+    def file_kinds(self) -> frozenset[FileKind]:
+        return frozenset(("image", "file", "video", "audio", "voice", "sticker"))
+
+    @property
+    def max_file_size(self) -> int:
+        return UPLOAD_LIMIT
+
+    async def delete_messages(
+        self, portal: PortalKey, message_ids: Sequence[RemoteMessageID]
+    ) -> None:
+        await delete_messages(self._require_bot(), self._require_pacer(), portal, message_ids)
+
+    async def fetch_media(self, media: MediaFile) -> bytes:
+        return await download(self._require_bot(), media)
 
     async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
         file = await self._require_bot().get_file(avatar.key)

@@ -85,7 +85,15 @@ class _Search:
     chat_id: int
     wanted: str
     deadline: float
+    # The Message field of the file the part carries (photo, document...); None for a text.
+    media: str | None = None
     probes: int = 0
+
+    def matches(self, shown: Message) -> bool:
+        if self.media is None:
+            return shown.text is not None and shown.text.strip() == self.wanted
+        has_file = bool(getattr(shown, self.media, None))
+        return has_file and (shown.caption or "").strip() == self.wanted
 
 
 class _OverBudget(Exception):
@@ -111,8 +119,10 @@ class MessageFinder:
         after: RemoteMessageID | None,
         known: Collection[RemoteMessageID],
         what: str,
+        media: str | None = None,
     ) -> int | None:
-        """The id of the bot's message in ``chat_id`` showing ``text``, past message ``after``
+        """The id of the bot's message in ``chat_id`` showing ``text`` (a caption beside the
+        file in Message field ``media``, if it is given), past message ``after``
         (the newest the bridge knew when the part left) and not one of ``known``; None if it
         is not there, there is nothing to start from, or the budget ran out first. Raises
         TemporaryFailure (in doubt) when Telegram answers a probe with a flood limit or not at
@@ -128,7 +138,7 @@ class MessageFinder:
             return None
         caught_up = await self._intake.wait_caught_up(CATCH_UP_WAIT)
         waited = time.monotonic() - started
-        search = _Search(chat_id, text.strip(), started + MAX_SECONDS)
+        search = _Search(chat_id, text.strip(), started + MAX_SECONDS, media)
 
         def line(outcome: str) -> str:
             backlog = "" if caught_up else ", without the updates Telegram still held"
@@ -174,7 +184,7 @@ class MessageFinder:
                 self._sightings.add(search.chat_id, message_id)
             if verdict == "own" and shown is None:
                 shown = await self._show(search, message_id)
-            if shown is not None and (shown.text or "").strip() == search.wanted:
+            if shown is not None and search.matches(shown):
                 return message_id, f"found as message {message_id}"
         return None, f"not found within {MAX_IDS} ids past message {after}"
 

@@ -25,11 +25,12 @@ from . import ids
 from .formatting import MatrixPill, telegram_to_matrix
 from .formatting.ptb import entities_from_ptb
 from .lookup import Sightings
+from .media import media_of
 from .people import People, is_present
 
 log = logging.getLogger("connectors.telegram.updates")
 
-# What a message without text is, for the notice that stands in for it until media is bridged.
+# What a message without text or file is, for the notice that stands in for it until it is bridged.
 _KINDS = (
     "photo",
     "video",
@@ -152,10 +153,15 @@ class UpdateTranslator:
     def _content(self, message: Message) -> MessageContent | None:
         text = message.text if message.text is not None else message.caption
         entities = message.entities if message.text is not None else message.caption_entities
+        media = media_of(message)
         if text is not None:
             known = {e.user.id: e.user.full_name for e in entities if e.user is not None}
             formatted = telegram_to_matrix(text, entities_from_ptb(entities), self._mentions(known))
-            return MessageContent(formatted.body, formatted.html)
+            return MessageContent(formatted.body, formatted.html, media=media)
+        if media is not None:
+            # A sticker is shown by its emoji where it cannot be shown itself.
+            emoji = message.sticker.emoji if message.sticker is not None else None
+            return MessageContent(emoji or "", media=media)
         kind = next((kind for kind in _KINDS if getattr(message, kind, None)), None)
         if kind is None:
             return None  # a service message the bridge does not show (pins, boosts, ...)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.network.capabilities import EditsMessages
+from bridge.network.capabilities import DeletesMessages, EditsMessages, SendsFiles
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
 from tests.support.fixtures import MakeMatrixUser
@@ -171,3 +171,43 @@ async def test_an_edit_the_network_cannot_take_gets_a_notice(
     assert [message.body for _key, message in connector.network.sent] == [
         "Editor E: first version"
     ], "the edit is not sent as a new message"
+
+
+async def test_a_redaction_the_network_cannot_carry_gets_a_notice(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    assert not isinstance(connector, DeletesMessages)
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("redactor")
+    room_id = await connector.create_portal("redactions", "Redactions", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    sent = await user.send_message(room_id, "regrettable")
+    await asyncio.wait_for(connector.network.arrived.wait(), 15)
+    redaction = await user.redact(room_id, sent)
+    notice = await user.wait_for_event(
+        room_id, lambda e: "removed here only" in e["content"].get("body", ""), after=redaction
+    )
+    assert "FakeNet does not let the bridge delete messages" in notice["content"]["body"]
+
+
+async def test_a_file_the_network_cannot_take_gets_a_notice(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    assert not isinstance(connector, SendsFiles)
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("sharer")
+    room_id = await connector.create_portal("files", "Files", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    url = await user.upload(b"%PDF-1.4 tiny", "application/pdf", "tiny.pdf")
+    sent = await user.send_event(
+        room_id,
+        "m.room.message",
+        {"msgtype": "m.file", "body": "tiny.pdf", "url": url, "info": {"size": 13}},
+    )
+    notice = await user.wait_for_event(
+        room_id, lambda e: "not bridged" in e["content"].get("body", ""), after=sent
+    )
+    assert "Your file was not bridged: FakeNet does not take them" in notice["content"]["body"]
+    assert connector.network.sent == []

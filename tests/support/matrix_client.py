@@ -369,6 +369,36 @@ class MatrixTestClient:
                 break
         return newest_first[:limit][::-1]
 
+    async def upload(self, data: bytes, content_type: str, filename: str) -> str:
+        """A file into the media repository; its mxc:// URI."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        url = f"{self.base_url}/_matrix/media/v3/upload"
+        headers = {
+            "Authorization": f"Bearer {self.access_token}",
+            "Content-Type": content_type,
+        }
+        async with self._session.post(
+            url, data=data, headers=headers, params={"filename": filename}
+        ) as response:
+            answer = await response.json()
+            if response.status != 200:
+                raise MatrixError(response.status, answer.get("errcode"), str(answer), "POST", url)
+            return str(answer["content_uri"])
+
+    async def download(self, mxc: str) -> tuple[bytes, str]:
+        """A file from the media repository (authenticated media): its bytes and type."""
+        server, _, media_id = mxc.removeprefix("mxc://").partition("/")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        url = f"{self.base_url}/_matrix/client/v1/media/download/{_q(server)}/{_q(media_id)}"
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        async with self._session.get(url, headers=headers) as response:
+            data = await response.read()
+            if response.status != 200:
+                raise MatrixError(response.status, None, data[:200].decode(), "GET", url)
+            return data, response.headers.get("Content-Type", "")
+
     async def resolve_alias(self, alias: str) -> str:
         result = await self.request("GET", f"{CLIENT_V3}/directory/room/{_q(alias)}")
         return str(result["room_id"])

@@ -251,7 +251,7 @@ def _telegram_id(fake: FakeTelegram, group: Any, text: str) -> int:
     raise AssertionError(f"no Telegram message {text!r}")
 
 
-async def test_media_is_not_silently_dropped(
+async def test_what_is_not_bridged_yet_is_not_silently_dropped(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
@@ -262,7 +262,8 @@ async def test_media_is_not_silently_dropped(
         telegram_bridge, fake_telegram, make_matrix_user
     )
     fake_telegram.inject_photo(group, alice, make_png(), caption="a caption")
-    await user.wait_for_event(room_id, body_is("a caption"))
-    fake_telegram.inject_photo(group, alice, make_png())
-    notice = await user.wait_for_event(room_id, body_is("Sent a photo (not bridged yet)"))
+    photo = await user.wait_for_event(room_id, body_is("a caption"))
+    assert photo["content"]["msgtype"] == "m.image", "the file comes with its caption"
+    fake_telegram.inject_message(group, alice, location={"latitude": 52.5, "longitude": 13.4})
+    notice = await user.wait_for_event(room_id, body_is("Sent a location (not bridged yet)"))
     assert notice["content"]["msgtype"] == "m.notice"

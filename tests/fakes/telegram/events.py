@@ -153,6 +153,28 @@ class Simulation(World):
             content.update(self._text_fields(caption, None, None, caption=True))
         return self.inject_message(chat, sender, **content)
 
+    def inject_media(
+        self,
+        chat: FakeChat,
+        sender: FakeUser | None,
+        kind: str,
+        data: bytes,
+        *,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        thumbnail: bytes | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """A message with a file: ``kind`` is document, sticker, video, animation, audio, voice
+        or video_note; ``params`` what the file's send would take (duration, width, emoji...)."""
+        from .methods_media import injected_media  # it builds on the send methods
+
+        content = injected_media(self, kind, data, file_name, mime_type, thumbnail, params)
+        if caption:
+            content.update(self._text_fields(caption, None, None, caption=True))
+        return self.inject_message(chat, sender, **content)
+
     def inject_edit(
         self,
         chat: FakeChat,

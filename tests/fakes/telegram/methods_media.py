@@ -15,7 +15,7 @@ from .errors import bad_request
 from .events import Simulation
 from .images import image_size
 from .methods_messages import caption_fields, post, reply_fields, thread_of
-from .objects import file_object, photo_object
+from .objects import file_object, photo_object, photo_size_object
 from .params import UploadedFile
 from .state import StoredFile
 
@@ -172,3 +172,45 @@ async def get_user_profile_photos(sim: Simulation, p: Params) -> Any:
     limit = min(max(p.get("limit", 100), 1), 100)
     photos = user.profile_photos[offset : offset + limit]
     return {"total_count": len(user.profile_photos), "photos": [photo_object(x) for x in photos]}
+
+
+# A file kind as a message carries it -> where it is stored, and the builder its send uses.
+_INJECTED: dict[str, tuple[str, Builder | None]] = {
+    "document": ("documents", _document),
+    "sticker": ("stickers", _sticker),
+    "video": ("videos", _video),
+    "animation": ("animations", _animation),
+    "audio": ("music", _audio),
+    "voice": ("voice", _voice),
+    "video_note": ("videos", None),
+}
+
+
+def injected_media(
+    sim: Simulation,
+    kind: str,
+    data: bytes,
+    file_name: str | None,
+    mime_type: str | None,
+    thumbnail: bytes | None,
+    p: Params,
+) -> Params:
+    """The content fields of a user's message with a file of ``kind``, shaped as the file's
+    own send would shape it (``p``: that send's optional parameters, duration, width...)."""
+    folder, builder = _INJECTED[kind]
+    width, height = image_size(data) or (p.get("width", 0), p.get("height", 0))
+    stored = sim.store_file(
+        data, folder, file_name=file_name, mime_type=mime_type, width=width, height=height
+    )
+    if builder is None:  # a video note: a square video with its side as length
+        note = {**_file_fields(stored), "length": p.get("length", 240)}
+        content: Params = {"video_note": {**note, "duration": p.get("duration", 0)}}
+    else:
+        content = builder(sim, p, stored.file_id)
+    if thumbnail is not None:
+        thumb_width, thumb_height = image_size(thumbnail) or (90, 90)
+        thumb = sim.store_file(
+            thumbnail, "photos", mime_type="image/jpeg", width=thumb_width, height=thumb_height
+        )
+        content[kind]["thumbnail"] = photo_size_object(thumb)
+    return content
