@@ -44,6 +44,43 @@ class DirectPath:
         self._sqlite: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._pool: asyncpg.Pool | None = None
+        self._grouped: list[tuple[Sequence[Statement], asyncio.Future[list[list[Any]]]]] = []
+        self._group_writer: asyncio.Task[None] | None = None
+
+    async def run_grouped(self, statements: Sequence[Statement]) -> list[list[Sequence[Any]]]:
+        """``run``, with the units of every caller that asks within one turn of the event loop
+        (or while the previous group is written) in one transaction: group commit. Ten portals
+        recording what they sent at once pay one commit, and go on together. A group that
+        fails is run again unit by unit, so each caller meets only its own failure."""
+        future: asyncio.Future[list[list[Any]]] = asyncio.get_running_loop().create_future()
+        self._grouped.append((statements, future))
+        if self._group_writer is None:
+            self._group_writer = asyncio.create_task(self._write_groups())
+        return await future
+
+    async def _write_groups(self) -> None:
+        try:
+            await asyncio.sleep(0)  # the units asked for in this turn join the first group
+            while self._grouped:
+                units, self._grouped = self._grouped, []
+                try:
+                    results = await self.run([statement for unit, _ in units for statement in unit])
+                except Exception as failure:
+                    if len(units) == 1:
+                        _settle(units[0][1], error=failure)
+                        continue
+                    for unit, future in units:
+                        try:
+                            _settle(future, await self.run(unit))
+                        except Exception as error:
+                            _settle(future, error=error)
+                    continue
+                start = 0
+                for unit, future in units:
+                    _settle(future, results[start : start + len(unit)])
+                    start += len(unit)
+        finally:
+            self._group_writer = None
 
     async def run(self, statements: Sequence[Statement]) -> list[list[Sequence[Any]]]:
         """Run the statements in one transaction; the rows each returned (none for an insert
@@ -61,6 +98,8 @@ class DirectPath:
         return await loop.run_in_executor(self._thread, _sqlite_unit, connection, statements)
 
     async def close(self) -> None:
+        if self._group_writer is not None:
+            await asyncio.gather(self._group_writer, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -92,6 +131,19 @@ class DirectPath:
                     loop = asyncio.get_running_loop()
                     self._sqlite = await loop.run_in_executor(self._thread, _sqlite_open, path)
         return self._sqlite
+
+
+def _settle(
+    future: asyncio.Future[list[list[Any]]],
+    result: list[list[Any]] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if future.done():  # its caller gave up waiting
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result or [])
 
 
 def sql_for(dialect: str, sql: str) -> str:

@@ -203,7 +203,7 @@ class MessageStore:
             sender_mxid,
             utcnow(),
         )
-        (returned,) = await self._db.direct.run([(sql, args)])
+        (returned,) = await self._db.direct.run_grouped([(sql, args)])
         return bool(returned)
 
     async def intend(self, portal_id: int, mxid: str, part_id: str) -> None:
@@ -215,7 +215,7 @@ class MessageStore:
             "VALUES ($1, $2, $3, (SELECT remote_id FROM message WHERE portal_id = $1 "
             "ORDER BY id DESC LIMIT 1), $4) ON CONFLICT DO NOTHING"
         )
-        await self._db.direct.run([(sql, (portal_id, mxid, part_id, utcnow()))])
+        await self._db.direct.run_grouped([(sql, (portal_id, mxid, part_id, utcnow()))])
 
     async def prune_intents(self, older_than: timedelta) -> int:
         """Forget intents whose part was mapped, or that are older than ``older_than``."""
