@@ -13,6 +13,7 @@ from mautrix.errors import MatrixRequestError
 
 from portals.commands import portal_commands
 from portals.context import PortalContext, StartupIds
+from portals.core import BridgeCore
 from portals.manager import PortalManager
 from portals.router import Router
 
@@ -20,7 +21,6 @@ from . import __version__
 from .commands.core_commands import core_commands
 from .commands.processor import CommandProcessor
 from .config.model import Config
-from .core import BridgeCore
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.core import BridgeCore
+from portals.core import BridgeCore
 from tests.bridge.test_listener_integration import Homeserverish
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector

@@ -251,7 +251,7 @@ async def test_an_event_stored_although_the_databases_answer_was_lost_keeps_its_
     """The connection to the database drops at COMMIT after the row was written: the bridge
     sees an error, the event comes again and is "seen before". It must be handled then, before
     the events after it, not left for the next start (seen with PostgreSQL restarted)."""
-    caplog.set_level(logging.INFO, "bridge.core")
+    caplog.set_level(logging.INFO, "portals.core")
     connector = FakeConnector()
     await start_bridge(connector=connector)
     user, room_id = await open_portal(connector, make_matrix_user, "lost-answer")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bridge.core import BridgeCore
 from bridge.errors import StartupError
+from portals.core import BridgeCore
 from tests.connectors.telegram.conftest import (
     StartTelegramBridge,
     confirmed,

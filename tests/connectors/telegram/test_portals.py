@@ -177,7 +177,7 @@ async def test_the_alias_opens_only_public_chats_or_chats_an_admin_bridged(
     owner = fake_telegram.add_user("Petra")
     group = fake_telegram.add_supergroup("Private circle", owner=owner)
     user = await make_matrix_user("curious")
-    with caplog.at_level(logging.INFO, logger="bridge.core"):
+    with caplog.at_level(logging.INFO, logger="portals.core"):
         try:
             await user.join(alias_for(group.id))
             raise AssertionError("joined the alias of a private chat nobody bridged")

@@ -7,19 +7,19 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from portals.manager import PortalManager
-from portals.router import Router
+from bridge.config.model import Config
+from bridge.db.inbox import IncomingRemote, MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
+from bridge.ghosts import GhostManager
+from bridge.lru import BoundedDict
+from bridge.matrix.gaps import DeliveryGaps
+from bridge.network.events import ChatInfo, RemoteEvent, encode_event
+from bridge.network.ids import PortalKey, RemoteChatID, RemoteUserID
+from bridge.network.interface import ChatUnavailable, NetworkConnector
 
-from .config.model import Config
-from .db.inbox import IncomingRemote, MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
-from .ghosts import GhostManager
-from .lru import BoundedDict
-from .matrix.gaps import DeliveryGaps
-from .network.events import ChatInfo, RemoteEvent, encode_event
-from .network.ids import PortalKey, RemoteChatID, RemoteUserID
-from .network.interface import ChatUnavailable, NetworkConnector
+from .manager import PortalManager
+from .router import Router
 
-log = logging.getLogger("bridge.core")
+log = logging.getLogger("portals.core")
 
 
 class BridgeCore:
