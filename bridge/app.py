@@ -24,7 +24,7 @@ from .config.model import Config
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks
-from .db.stores import GhostStore, MessageStore, PortalStore, UserStore
+from .db.stores import GhostStore, MessageStore, PortalStore, ReactionStore, UserStore
 from .ghosts import GhostManager
 from .management import ManagementRooms
 from .matrix.client import MatrixClient
@@ -105,6 +105,7 @@ class Bridge:
             users=users,
             portals=PortalStore(self.db, network),
             messages=messages,
+            reactions=ReactionStore(self.db),
             matrix_inbox=matrix_inbox,
             remote_inbox=remote_inbox,
             marks=marks,

@@ -8,7 +8,7 @@ from bridge.commands.processor import CommandProcessor
 from bridge.config.model import Config
 from bridge.db.inbox import MatrixInboxStore, RemoteInboxStore
 from bridge.db.marks import HandledMarks
-from bridge.db.stores import MessageStore, PortalStore
+from bridge.db.stores import MessageStore, PortalStore, ReactionStore
 from bridge.ghosts import GhostManager
 from bridge.lru import BoundedDict
 from bridge.matrix.client import MatrixClient
@@ -40,6 +40,7 @@ class PortalContext:
     users: UserManager
     portals: PortalStore
     messages: MessageStore
+    reactions: ReactionStore
     matrix_inbox: MatrixInboxStore
     remote_inbox: RemoteInboxStore
     marks: HandledMarks

@@ -26,6 +26,8 @@ from .catch_up import missing_before, missing_latest
 from .delivery import retry_delay
 from .matrix_edits import carry_edit
 from .matrix_files import caption_of, fetch_file, file_kind
+from .matrix_locations import location_of
+from .matrix_reactions import annotation, carry_reaction
 from .matrix_redactions import carry_redaction, redacted_event
 
 if TYPE_CHECKING:
@@ -65,6 +67,20 @@ async def handle_event(
     match event.get("type"):
         case "m.room.message" | "m.sticker":
             return await _message(portal, event, sender, content, retry, catching_up, inbox_id)
+        case "m.reaction" if (relation := annotation(content)) is not None:
+            if _relays(portal, sender):
+                target, key = relation
+                await carry_reaction(
+                    portal,
+                    str(event.get("event_id")),
+                    sender,
+                    target,
+                    key,
+                    lambda text: notice(portal, text),
+                )
+        case "org.matrix.msc3381.poll.start" | "m.poll.start" if _relays(portal, sender):
+            network = portal.ctx.connector.display_name
+            await notice(portal, f"Your poll was not bridged: polls are not carried to {network}.")
         case "m.room.redaction" if (redacts := redacted_event(event)) is not None:
             if _relays(portal, sender):
                 await carry_redaction(portal, sender, redacts, lambda text: notice(portal, text))
@@ -198,12 +214,18 @@ async def _relayed(
     """The message as the bot relays it (None, with a notice, if it cannot be)."""
     msgtype = content.get("msgtype")
     file = None
+    geo: tuple[float, float] | None = None
     if kind is not None:
         file = await fetch_file(portal, kind, content, lambda text: notice(portal, text))
         if file is None:
             return None
         msgtype = "m.text"
         text, formatted = caption_of(kind, content)
+    elif msgtype == "m.location" and not edit:
+        geo = await location_of(portal, content, lambda text: notice(portal, text))
+        if geo is None:
+            return None
+        msgtype, text, formatted = "m.text", "", None
     elif msgtype in TEXT_TYPES:
         text, formatted = content["body"], content.get("formatted_body")
         if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
@@ -218,7 +240,7 @@ async def _relayed(
     displayname = await _displayname(portal, sender)
     template = portal.ctx.config.bridge.relay.message_formats[str(msgtype)]
     plain, rendered = relay.render(template, displayname, sender, text, formatted)
-    if file is not None and not text:
+    if (file is not None or geo is not None) and not text:
         # No caption: the sender's name alone ("Name: " without what would follow).
         plain, rendered = plain.rstrip(" :"), rendered.rstrip(" :")
     return MatrixMessage(
@@ -230,6 +252,7 @@ async def _relayed(
         html=rendered,
         reply_to=None if edit else await _reply_target(portal, content),
         file=file,
+        geo=geo,
     )
 
 

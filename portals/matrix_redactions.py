@@ -14,6 +14,8 @@ from bridge.network.capabilities import DeletesMessages
 from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError
 
+from .matrix_reactions import take_back
+
 if TYPE_CHECKING:
     from .portal import Portal
 
@@ -34,7 +36,10 @@ async def carry_redaction(
     ctx = portal.ctx
     rows = await ctx.messages.by_mxid(redacts)
     if not rows:
-        return  # not a message the bridge carried (or it was deleted before)
+        reaction = await ctx.reactions.by_mxid(redacts)
+        if reaction is not None:
+            await take_back(portal, sender, reaction, notify)
+        return  # else not a message the bridge carried (or it was deleted before)
     if any(row.sender_mxid != sender for row in rows):
         portal.log.info("%s redacted %s, not theirs; the remote message stays", sender, redacts)
         return

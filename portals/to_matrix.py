@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import TYPE_CHECKING, Any, assert_never
 
@@ -13,6 +12,7 @@ from mautrix.types import EventID, EventType, RoomID
 
 from bridge.network.events import (
     MessageContent,
+    PollStart,
     RemoteChatCreate,
     RemoteChatMigrate,
     RemoteChatUpdate,
@@ -20,25 +20,17 @@ from bridge.network.events import (
     RemoteEvent,
     RemoteMembership,
     RemoteMessage,
+    RemoteReaction,
 )
 
 from . import migrate
 from .remote_media import media_event
+from .remote_reactions import carry_reactions
 from .room import OPENED_BY_CHAT_ADMIN, alias_of, ensure_room, update_room
+from .to_matrix_ids import SOURCE_KEY, transaction_id
 
 if TYPE_CHECKING:
     from .portal import Portal
-
-
-# Marks what the bridge sent, so a message whose send may have got through can be found.
-SOURCE_KEY = "net.telegram_bridge.txn_id"
-
-
-def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:
-    """The same remote message part always gets the same Matrix transaction id, so a resend after
-    a crash is recognised by the homeserver instead of posted twice."""
-    digest = hashlib.sha256(f"{portal.key}|{message_id}|{part_id}".encode()).hexdigest()[:32]
-    return f"bridge-{digest}"
 
 
 async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False) -> bool:
@@ -54,6 +46,8 @@ async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False
             return True
         case RemoteEdit():
             await _edit(portal, event, recheck)
+        case RemoteReaction():
+            await carry_reactions(portal, event)
         case RemoteChatCreate():
             await _create(portal, event)
         case RemoteChatUpdate():
@@ -124,7 +118,9 @@ async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> Non
         event_id = await _find_sent(intent, room_id, txn_id) if recheck else None
         if event_id is None:
             event_type, content = "m.room.message", _content(part, reply_to)
-            if part.media is not None:
+            if part.poll is not None:
+                event_type, content = POLL_START, _poll_content(part.poll, part.body, reply_to)
+            elif part.media is not None:
                 event_type, content = await media_event(portal, intent, part, part.media)
                 if reply_to is not None:
                     content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
@@ -226,7 +222,9 @@ async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None
     query = {
         "dir": "b",
         "limit": "100",
-        "filter": json.dumps({"senders": [intent.mxid], "types": ["m.room.message", "m.sticker"]}),
+        "filter": json.dumps(
+            {"senders": [intent.mxid], "types": ["m.room.message", "m.sticker", POLL_START]}
+        ),
     }
     response = await intent.api.request(
         Method.GET, Path.v3.rooms[RoomID(room_id)].messages, query_params=query
@@ -245,11 +243,38 @@ async def _reply_target(portal: Portal, message: RemoteMessage) -> str | None:
     return rows[0].mxid if rows else None
 
 
+POLL_START = "org.matrix.msc3381.poll.start"
+
+
 def _content(part: MessageContent, reply_to: str | None) -> dict[str, Any]:
     content: dict[str, Any] = {"msgtype": part.msgtype, "body": part.body}
     if part.html is not None:
         content["format"] = "org.matrix.custom.html"
         content["formatted_body"] = part.html
+    if part.geo_uri is not None:
+        content["geo_uri"] = part.geo_uri
+        content["org.matrix.msc3488.location"] = {"uri": part.geo_uri}
+    if reply_to is not None:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return content
+
+
+def _poll_content(poll: PollStart, fallback: str, reply_to: str | None) -> dict[str, Any]:
+    """An MSC3381 poll start; clients without polls show the fallback text."""
+    kind = "disclosed" if poll.disclosed else "undisclosed"
+    content: dict[str, Any] = {
+        POLL_START: {
+            "question": {"org.matrix.msc1767.text": poll.question},
+            "kind": f"org.matrix.msc3381.poll.{kind}",
+            "max_selections": poll.max_selections,
+            "answers": [
+                {"id": str(index), "org.matrix.msc1767.text": answer}
+                for index, answer in enumerate(poll.answers)
+            ],
+        },
+        "org.matrix.msc1767.text": fallback,
+        "body": fallback,
+    }
     if reply_to is not None:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return content

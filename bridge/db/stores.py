@@ -306,6 +306,10 @@ class MessageStore:
             return len(list(rows))
 
 
+# The reaction table's sender for a reaction the bridge holds for a Matrix user.
+RELAYED_PREFIX = "matrix:"
+
+
 class ReactionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -336,6 +340,58 @@ class ReactionStore:
                 return bool(result.rowcount)  # type: ignore[attr-defined]
         except IntegrityError:
             return False
+
+    async def find(
+        self, portal_id: int, message_remote_id: str, sender_remote_id: str, emoji_id: str
+    ) -> Reaction | None:
+        async with self._db.session() as session:
+            row: Reaction | None = await session.scalar(
+                select(Reaction).where(
+                    Reaction.portal_id == portal_id,
+                    Reaction.message_remote_id == message_remote_id,
+                    Reaction.sender_remote_id == sender_remote_id,
+                    Reaction.emoji_id == emoji_id,
+                )
+            )
+            return row
+
+    async def of_message(
+        self, portal_id: int, message_remote_id: str, sender_remote_id: str
+    ) -> list[Reaction]:
+        """A sender's reactions to a message."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Reaction).where(
+                    Reaction.portal_id == portal_id,
+                    Reaction.message_remote_id == message_remote_id,
+                    Reaction.sender_remote_id == sender_remote_id,
+                )
+            )
+            return list(rows)
+
+    async def by_mxid(self, mxid: str) -> Reaction | None:
+        async with self._db.session() as session:
+            row: Reaction | None = await session.scalar(
+                select(Reaction).where(Reaction.mxid == mxid)
+            )
+            return row
+
+    async def relayed(self, portal_id: int, message_remote_id: str) -> Reaction | None:
+        """The reaction the bridge holds on a remote message for a Matrix user (its
+        ``sender_remote_id`` is ``RELAYED_PREFIX`` and the user's id)."""
+        async with self._db.session() as session:
+            row: Reaction | None = await session.scalar(
+                select(Reaction).where(
+                    Reaction.portal_id == portal_id,
+                    Reaction.message_remote_id == message_remote_id,
+                    Reaction.sender_remote_id.startswith(RELAYED_PREFIX),
+                )
+            )
+            return row
+
+    async def remove(self, reaction_id: int) -> None:
+        async with self._db.session() as session:
+            await session.execute(delete(Reaction).where(Reaction.id == reaction_id))
 
 
 class KeyValueStore:

@@ -60,3 +60,26 @@ class SendsFiles(Protocol):
     @property
     def max_file_size(self) -> int:
         """Bytes; a larger file gets its sender a notice instead of a download."""
+
+
+@runtime_checkable
+class SendsLocations(Protocol):
+    @property
+    def sends_locations(self) -> bool:
+        """``send_message`` takes a MatrixMessage with ``geo`` (latitude, longitude)."""
+
+
+@runtime_checkable
+class ReactsToMessages(Protocol):
+    """The bridge holds one reaction per remote message, on behalf of whichever Matrix user
+    reacted last."""
+
+    def reaction_key(self, key: str) -> str | None:
+        """The network's form of a Matrix reaction key; None if the network has no such
+        reaction."""
+
+    async def set_reaction(
+        self, portal: PortalKey, message_id: RemoteMessageID, emoji: str | None
+    ) -> None:
+        """Make ``emoji`` the bridge's reaction on the message (None: take it away). Raise
+        DeliveryError when the network refuses, TemporaryFailure when it cannot now."""

@@ -67,13 +67,27 @@ class MediaRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PollStart:
+    """A poll as Matrix shows it (MSC3381)."""
+
+    question: str
+    answers: tuple[str, ...]
+    max_selections: int = 1
+    # Whether who voted for what is shown (Telegram: a poll that is not anonymous).
+    disclosed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class MessageContent:
-    """One Matrix-ready part of a message: text, or a file with its caption as the body."""
+    """One Matrix-ready part of a message: text, a file with its caption as the body, a
+    location (``geo_uri``) or a poll; ``body`` is always readable on its own."""
 
     body: str
     html: str | None = None
-    msgtype: Literal["m.text", "m.notice", "m.emote"] = "m.text"
+    msgtype: Literal["m.text", "m.notice", "m.emote", "m.location"] = "m.text"
     media: MediaRef | None = None
+    geo_uri: str | None = None
+    poll: PollStart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,21 @@ class RemoteEdit:
     edit_id: str
     timestamp: datetime
     kind: Literal["edit"] = "edit"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteReaction:
+    """A remote user's reactions to a message changed: ``added`` and ``removed`` emojis.
+    ``reaction_id`` tells this change apart from later ones (Telegram: its update)."""
+
+    portal: PortalKey
+    message_id: RemoteMessageID
+    sender: RemoteUser
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    reaction_id: str
+    timestamp: datetime
+    kind: Literal["reaction"] = "reaction"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +192,7 @@ class RemoteChatMigrate:
 RemoteEvent = (
     RemoteMessage
     | RemoteEdit
+    | RemoteReaction
     | RemoteChatCreate
     | RemoteChatUpdate
     | RemoteMembership

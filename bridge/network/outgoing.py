@@ -46,6 +46,8 @@ class MatrixMessage:
     html: str | None = None
     reply_to: RemoteMessageID | None = None
     file: OutgoingFile | None = None
+    # A shared location (latitude, longitude); ``body`` is then the relayed name, if any.
+    geo: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from .media import download
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
 from .polling import Intake, Poller
+from .reactions import set_reaction, telegram_reaction
 from .sending import (
     UPLOAD_LIMIT,
     delete_messages,
@@ -269,6 +270,18 @@ class TelegramConnector:
     @property
     def max_file_size(self) -> int:
         return UPLOAD_LIMIT
+
+    @property
+    def sends_locations(self) -> bool:
+        return True
+
+    def reaction_key(self, key: str) -> str | None:
+        return telegram_reaction(key)
+
+    async def set_reaction(
+        self, portal: PortalKey, message_id: RemoteMessageID, emoji: str | None
+    ) -> None:
+        await set_reaction(self._require_bot(), self._require_pacer(), portal, message_id, emoji)
 
     async def delete_messages(
         self, portal: PortalKey, message_ids: Sequence[RemoteMessageID]

@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from telegram import ChatMemberUpdated, Message, Update
+from telegram import (
+    ChatMemberUpdated,
+    Message,
+    MessageReactionUpdated,
+    ReactionType,
+    ReactionTypeEmoji,
+    ReactionTypePaid,
+    Update,
+)
 
 from bridge.network.events import (
     AvatarRef,
@@ -16,6 +24,7 @@ from bridge.network.events import (
     RemoteEvent,
     RemoteMembership,
     RemoteMessage,
+    RemoteReaction,
     RemoteUser,
 )
 from bridge.network.ids import RemoteMessageID
@@ -27,25 +36,12 @@ from .formatting.ptb import entities_from_ptb
 from .lookup import Sightings
 from .media import media_of
 from .people import People, is_present
+from .shared import shared_content, with_forward_header
 
 log = logging.getLogger("connectors.telegram.updates")
 
-# What a message without text or file is, for the notice that stands in for it until it is bridged.
-_KINDS = (
-    "photo",
-    "video",
-    "animation",
-    "sticker",
-    "voice",
-    "video_note",
-    "audio",
-    "document",
-    "location",
-    "venue",
-    "contact",
-    "poll",
-    "dice",
-)
+# What a message the bridge does not carry is, for the notice that stands in for it.
+_KINDS = ("story", "game", "invoice", "paid_media", "giveaway", "checklist")
 
 
 class UpdateTranslator:
@@ -71,6 +67,8 @@ class UpdateTranslator:
             return await self._message(update.message)
         if update.channel_post is not None:
             return await self._message(update.channel_post)
+        if update.message_reaction is not None:
+            return await self._reaction(update.message_reaction, update.update_id)
         edited = update.edited_message or update.edited_channel_post
         if edited is not None:
             return await self._edit(edited, update.update_id)
@@ -134,6 +132,34 @@ class UpdateTranslator:
             )
         ]
 
+    async def _reaction(self, change: MessageReactionUpdated, update_id: int) -> list[RemoteEvent]:
+        """Who changed their reactions, and how. Telegram sends this only to an admin bot that
+        asks for it, and never for anonymous counts (message_reaction_count), which have no
+        sender to show them as: those are not bridged."""
+        if change.user is not None:
+            sender = await self._people.user(change.user)
+        elif change.actor_chat is not None:
+            sender = self._people.chat_as_user(change.actor_chat, None)
+        else:
+            return []
+        old = {key for key in map(reaction_key, change.old_reaction) if key}
+        new = [key for key in map(reaction_key, change.new_reaction) if key]
+        added = tuple(key for key in new if key not in old)
+        removed = tuple(key for key in old if key not in new)
+        if not added and not removed:
+            return []
+        return [
+            RemoteReaction(
+                portal=ids.portal_key(change.chat.id),
+                message_id=ids.message_id(change.message_id),
+                sender=sender,
+                added=added,
+                removed=removed,
+                reaction_id=str(update_id),
+                timestamp=change.date.astimezone(UTC),
+            )
+        ]
+
     async def _edit(self, message: Message, update_id: int) -> list[RemoteEvent]:
         content = self._content(message)
         if content is None:
@@ -151,6 +177,9 @@ class UpdateTranslator:
         ]
 
     def _content(self, message: Message) -> MessageContent | None:
+        return with_forward_header(message, self._own_content(message))
+
+    def _own_content(self, message: Message) -> MessageContent | None:
         text = message.text if message.text is not None else message.caption
         entities = message.entities if message.text is not None else message.caption_entities
         media = media_of(message)
@@ -162,6 +191,9 @@ class UpdateTranslator:
             # A sticker is shown by its emoji where it cannot be shown itself.
             emoji = message.sticker.emoji if message.sticker is not None else None
             return MessageContent(emoji or "", media=media)
+        shared = shared_content(message)
+        if shared is not None:
+            return shared
         kind = next((kind for kind in _KINDS if getattr(message, kind, None)), None)
         if kind is None:
             return None  # a service message the bridge does not show (pins, boosts, ...)
@@ -212,3 +244,13 @@ def _reply_to(message: Message) -> RemoteMessageID | None:
     if message.is_topic_message and replied.message_id == message.message_thread_id:
         return None
     return ids.message_id(replied.message_id)
+
+
+def reaction_key(reaction: ReactionType) -> str | None:
+    """A reaction as Matrix shows it: its emoji (a paid reaction as a star). A custom emoji
+    has no form Matrix clients can show: None (not bridged)."""
+    if isinstance(reaction, ReactionTypeEmoji):
+        return reaction.emoji
+    if isinstance(reaction, ReactionTypePaid):
+        return "⭐"
+    return None

@@ -183,3 +183,44 @@ async def test_a_file_over_telegrams_limit_is_told_and_never_downloaded(
     )
     assert document.method == "sendDocument" and "caption" not in document.message
     assert text.text == "Reader R: " + caption.strip()
+
+
+async def test_a_location_goes_as_a_location_and_the_name_after_it(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    _, _alice, group, user, room_id = await portal_with_reader(
+        telegram_bridge, fake_telegram, make_matrix_user
+    )
+    await user.send_event(
+        room_id,
+        "m.room.message",
+        {"msgtype": "m.location", "body": "Here", "geo_uri": "geo:48.8584,2.2945;u=35"},
+    )
+    place, name = await eventually(
+        lambda: len(fake_telegram.sent_to(group)) == 2 and fake_telegram.sent_to(group)
+    )
+    assert place.method == "sendLocation"
+    assert place.message["location"] == {"latitude": 48.8584, "longitude": 2.2945}
+    assert name.text == "Reader R"
+
+    # MSC3488 alone is read too; a location without a readable URI is told to the sender.
+    await user.send_event(
+        room_id,
+        "m.room.message",
+        {
+            "msgtype": "m.location",
+            "body": "There",
+            "org.matrix.msc3488.location": {"uri": "geo:-33.8568,151.2153"},
+        },
+    )
+    await eventually(lambda: len(fake_telegram.sent_to(group)) == 4, what="the second location")
+    assert fake_telegram.sent_to(group)[2].message["location"]["latitude"] == -33.8568
+    bad = await user.send_event(
+        room_id, "m.room.message", {"msgtype": "m.location", "body": "?", "geo_uri": "nowhere"}
+    )
+    notice = await user.wait_for_event(
+        room_id, lambda e: "location was not bridged" in e["content"].get("body", ""), after=bad
+    )
+    assert "geo: URI" in notice["content"]["body"]

@@ -257,6 +257,7 @@ async def test_what_is_not_bridged_yet_is_not_silently_dropped(
     make_matrix_user: MakeMatrixUser,
 ) -> None:
     from tests.fakes.telegram import make_png
+    from tests.fakes.telegram.objects import chat_object
 
     _, alice, group, user, room_id = await portal_with_reader(
         telegram_bridge, fake_telegram, make_matrix_user
@@ -264,6 +265,6 @@ async def test_what_is_not_bridged_yet_is_not_silently_dropped(
     fake_telegram.inject_photo(group, alice, make_png(), caption="a caption")
     photo = await user.wait_for_event(room_id, body_is("a caption"))
     assert photo["content"]["msgtype"] == "m.image", "the file comes with its caption"
-    fake_telegram.inject_message(group, alice, location={"latitude": 52.5, "longitude": 13.4})
-    notice = await user.wait_for_event(room_id, body_is("Sent a location (not bridged yet)"))
+    fake_telegram.inject_message(group, alice, story={"chat": chat_object(group), "id": 5})
+    notice = await user.wait_for_event(room_id, body_is("Sent a story (not bridged yet)"))
     assert notice["content"]["msgtype"] == "m.notice"

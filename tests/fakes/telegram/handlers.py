@@ -22,6 +22,7 @@ HANDLERS: dict[str, Handler] = {
     "close": methods_bot.close,
     "logOut": methods_bot.log_out,
     "sendMessage": methods_messages.send_message,
+    "sendLocation": methods_messages.send_location,
     "editMessageText": methods_messages.edit_message_text,
     "editMessageReplyMarkup": methods_messages.edit_message_reply_markup,
     "deleteMessage": methods_messages.delete_message,

@@ -1,5 +1,6 @@
-"""sendMessage, editMessageText, deleteMessage and setMessageReaction, and the pieces every
-sending method shares (threads, replies, length limits, recording what was sent)."""
+"""sendMessage, sendLocation, editMessageText, deleteMessage and setMessageReaction, and the
+pieces every sending method shares (threads, replies, length limits, recording what was
+sent)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .events import Simulation
 from .formatting import format_text
 from .html_parser import utf16_len
 from .messages import is_service, new_message, reply_snapshot, resolve_mentions, set_text
+from .schema import load_schema
 from .state import FakeChat, Sent
 
 Params = dict[str, Any]
@@ -100,6 +102,20 @@ async def send_message(sim: Simulation, p: Params) -> Any:
     if p.get("link_preview_options"):
         content["link_preview_options"] = p["link_preview_options"]
     return post(sim, "sendMessage", p, chat, content, reply)
+
+
+async def send_location(sim: Simulation, p: Params) -> Any:
+    """A point on the map (live locations are not modelled: live_period is refused)."""
+    chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
+    check_can_send(sim, chat)
+    if p.get("live_period"):
+        raise NotModelled("live locations")
+    latitude, longitude = p["latitude"], p["longitude"]
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise bad_request("wrong latitude or longitude specified")
+    reply = reply_fields(chat, p.get("reply_parameters"))
+    content: Params = {"location": {"latitude": latitude, "longitude": longitude}}
+    return post(sim, "sendLocation", p, chat, content, reply)
 
 
 def _message_text(p: Params) -> tuple[str, list[dict[str, Any]]]:
@@ -204,7 +220,10 @@ async def set_message_reaction(sim: Simulation, p: Params) -> Any:
     chat, message = resolve_message(
         sim, p["chat_id"], p["message_id"], Access.READ, "message to react"
     )
-    if any(r.get("type") != "emoji" for r in reactions) or is_service(message):
+    allowed = load_schema().reaction_emoji()
+    if any(r.get("type") != "emoji" or r.get("emoji") not in allowed for r in reactions):
+        raise bad_request("REACTION_INVALID")
+    if is_service(message):
         raise bad_request("REACTION_INVALID")
     if len(reactions) > 1:
         raise bad_request("REACTIONS_TOO_MANY")

@@ -97,6 +97,13 @@ class Schema:
 
     # -- description-derived facts -----------------------------------------------------------------
 
+    def reaction_emoji(self) -> frozenset[str]:
+        """The emoji a reaction may be, as the description of ReactionTypeEmoji.emoji lists
+        them ("Currently, it can be one of "❤", "👍", ...")."""
+        description = self._fields["ReactionTypeEmoji"]["emoji"].description
+        listed = description.split("one of", 1)[-1]
+        return frozenset(re.findall(r'"([^"]+)"', listed))
+
     def _find_constants(self, type_name: str) -> dict[str, str | int]:
         constants: dict[str, str | int] = {}
         for field in self._fields[type_name].values():

@@ -1,0 +1,20 @@
+"""How the bridge marks what it sends into Matrix, so that a send whose answer was lost can be
+recognised instead of made twice."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .portal import Portal
+
+# In the content of every event the bridge sends: also how its own events are recognised.
+SOURCE_KEY = "net.telegram_bridge.txn_id"
+
+
+def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:
+    """The same remote message part always gets the same Matrix transaction id, so a resend
+    after a crash is recognised by the homeserver instead of posted twice."""
+    digest = hashlib.sha256(f"{portal.key}|{message_id}|{part_id}".encode()).hexdigest()[:32]
+    return f"bridge-{digest}"
