@@ -54,6 +54,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "-3... files",
     )
     parser.add_argument(
+        "--profile-synapse",
+        type=Path,
+        metavar="DIR",
+        help="sample Synapse with py-spy during each many-portal Telegram->Matrix round, the "
+        "appservice client's and the bridge's apart (collapsed stacks into DIR), and note "
+        "where its time went",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
         help=f"PostgreSQL server for the start-up scenario (default: {DEFAULT_POSTGRES})",
@@ -113,8 +121,8 @@ async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
             raise SystemExit(f"--keep {args.keep}: the directory must be new or empty")
         args.keep.mkdir(parents=True, exist_ok=True)
     stack = Stack(args.keep.resolve() if args.keep else None, args.profile)
-    repeat = args.repeat or (1 if args.quick else 3)
-    runner = Runner(stack, sizes, results, max(1, repeat))
+    runner = Runner(stack, sizes, results, max(1, args.repeat or (1 if args.quick else 3)))
+    runner.synapse_profiles = args.profile_synapse.resolve() if args.profile_synapse else None
     try:
         progress(f"starting Synapse, the fake Bot API and the proxies in {stack.directory}")
         await stack.start(f"sqlite:///{stack.directory / 'bridge.db'}")

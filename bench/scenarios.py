@@ -11,12 +11,14 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.fakes.telegram import FakeChat
 
+from . import synapse_profile
 from .bridge_process import DbStats
 from .matrix import send_text
 from .proxies import HomeserverProxy
@@ -107,6 +109,9 @@ class Runner:
         self.portals: list[tuple[FakeChat, str]] = []
         self.baseline_rooms: list[str] = []
         self.baseline_ghosts: list[str] = []
+        # Where Synapse's profiles of the many-portal Telegram->Matrix rounds go, if anywhere.
+        self.synapse_profiles: Path | None = None
+        self._profile_rounds: dict[str, int] = {}
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -301,11 +306,13 @@ class Runner:
                 client = self.baseline_clients[n % len(self.baseline_clients)]
                 await send_text(client, room, f"bench:{tokens[n]}", f"b-{tokens[n]}")
 
+        profiling = self._synapse_profile(len(portals), "appservice-client")
         before = await self.snapshot()
         traffic = self._traffic(stack.driver_proxy)
         started = time.monotonic()
-        await asyncio.gather(*(room_sends(i, room) for i, room in enumerate(rooms)))
-        finished = await reader.wait_for(tokens, timeout)
+        async with profiling:
+            await asyncio.gather(*(room_sends(i, room) for i, room in enumerate(rooms)))
+            finished = await reader.wait_for(tokens, timeout)
         after = await self.snapshot()
         baseline_rate = total / (finished - started)
         baseline_synapse = after.synapse_cpu - before.synapse_cpu
@@ -314,14 +321,16 @@ class Runner:
         # The bridge: the same number of messages, from three senders, all injected at once.
         tag = next(self.tags)
         tokens = [f"{tag}:{n}" for n in range(total)]
+        profiling = self._synapse_profile(len(portals), "bridge")
         before = await self.snapshot()
         traffic = self._traffic(stack.hs_proxy)
         started = time.monotonic()
-        for n, token in enumerate(tokens):
-            group, _room = portals[n % len(portals)]
-            sender = stack.senders[n % len(stack.senders)]
-            stack.fake.inject_text(group, sender, f"bench:{token}")
-        finished = await reader.wait_for(tokens, timeout)
+        async with profiling:
+            for n, token in enumerate(tokens):
+                group, _room = portals[n % len(portals)]
+                sender = stack.senders[n % len(stack.senders)]
+                stack.fake.inject_text(group, sender, f"bench:{token}")
+            finished = await reader.wait_for(tokens, timeout)
         bridge_traffic = self._traffic(stack.hs_proxy, traffic, finished - started)
         synapse_at_finish = self.stack.synapse_cpu()
         await asyncio.sleep(0.5)  # let the bridge finish its bookkeeping of the last ones
@@ -335,6 +344,30 @@ class Runner:
             f"{(synapse_at_finish - before.synapse_cpu) * per:.1f} CPU s/1000, {bridge_traffic}"
         )
         return Round(baseline_rate, rate, before, after, baseline_synapse)
+
+    def _synapse_profile(
+        self, portals: int, who: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Synapse sampled while the many-portal case runs, a file per round and sender, when
+        asked for (--profile-synapse); its areas are noted once the round is done."""
+        directory = self.synapse_profiles
+        if directory is None or portals < 2:
+            return contextlib.nullcontext()
+        self._profile_rounds[who] = self._profile_rounds.get(who, 0) + 1
+        output = directory / f"synapse-{who}-{self._profile_rounds[who]}.txt"
+        directory.mkdir(parents=True, exist_ok=True)
+        return self._noting_areas(output, who)
+
+    @contextlib.asynccontextmanager
+    async def _noting_areas(self, output: Path, who: str) -> AsyncIterator[None]:
+        async with synapse_profile.sampled(self.stack.synapse_pid(), output):
+            yield
+        total, counts = synapse_profile.areas(output)
+        shares = ", ".join(
+            f"{name} {counts[name] / max(total, 1):.0%}"
+            for name in [*(area for area, _ in synapse_profile.AREAS), "other"]
+        )
+        self.results.note(f"Synapse profile, {who} ({output.name}, {total} samples): {shares}")
 
     def _traffic(
         self, proxy: HomeserverProxy, since: Traffic | None = None, seconds: float = 0.0
