@@ -16,11 +16,12 @@ from portals.context import PortalContext, StartupIds
 from portals.core import BridgeCore
 from portals.manager import PortalManager
 from portals.router import Router
+from portals.typing import TypingRelay
 
 from . import __version__
 from .commands.core_commands import core_commands
 from .commands.processor import CommandProcessor
-from .config.model import Config
+from .config.model import Config, PermissionLevel
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks
@@ -31,6 +32,7 @@ from .matrix.client import MatrixClient
 from .matrix.gaps import DeliveryGaps
 from .matrix.listener import AppserviceListener
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
+from .network.capabilities import TellsLimits
 from .network.interface import NetworkConnector
 from .users import UserManager
 
@@ -69,6 +71,7 @@ class Bridge:
         self.portals: PortalManager | None = None
         self.matrix: MatrixClient | None = None
         self.router: Router | None = None
+        self.typing: TypingRelay | None = None
         self.marks: HandledMarks | None = None
         self._stopped = False
 
@@ -92,7 +95,12 @@ class Bridge:
         messages = MessageStore(self.db)
         commands = CommandProcessor(
             config.bridge.command_prefix,
-            core_commands(__version__, self.connector.display_name, self.connector.status),
+            core_commands(
+                __version__,
+                self.connector.display_name,
+                self.connector.status,
+                self.connector.limits() if isinstance(self.connector, TellsLimits) else None,
+            ),
         )
         for command in self.connector.commands():
             commands.register(command)
@@ -122,6 +130,16 @@ class Bridge:
         router = self.router = Router(ctx, portals, management.handle)
         for command in portal_commands(portals, self.connector):
             commands.register(command)
+
+        def relayed(mxid: str) -> bool:
+            return (
+                config.bridge.relay.enabled
+                and not ghosts.is_ghost(mxid)
+                and mxid != config.bot_mxid
+                and users.level(mxid) >= PermissionLevel.RELAY
+            )
+
+        self.typing = TypingRelay(self.connector, ctx.index, relayed)
         core = self.core = BridgeCore(
             config,
             network,
@@ -132,6 +150,7 @@ class Bridge:
             ghosts,
             self.connector,
             gaps,
+            self.typing,
         )
 
         await self.connector.start(core)
@@ -219,6 +238,8 @@ class Bridge:
             log.exception("Stopping %s intake failed", self.connector.name)
         if self._listener is not None:
             await self._listener.stop()
+        if self.typing is not None:
+            await self.typing.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

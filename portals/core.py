@@ -18,6 +18,7 @@ from bridge.network.interface import ChatUnavailable, NetworkConnector
 
 from .manager import PortalManager
 from .router import Router
+from .typing import TypingRelay
 
 log = logging.getLogger("portals.core")
 
@@ -34,7 +35,9 @@ class BridgeCore:
         ghosts: GhostManager,
         connector: NetworkConnector,
         gaps: DeliveryGaps,
+        typing: TypingRelay | None = None,
     ) -> None:
+        self._typing = typing
         self._connector = connector
         self._config = config
         self._network = network
@@ -92,6 +95,8 @@ class BridgeCore:
         for stored in new:
             self._gaps.stored(stored.id)
             self._router.offer_matrix(stored)
+        if self._typing is not None and ephemeral:
+            self._typing.handle(ephemeral)
 
     async def _with_stored_in_doubt(
         self, events: list[dict[str, Any]], new: list[StoredMatrixEvent]

@@ -11,8 +11,13 @@ from .types import Command, CommandEvent
 
 
 def core_commands(
-    version: str, network_name: str, status: Callable[[], Awaitable[str]]
+    version: str,
+    network_name: str,
+    status: Callable[[], Awaitable[str]],
+    limits: str | None = None,
 ) -> list[Command]:
+    """``limits``: what the network keeps from the bridge, said at the end of ``help``."""
+
     async def help_command(event: CommandEvent) -> None:
         commands = event.processor.available_to(event.level)
         lines: list[str] = []
@@ -31,6 +36,9 @@ def core_commands(
                 for command in items
             ]
             html_parts.append("</ul>")
+        if limits:
+            lines.append(limits)
+            html_parts.append(f"<p>{html.escape(limits)}</p>")
         await event.reply("\n".join(lines), "".join(html_parts))
 
     async def ping_command(event: CommandEvent) -> None:

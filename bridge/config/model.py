@@ -99,7 +99,7 @@ class AppserviceConfig(_Section):
     bot_avatar: str = ""
     as_token: str
     hs_token: str
-    ephemeral_events: bool = False
+    ephemeral_events: bool = True
 
     @field_validator("address")
     @classmethod

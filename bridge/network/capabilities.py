@@ -83,3 +83,16 @@ class ReactsToMessages(Protocol):
     ) -> None:
         """Make ``emoji`` the bridge's reaction on the message (None: take it away). Raise
         DeliveryError when the network refuses, TemporaryFailure when it cannot now."""
+
+
+@runtime_checkable
+class ShowsTyping(Protocol):
+    async def show_typing(self, portal: PortalKey) -> None:
+        """Show the bridge as typing in the remote chat for a few seconds (the core renews it
+        while a Matrix user types). Best effort: failures are only logged."""
+
+
+@runtime_checkable
+class TellsLimits(Protocol):
+    def limits(self) -> str:
+        """One or two sentences for ``help``: what the network never tells the bridge."""

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from telegram import Bot, Update, User
+from telegram.constants import ChatAction
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
@@ -166,6 +167,12 @@ class TelegramConnector:
     def commands(self) -> Sequence[Command]:
         return []
 
+    def limits(self) -> str:
+        return (
+            "Telegram tells bots nothing of deletions, typing or read receipts, so those do not "
+            "reach Matrix; reactions reach it only from chats where the bot is an admin."
+        )
+
     # Updates from Telegram.
 
     async def _take_updates(self, updates: Sequence[Update], taken: Callable[[int], None]) -> None:
@@ -274,6 +281,9 @@ class TelegramConnector:
     @property
     def sends_locations(self) -> bool:
         return True
+
+    async def show_typing(self, portal: PortalKey) -> None:
+        await self._require_bot().send_chat_action(ids.chat_id_of(portal), ChatAction.TYPING)
 
     def reaction_key(self, key: str) -> str | None:
         return telegram_reaction(key)

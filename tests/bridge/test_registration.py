@@ -30,16 +30,16 @@ def test_namespaces_match_ghosts_and_aliases_only(tmp_path: Path) -> None:
     assert not aliases.fullmatch("#other:example.com")
 
 
-def test_ephemeral_events_are_asked_for_only_when_enabled(tmp_path: Path) -> None:
-    # The bridge does not use typing, receipts or presence yet: new registrations do not ask.
+def test_ephemeral_events_are_asked_for_unless_turned_off(tmp_path: Path) -> None:
+    # Typing in Matrix is shown in Telegram: new registrations ask for ephemeral events.
     default = config_for(tmp_path)
-    assert default.get("appservice.ephemeral_events") is False
+    assert default.get("appservice.ephemeral_events") is True
     registration = build_registration(default.typed(["telegram"]), "a" * 40, "b" * 40)
-    assert "receive_ephemeral" not in registration
+    assert registration["receive_ephemeral"] is True
     # A config written before the key existed gets the same default from the model.
     del default.document["appservice"]["ephemeral_events"]
-    assert default.typed(["telegram"]).appservice.ephemeral_events is False
+    assert default.typed(["telegram"]).appservice.ephemeral_events is True
 
-    enabled = config_for(tmp_path, appservice__ephemeral_events=True)
-    registration = build_registration(enabled.typed(["telegram"]), "a" * 40, "b" * 40)
-    assert registration["receive_ephemeral"] is True
+    disabled = config_for(tmp_path, appservice__ephemeral_events=False)
+    registration = build_registration(disabled.typed(["telegram"]), "a" * 40, "b" * 40)
+    assert "receive_ephemeral" not in registration

@@ -118,3 +118,14 @@ def test_duplicate_command_names_are_refused(processor: CommandProcessor) -> Non
 
     with pytest.raises(ValueError, match="registered twice"):
         processor.register(Command("ping", again, "Again"))
+
+
+async def test_help_ends_with_what_the_network_keeps_from_the_bridge() -> None:
+    limits = "Net tells bots nothing of deletions."
+    with_limits = CommandProcessor("!tg", core_commands("1.2.3", "Net", network_status, limits))
+    replies = Replies()
+    assert await with_limits.handle("@u:x", Level.USER, "!r", "help", True, replies)
+    assert replies.texts[-1].endswith(limits)
+    without = CommandProcessor("!tg", core_commands("1.2.3", "Net", network_status))
+    assert await without.handle("@u:x", Level.USER, "!r", "help", True, replies)
+    assert "deletions" not in replies.texts[-1]

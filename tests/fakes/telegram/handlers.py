@@ -23,6 +23,7 @@ HANDLERS: dict[str, Handler] = {
     "logOut": methods_bot.log_out,
     "sendMessage": methods_messages.send_message,
     "sendLocation": methods_messages.send_location,
+    "sendChatAction": methods_messages.send_chat_action,
     "editMessageText": methods_messages.edit_message_text,
     "editMessageReplyMarkup": methods_messages.edit_message_reply_markup,
     "deleteMessage": methods_messages.delete_message,

@@ -63,6 +63,8 @@ class World:
         self.sent: list[Sent] = []
         self.deleted: list[tuple[int, int]] = []  # (chat_id, message_id) the bot deleted
         self.bot_reactions: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        # The bot's chat actions (chat id, action, when), oldest first.
+        self.chat_actions: list[tuple[int, str, int]] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.clock_offset = 0.0
         self.closed = False  # close was called
