@@ -12,6 +12,7 @@ is the file name. A file the network will not hand over becomes a notice naming 
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mautrix.appservice import IntentAPI
@@ -34,6 +35,7 @@ _EXTENSIONS = {
     "video/webm": ".webm",
     "audio/ogg": ".ogg",
     "audio/mpeg": ".mp3",
+    "application/x-tgsticker": ".tgs",
 }
 
 
@@ -46,13 +48,32 @@ async def media_event(
     if not isinstance(connector, FetchesMedia):
         return "m.room.message", unavailable(part, name, media, "the bridge cannot fetch files")
     try:
-        data = await connector.fetch_media(media.file)
+        fetched = await connector.fetch_media(media.file)
     except MediaUnavailable as reason:
         portal.log.info("File %s not bridged: %s", name, reason)
         return "m.room.message", unavailable(part, name, media, str(reason))
-    mimetype = _mimetype(media.file, name)
+    file = media.file
+    if fetched.mimetype is not None:  # made into something else (a converted sticker)
+        file = MediaFile(
+            file.key, fetched.mimetype, len(fetched.data), fetched.width, fetched.height
+        )
+        media = replace(media, file=file)
+        name = file_name(media)
+    data = fetched.data
+    mimetype = _mimetype(file, name)
     url = await intent.upload_media(data, mime_type=mimetype, filename=name, size=len(data))
-    info = _info(media.file, mimetype, len(data))
+    info = _info(file, mimetype, len(data))
+    if fetched.problem is not None:
+        # Delivered as it came: a file, with a word on why it is not shown as it should be.
+        portal.log.info("File %s delivered as it came: %s", name, fetched.problem)
+        text = f"{part.body or 'A sticker'} (sent as a file: {fetched.problem})"
+        return "m.room.message", {
+            "msgtype": "m.file",
+            "body": text,
+            "filename": name,
+            "url": str(url),
+            "info": info,
+        }
     if media.duration_ms is not None:
         info["duration"] = media.duration_ms
     if media.thumbnail is not None:
@@ -126,7 +147,7 @@ async def _thumbnail(
     """``thumbnail_url`` and ``thumbnail_info``; nothing if the network keeps it back (the file
     itself still goes)."""
     try:
-        data = await connector.fetch_media(thumbnail)
+        data = (await connector.fetch_media(thumbnail)).data
     except MediaUnavailable as reason:
         portal.log.info("Thumbnail of %s not bridged: %s", name, reason)
         return {}

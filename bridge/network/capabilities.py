@@ -7,6 +7,7 @@ words when the network lacks it: a connector declares what it supports by what i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from .events import MediaFile
@@ -33,9 +34,22 @@ class EditsMessages(Protocol):
         """
 
 
+@dataclass(frozen=True, slots=True)
+class FetchedMedia:
+    """A downloaded file. The connector may have made it into something Matrix clients show
+    (an animated sticker into an animated image): then ``mimetype`` and the size say what it
+    is now. ``problem``: it is delivered as it came, because converting it failed."""
+
+    data: bytes = field(repr=False)
+    mimetype: str | None = None
+    width: int | None = None
+    height: int | None = None
+    problem: str | None = None
+
+
 @runtime_checkable
 class FetchesMedia(Protocol):
-    async def fetch_media(self, media: MediaFile) -> bytes:
+    async def fetch_media(self, media: MediaFile) -> FetchedMedia:
         """Download a file a remote event named. Raise MediaUnavailable when the network will
         not hand it over, TemporaryFailure when it cannot now."""
 

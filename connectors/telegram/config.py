@@ -34,6 +34,9 @@ class TelegramConfig(BaseModel):
     # Seconds to wait for the Bot API's answer to a request (long polls wait poll_timeout more).
     request_timeout: Annotated[float, Field(gt=0)] = 30
     rate_limits: RateLimits = Field(default_factory=RateLimits)
+    # What animated (TGS) and video (WEBM) stickers become in Matrix: an animated WEBP or GIF,
+    # or "none" for their still thumbnail.
+    animated_stickers: Literal["webp", "gif", "none"] = "webp"
 
     @field_validator("bot_token")
     @classmethod

@@ -15,6 +15,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
+from bridge.network.capabilities import FetchedMedia
 from bridge.network.events import (
     AvatarRef,
     ChatInfo,
@@ -45,7 +46,7 @@ from .bot_commands import BotCommands
 from .config import TelegramConfig, load_config
 from .http import AiohttpRequest
 from .lookup import MessageFinder, Sightings
-from .media import download
+from .media import fetch
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
 from .polling import Intake, Poller
@@ -127,7 +128,13 @@ class TelegramConnector:
                 self._me.username,
             )
         self._people = People(self._bot)
-        self._translator = UpdateTranslator(self._people, bridge, self._me.id, self._sightings)
+        self._translator = UpdateTranslator(
+            self._people,
+            bridge,
+            self._me.id,
+            self._sightings,
+            animated_stickers=config.animated_stickers != "none",
+        )
         self._finder = MessageFinder(self._bot, self._pacer, self._sightings, self._intake)
         self._commands = BotCommands(self._bot, self._me, bridge, self._people, self.get_chat_info)
         log.info("Connected to Telegram as @%s", self._me.username)
@@ -298,8 +305,9 @@ class TelegramConnector:
     ) -> None:
         await delete_messages(self._require_bot(), self._require_pacer(), portal, message_ids)
 
-    async def fetch_media(self, media: MediaFile) -> bytes:
-        return await download(self._require_bot(), media)
+    async def fetch_media(self, media: MediaFile) -> FetchedMedia:
+        setting = self._require_config().animated_stickers
+        return await fetch(self._require_bot(), media, None if setting == "none" else setting)
 
     async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
         file = await self._require_bot().get_file(avatar.key)

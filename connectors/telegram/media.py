@@ -24,25 +24,27 @@ from telegram import (
 )
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
-from bridge.network.capabilities import MediaUnavailable
+from bridge.network.capabilities import FetchedMedia, MediaUnavailable
 from bridge.network.events import MediaFile, MediaRef
 from bridge.network.interface import TemporaryFailure
 
+from .convert import AnimatedFormat, ConversionFailed, convert_sticker
 from .pacing import retry_seconds
 
 # The Bot API hands bots files up to this size; a Local Bot API server has no such limit.
 DOWNLOAD_LIMIT_MB = 20
 
 
-def media_of(message: Message) -> MediaRef | None:
-    """The file a message carries, if any."""
+def media_of(message: Message, animated_stickers: bool = True) -> MediaRef | None:
+    """The file a message carries, if any. ``animated_stickers``: TGS and WEBM stickers are
+    converted when fetched (else their still thumbnail stands in)."""
     if message.photo:
         largest = max(message.photo, key=lambda size: size.width * size.height)
         return MediaRef(_file(largest, "image/jpeg"), "m.image")
     if message.animation is not None:
         return _animation(message.animation)
     if message.sticker is not None:
-        return _sticker(message.sticker)
+        return _sticker(message.sticker, animated_stickers)
     if message.video is not None:
         return _video(message.video)
     if message.video_note is not None:
@@ -71,14 +73,16 @@ def _animation(animation: Animation) -> MediaRef:
     )
 
 
-def _sticker(sticker: Sticker) -> MediaRef:
+def _sticker(sticker: Sticker, convert: bool) -> MediaRef:
     if not sticker.is_animated and not sticker.is_video:
         return MediaRef(_file(sticker, "image/webp"), "m.image", sticker=True)
-    if sticker.thumbnail is not None:
-        # A TGS (Lottie) or WEBM sticker no Matrix client plays: its still picture stands in.
-        still = _file(sticker.thumbnail, "image/webp")
-        return MediaRef(still, "m.image", sticker=True)
     mimetype = "video/webm" if sticker.is_video else "application/x-tgsticker"
+    if convert:
+        # Made into an animated image when fetched (convert.py).
+        return MediaRef(_file(sticker, mimetype), "m.image", sticker=True)
+    if sticker.thumbnail is not None:
+        # A still picture stands in for the animation.
+        return MediaRef(_file(sticker.thumbnail, "image/webp"), "m.image", sticker=True)
     return MediaRef(_file(sticker, mimetype), "m.file", file_name=f"sticker{_ext(mimetype)}")
 
 
@@ -153,6 +157,22 @@ def _ext(mimetype: str) -> str:
         "video/webm": ".webm",
         "application/x-tgsticker": ".tgs",
     }.get(mimetype, "")
+
+
+CONVERTIBLE = ("application/x-tgsticker", "video/webm")
+
+
+async def fetch(bot: Bot, file: MediaFile, animated: AnimatedFormat | None) -> FetchedMedia:
+    """The file, an animated sticker converted into ``animated`` (or, if that fails, as it
+    came, with the reason)."""
+    data = await download(bot, file)
+    if animated is None or file.mimetype not in CONVERTIBLE:
+        return FetchedMedia(data)
+    try:
+        converted = await convert_sticker(data, file.mimetype, animated)
+    except ConversionFailed as failure:
+        return FetchedMedia(data, problem=f"it could not be converted: {failure}")
+    return FetchedMedia(converted.data, converted.mimetype, converted.width, converted.height)
 
 
 async def download(bot: Bot, file: MediaFile) -> bytes:

@@ -46,12 +46,18 @@ _KINDS = ("story", "game", "invoice", "paid_media", "giveaway", "checklist")
 
 class UpdateTranslator:
     def __init__(
-        self, people: People, bridge: BridgeContext, bot_id: int, sightings: Sightings
+        self,
+        people: People,
+        bridge: BridgeContext,
+        bot_id: int,
+        sightings: Sightings,
+        animated_stickers: bool = True,
     ) -> None:
         self._people = people
         self._bridge = bridge
         self._bot_id = bot_id
         self._sightings = sightings
+        self._animated_stickers = animated_stickers
 
     def note(self, update: Update) -> None:
         """Remember the ids of others' messages (a look-up for the bot's own skips them).
@@ -182,7 +188,7 @@ class UpdateTranslator:
     def _own_content(self, message: Message) -> MessageContent | None:
         text = message.text if message.text is not None else message.caption
         entities = message.entities if message.text is not None else message.caption_entities
-        media = media_of(message)
+        media = media_of(message, self._animated_stickers)
         if text is not None:
             known = {e.user.id: e.user.full_name for e in entities if e.user is not None}
             formatted = telegram_to_matrix(text, entities_from_ptb(entities), self._mentions(known))
