@@ -189,14 +189,14 @@ async def _message(
         if not isinstance(new_content, dict) or not isinstance(new_content.get("body"), str):
             return False
         content = new_content
-    kind = file_kind(str(event.get("type")), content) if original is None else None
+    kind = file_kind(str(event.get("type")), content)
     message = await _relayed(portal, event_id, room_id, sender, content, kind, original is not None)
     if message is None:
         return False
     if original is not None:
         progress = await _progress(portal, event_id, original) if retry else SendProgress()
         return await carry_edit(
-            portal, message, original, progress, lambda text: notice(portal, text)
+            portal, message, original, progress, lambda text: notice(portal, text), kind is not None
         )
     progress = await _progress(portal, event_id) if retry else SendProgress()
     return await _send(portal, message, progress)
@@ -216,9 +216,10 @@ async def _relayed(
     file = None
     geo: tuple[float, float] | None = None
     if kind is not None:
-        file = await fetch_file(portal, kind, content, lambda text: notice(portal, text))
-        if file is None:
-            return None
+        if not edit:  # an edit changes only the caption: the file stays as it was sent
+            file = await fetch_file(portal, kind, content, lambda text: notice(portal, text))
+            if file is None:
+                return None
         msgtype = "m.text"
         text, formatted = caption_of(kind, content)
     elif msgtype == "m.location" and not edit:
@@ -240,7 +241,7 @@ async def _relayed(
     displayname = await _displayname(portal, sender)
     template = portal.ctx.config.bridge.relay.message_formats[str(msgtype)]
     plain, rendered = relay.render(template, displayname, sender, text, formatted)
-    if (file is not None or geo is not None) and not text:
+    if (kind is not None or geo is not None) and not text:
         # No caption: the sender's name alone ("Name: " without what would follow).
         plain, rendered = plain.rstrip(" :"), rendered.rstrip(" :")
     return MatrixMessage(

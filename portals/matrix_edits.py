@@ -36,9 +36,11 @@ async def carry_edit(
     original_id: str,
     progress: SendProgress,
     notify: Callable[[str], Awaitable[None]],
+    caption: bool = False,
 ) -> bool:
-    """``message``: the new content as it would be sent (its event id is the edit's).
-    Returns whether handling the edit again would be harmless."""
+    """``message``: the new content as it would be sent (its event id is the edit's);
+    ``caption``: the message is a file, and this is its new caption. Returns whether handling
+    the edit again would be harmless."""
     ctx = portal.ctx
     rows = await ctx.messages.by_mxid(original_id)
     sender = message.sender.mxid
@@ -65,7 +67,9 @@ async def carry_edit(
     edit_id = message.event_id
     leaving: str | None = None  # a new part noted as leaving and not yet recorded
     try:
-        async for step in connector.edit_message(portal.key, MatrixEdit(message, parts), progress):
+        async for step in connector.edit_message(
+            portal.key, MatrixEdit(message, parts, caption), progress
+        ):
             match step:
                 case SendingPart(part_id=part_id):
                     await ctx.messages.intend(portal.id, edit_id, part_id)

@@ -57,6 +57,8 @@ class MatrixEdit:
 
     message: MatrixMessage
     parts: tuple[tuple[str, RemoteMessageID], ...]
+    # The message is a file (part "0"), and ``message`` its new caption.
+    caption: bool = False
 
 
 @dataclass(frozen=True, slots=True)

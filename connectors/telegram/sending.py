@@ -85,8 +85,11 @@ async def edit_message(
     finder: MessageFinder,
 ) -> AsyncIterator[SendingPart | SentMessage | PartRemoved]:
     """The parts the message has are edited in place; parts the new text needs beyond them are
-    sent, and parts it no longer needs deleted."""
+    sent, and parts it no longer needs deleted. A file's new caption is edited on the file."""
     chat_id = ids.chat_id_of(portal)
+    if edit.caption:
+        yield await _edit_caption(bot, pacer, chat_id, edit, pills)
+        return
     chunks = _chunks(edit.message, pills)
     parts = dict(edit.parts)
     for index, chunk in enumerate(chunks):
@@ -323,6 +326,32 @@ async def _send_as(
             return await bot.send_sticker(chat, upload, reply_parameters=reply)
         case _:
             return await bot.send_document(chat, upload, **common)
+
+
+async def _edit_caption(
+    bot: Bot, pacer: Pacer, chat_id: int, edit: MatrixEdit, pills: PillResolver
+) -> SentMessage:
+    first = dict(edit.parts).get("0")
+    if first is None:
+        raise DeliveryError("its Telegram message is not known")
+    caption = matrix_to_telegram_text(edit.message.body, edit.message.html, pills)
+    if utf16_len(caption.text) > CAPTION_LIMIT:
+        raise DeliveryError(
+            f"Telegram takes captions of at most {CAPTION_LIMIT} characters beside a file"
+        )
+    html = render_telegram_html(caption) if caption.text.strip() else None
+
+    async def change(chat: int) -> None:
+        try:
+            await bot.edit_message_caption(
+                chat, int(first), caption=html, parse_mode=ParseMode.HTML if html else None
+            )
+        except BadRequest as error:
+            if "message is not modified" not in error.message.lower():
+                raise
+
+    await telegram_call(pacer, chat_id, change)
+    return SentMessage(first, "0")
 
 
 def _chunks(message: MatrixMessage, pills: PillResolver) -> list[TelegramText]:

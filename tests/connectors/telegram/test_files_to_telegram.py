@@ -224,3 +224,40 @@ async def test_a_location_goes_as_a_location_and_the_name_after_it(
         room_id, lambda e: "location was not bridged" in e["content"].get("body", ""), after=bad
     )
     assert "geo: URI" in notice["content"]["body"]
+
+
+async def test_an_edit_of_a_files_caption_edits_the_caption(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    _, _alice, group, user, room_id = await portal_with_reader(
+        telegram_bridge, fake_telegram, make_matrix_user
+    )
+    original = await send_file(user, room_id, "m.file", PDF, "application/pdf", "a.pdf", "frist")
+    (sent,) = await eventually(lambda: fake_telegram.sent_to(group))
+    (first,) = [e for e in await user.room_messages(room_id) if e["event_id"] == original]
+    url = first["content"]["url"]
+
+    async def edit_caption(caption: str | None) -> None:
+        new = {"msgtype": "m.file", "body": caption or "a.pdf", "url": url}
+        if caption:
+            new["filename"] = "a.pdf"
+        await user.send_event(
+            room_id,
+            "m.room.message",
+            {
+                **new,
+                "body": f"* {new['body']}",
+                "m.new_content": new,
+                "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+            },
+        )
+
+    await edit_caption("first")
+    await eventually(lambda: sent.message.get("caption") == "Reader R: first", what="the edit")
+    assert len(sent.edits) == 1
+    assert stored_bytes(fake_telegram, sent, "document") == PDF, "the file stays"
+    await edit_caption(None)
+    await eventually(lambda: sent.message.get("caption") == "Reader R", what="caption removed")
+    assert len(fake_telegram.sent_to(group)) == 1, "edits send nothing new"

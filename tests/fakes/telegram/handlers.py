@@ -23,6 +23,7 @@ HANDLERS: dict[str, Handler] = {
     "logOut": methods_bot.log_out,
     "sendMessage": methods_messages.send_message,
     "sendLocation": methods_messages.send_location,
+    "editMessageCaption": methods_messages.edit_message_caption,
     "sendChatAction": methods_messages.send_chat_action,
     "editMessageText": methods_messages.edit_message_text,
     "editMessageReplyMarkup": methods_messages.edit_message_reply_markup,

@@ -1,6 +1,6 @@
-"""sendMessage, sendLocation, editMessageText, deleteMessage and setMessageReaction, and the
-pieces every sending method shares (threads, replies, length limits, recording what was
-sent)."""
+"""sendMessage, sendLocation, editMessageText, editMessageCaption, deleteMessage and
+setMessageReaction, and the pieces every sending method shares (threads, replies, length
+limits, recording what was sent)."""
 
 from __future__ import annotations
 
@@ -175,6 +175,40 @@ async def edit_message_text(sim: Simulation, p: Params) -> Any:
         message["reply_markup"] = markup
     if p.get("link_preview_options"):
         message["link_preview_options"] = p["link_preview_options"]
+    message["edit_date"] = sim.now()
+    return message
+
+
+_CAPTIONED = ("photo", "video", "animation", "audio", "document", "voice", "paid_media")
+
+
+async def edit_message_caption(sim: Simulation, p: Params) -> Any:
+    """Only the bot's own messages that carry a file; the same caption again is "not
+    modified"."""
+    if "inline_message_id" in p:
+        raise NotModelled("inline messages")
+    if "chat_id" not in p:
+        raise bad_request("chat_id is empty")
+    chat, message = resolve_message(
+        sim, p["chat_id"], p.get("message_id"), Access.EDIT, "message to edit"
+    )
+    if message["message_id"] not in chat.outgoing:
+        raise bad_request("message can't be edited")
+    if not any(kind in message for kind in _CAPTIONED):
+        raise bad_request("there is no caption in the message to edit")
+    fields = caption_fields(p)
+    fields["caption_entities"] = resolve_mentions(sim, fields.get("caption_entities", []))
+    if not fields.get("caption_entities"):
+        fields.pop("caption_entities", None)
+    if fields.get("caption") == message.get("caption") and fields.get(
+        "caption_entities", []
+    ) == message.get("caption_entities", []):
+        raise bad_request(NOT_MODIFIED)
+    record = next(s for s in sim.sent if s.message is message)
+    record.edits.append({k: v for k, v in message.items()})
+    message.pop("caption", None)
+    message.pop("caption_entities", None)
+    message.update(fields)
     message["edit_date"] = sim.now()
     return message
 
