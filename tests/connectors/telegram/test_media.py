@@ -12,6 +12,7 @@ import pytest
 from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_messages import body_is, portal_with_reader
 from tests.fakes.telegram import FakeTelegram, make_png
+from tests.fakes.telegram.objects import photo_object
 from tests.support.fixtures import MakeMatrixUser
 
 AUDIO = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8
@@ -225,3 +226,36 @@ async def test_a_file_too_large_for_the_bot_api_is_named_in_a_notice(
     assert notice["content"]["msgtype"] == "m.notice"
     assert "dump.tar (21.0 MB)" in body and "20 MB" in body and "the backup" in body
     await user.wait_for_event(room_id, body_is("after the file"), after=notice["event_id"])
+
+
+async def test_an_album_arrives_item_by_item_in_order_with_its_caption(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    _, alice, group, user, room_id = await portal_with_reader(
+        telegram_bridge, fake_telegram, make_matrix_user
+    )
+    pictures = [make_png(10 + n, 10) for n in range(3)]
+    for index, picture in enumerate(pictures):
+        caption: dict[str, Any] = {"caption": "holiday"} if index == 0 else {}
+        fake_telegram.inject_message(
+            group,
+            alice,
+            photo=photo_object(fake_telegram.store_photo(picture)),
+            media_group_id="album-1",
+            **caption,
+        )
+    fake_telegram.inject_text(group, alice, "after the album")
+    await user.wait_for_event(room_id, body_is("after the album"))
+    images = [
+        event
+        for event in await user.room_messages(room_id)
+        if event.get("content", {}).get("msgtype") == "m.image"
+    ]
+    assert [event["content"]["info"]["w"] for event in images] == [10, 11, 12], "in order"
+    assert images[0]["content"]["body"] == "holiday"
+    assert [event["content"]["body"] for event in images[1:]] == ["image.jpg", "image.jpg"]
+    for event, picture in zip(images, pictures, strict=True):
+        data, _type = await user.download(event["content"]["url"])
+        assert data == picture
