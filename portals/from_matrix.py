@@ -252,6 +252,7 @@ async def _relayed(
         body=plain,
         html=rendered,
         reply_to=None if edit else await _reply_target(portal, content),
+        thread_id=None if edit else await _thread_target(portal, content),
         file=file,
         geo=geo,
     )
@@ -380,9 +381,21 @@ def _replaced(content: dict[str, Any]) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
+async def _thread_target(portal: Portal, content: dict[str, Any]) -> RemoteMessageID | None:
+    """The remote thread (a forum topic) of a message in a Matrix thread, if its root was
+    bridged."""
+    relates = content.get("m.relates_to")
+    if not isinstance(relates, dict) or relates.get("rel_type") != "m.thread":
+        return None
+    root = relates.get("event_id")
+    rows = await portal.ctx.messages.by_mxid(root) if isinstance(root, str) else []
+    return RemoteMessageID(rows[0].remote_id) if rows else None
+
+
 async def _reply_target(portal: Portal, content: dict[str, Any]) -> RemoteMessageID | None:
     relates = content.get("m.relates_to")
-    if not isinstance(relates, dict):
+    if not isinstance(relates, dict) or relates.get("is_falling_back") is True:
+        # A thread's reply fallback: the message answers nothing in particular.
         return None
     in_reply_to = relates.get("m.in_reply_to")
     if not isinstance(in_reply_to, dict) or not isinstance(in_reply_to.get("event_id"), str):

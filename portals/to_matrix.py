@@ -109,6 +109,7 @@ async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> Non
     intent = ctx.matrix.intent(ghost.mxid)
     await intent.ensure_joined(RoomID(room_id))
     reply_to = await _reply_target(portal, message)
+    thread_root = await _thread_root(portal, message)
     timestamp = int(message.timestamp.timestamp() * 1000)
     for index, part in enumerate(message.parts):
         part_id = str(index)
@@ -117,13 +118,14 @@ async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> Non
         txn_id = transaction_id(portal, message.message_id, part_id)
         event_id = await _find_sent(intent, room_id, txn_id) if recheck else None
         if event_id is None:
-            event_type, content = "m.room.message", _content(part, reply_to)
+            event_type, content = "m.room.message", _content(part)
             if part.poll is not None:
-                event_type, content = POLL_START, _poll_content(part.poll, part.body, reply_to)
+                event_type, content = POLL_START, _poll_content(part.poll, part.body)
             elif part.media is not None:
                 event_type, content = await media_event(portal, intent, part, part.media)
-                if reply_to is not None:
-                    content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+            relation = _relation(reply_to, thread_root)
+            if relation is not None:
+                content["m.relates_to"] = relation
             content[SOURCE_KEY] = txn_id
             event_id = await intent.send_message_event(
                 RoomID(room_id),
@@ -182,7 +184,7 @@ async def _edit(portal: Portal, edit: RemoteEdit, recheck: bool) -> None:
 def replacement(part: MessageContent, event_id: str) -> dict[str, Any]:
     """An ``m.replace`` of ``event_id`` by ``part``, with the "* " fallback for clients that
     do not know edits."""
-    new = _content(part, None)
+    new = _content(part)
     content = {**new, "body": f"* {part.body}", "m.new_content": new}
     if part.html is not None:
         content["formatted_body"] = f"* {part.html}"
@@ -246,7 +248,33 @@ async def _reply_target(portal: Portal, message: RemoteMessage) -> str | None:
 POLL_START = "org.matrix.msc3381.poll.start"
 
 
-def _content(part: MessageContent, reply_to: str | None) -> dict[str, Any]:
+async def _thread_root(portal: Portal, message: RemoteMessage) -> str | None:
+    """The Matrix event that roots the message's thread (its topic's first message)."""
+    if message.thread_id is None:
+        return None
+    rows = await portal.ctx.messages.by_remote(portal.id, message.thread_id)
+    if not rows:
+        portal.log.debug("Topic %s started before the portal; no thread", message.thread_id)
+        return None
+    return rows[0].mxid
+
+
+def _relation(reply_to: str | None, thread_root: str | None) -> dict[str, Any] | None:
+    """A reply, a message in a thread, or a reply in a thread (with the reply fallback clients
+    without threads show: the thread's root when it answers nothing in particular)."""
+    if thread_root is not None:
+        return {
+            "rel_type": "m.thread",
+            "event_id": thread_root,
+            "is_falling_back": reply_to is None,
+            "m.in_reply_to": {"event_id": reply_to or thread_root},
+        }
+    if reply_to is not None:
+        return {"m.in_reply_to": {"event_id": reply_to}}
+    return None
+
+
+def _content(part: MessageContent) -> dict[str, Any]:
     content: dict[str, Any] = {"msgtype": part.msgtype, "body": part.body}
     if part.html is not None:
         content["format"] = "org.matrix.custom.html"
@@ -254,12 +282,10 @@ def _content(part: MessageContent, reply_to: str | None) -> dict[str, Any]:
     if part.geo_uri is not None:
         content["geo_uri"] = part.geo_uri
         content["org.matrix.msc3488.location"] = {"uri": part.geo_uri}
-    if reply_to is not None:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return content
 
 
-def _poll_content(poll: PollStart, fallback: str, reply_to: str | None) -> dict[str, Any]:
+def _poll_content(poll: PollStart, fallback: str) -> dict[str, Any]:
     """An MSC3381 poll start; clients without polls show the fallback text."""
     kind = "disclosed" if poll.disclosed else "undisclosed"
     content: dict[str, Any] = {
@@ -275,6 +301,4 @@ def _poll_content(poll: PollStart, fallback: str, reply_to: str | None) -> dict[
         "org.matrix.msc1767.text": fallback,
         "body": fallback,
     }
-    if reply_to is not None:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return content

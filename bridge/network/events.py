@@ -111,6 +111,8 @@ class RemoteMessage:
     parts: tuple[MessageContent, ...]
     timestamp: datetime
     reply_to: RemoteMessageID | None = None
+    # The message that started the topic (a Matrix thread) this message belongs to.
+    thread_id: RemoteMessageID | None = None
     kind: Literal["message"] = "message"
 
 

@@ -45,6 +45,8 @@ class MatrixMessage:
     body: str
     html: str | None = None
     reply_to: RemoteMessageID | None = None
+    # The remote thread (a Telegram forum topic) the message goes into.
+    thread_id: RemoteMessageID | None = None
     file: OutgoingFile | None = None
     # A shared location (latitude, longitude); ``body`` is then the relayed name, if any.
     geo: tuple[float, float] | None = None

@@ -70,8 +70,9 @@ async def send_message(
             continue
         reply = message.reply_to if index == 0 else None
         async for step in _send_part(
-            bot, pacer, chat_id, chunk, part_id, reply, progress, finder, message.event_id
-        ):
+            bot, pacer, chat_id, chunk, part_id, reply, progress, finder, message.event_id,
+            message.thread_id,
+        ):  # fmt: skip
             yield step
 
 
@@ -156,7 +157,7 @@ async def send_file(
         caption = None
     if "0" not in progress.already_sent:
         async for step in _send_file_part(
-            bot, pacer, chat_id, file, caption, message.reply_to, progress, finder, message.event_id
+            bot, pacer, chat_id, file, caption, message, progress, finder
         ):
             yield step
     for index, chunk in enumerate(after, start=1):
@@ -164,8 +165,9 @@ async def send_file(
         if part_id in progress.already_sent:
             continue
         async for step in _send_part(
-            bot, pacer, chat_id, chunk, part_id, None, progress, finder, message.event_id
-        ):
+            bot, pacer, chat_id, chunk, part_id, None, progress, finder, message.event_id,
+            message.thread_id,
+        ):  # fmt: skip
             yield step
 
 
@@ -202,7 +204,13 @@ async def send_location(
 
             async def send(chat: int) -> Message:
                 latitude, longitude = geo
-                return await bot.send_location(chat, latitude, longitude, reply_parameters=reply)
+                return await bot.send_location(
+                    chat,
+                    latitude,
+                    longitude,
+                    reply_parameters=reply,
+                    message_thread_id=_thread(message.thread_id),
+                )
 
             yield SendingPart("0")
             result = await telegram_call(pacer, chat_id, send, paced=True)
@@ -210,8 +218,9 @@ async def send_location(
     name = matrix_to_telegram_text(message.body, message.html, pills)
     if name.text.strip() and "1" not in progress.already_sent:
         async for step in _send_part(
-            bot, pacer, chat_id, name, "1", None, progress, finder, message.event_id
-        ):
+            bot, pacer, chat_id, name, "1", None, progress, finder, message.event_id,
+            message.thread_id,
+        ):  # fmt: skip
             yield step
 
 
@@ -221,11 +230,11 @@ async def _send_file_part(
     chat_id: int,
     file: OutgoingFile,
     caption: TelegramText | None,
-    reply_to: RemoteMessageID | None,
+    message: MatrixMessage,
     progress: SendProgress,
     finder: MessageFinder,
-    event_id: str,
 ) -> AsyncIterator[SendingPart | SentMessage]:
+    event_id, reply_to, thread = message.event_id, message.reply_to, message.thread_id
     await pacer.before_send(chat_id)
     method = file_method(file)
     if "0" in progress.in_doubt:
@@ -247,12 +256,12 @@ async def _send_file_part(
 
     async def send(chat: int) -> Message:
         try:
-            return await _send_as(bot, chat, method, file, html, reply)
+            return await _send_as(bot, chat, method, file, html, reply, thread)
         except BadRequest as error:
             if method != "photo" or not _PHOTO_REFUSALS.search(error.message):
                 raise
             # Telegram takes only some pictures as photos (size, proportions): as a file.
-            return await _send_as(bot, chat, "document", file, html, reply)
+            return await _send_as(bot, chat, "document", file, html, reply, thread)
 
     yield SendingPart("0")
     result = await telegram_call(pacer, chat_id, send, paced=True)
@@ -305,10 +314,11 @@ async def _send_as(
     file: OutgoingFile,
     caption: str | None,
     reply: ReplyParameters | None,
+    thread: RemoteMessageID | None,
 ) -> Message:
     upload = InputFile(file.data, filename=file.file_name)
     seconds = round(file.duration_ms / 1000) if file.duration_ms else None
-    common: dict[str, Any] = {"reply_parameters": reply}
+    common: dict[str, Any] = {"reply_parameters": reply, "message_thread_id": _thread(thread)}
     if caption is not None:
         common |= {"caption": caption, "parse_mode": ParseMode.HTML}
     match method:
@@ -323,7 +333,9 @@ async def _send_as(
         case "voice":
             return await bot.send_voice(chat, upload, duration=seconds, **common)
         case "sticker":
-            return await bot.send_sticker(chat, upload, reply_parameters=reply)
+            return await bot.send_sticker(
+                chat, upload, reply_parameters=reply, message_thread_id=_thread(thread)
+            )
         case _:
             return await bot.send_document(chat, upload, **common)
 
@@ -354,6 +366,10 @@ async def _edit_caption(
     return SentMessage(first, "0")
 
 
+def _thread(thread: RemoteMessageID | None) -> int | None:
+    return int(thread) if thread is not None else None
+
+
 def _chunks(message: MatrixMessage, pills: PillResolver) -> list[TelegramText]:
     chunks = [
         chunk
@@ -375,6 +391,7 @@ async def _send_part(
     progress: SendProgress,
     finder: MessageFinder,
     event_id: str,
+    thread: RemoteMessageID | None = None,
 ) -> AsyncIterator[SendingPart | SentMessage]:
     """One new message; a part in doubt is looked for before it is sent again."""
     # Wait for the flood limit first: a part is noted as leaving only when it really does.
@@ -397,7 +414,13 @@ async def _send_part(
         reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
 
     async def send(chat: int, text: str = render_telegram_html(chunk)) -> Message:
-        return await bot.send_message(chat, text, parse_mode=ParseMode.HTML, reply_parameters=reply)
+        return await bot.send_message(
+            chat,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=reply,
+            message_thread_id=_thread(thread),
+        )
 
     yield SendingPart(part_id)
     result = await telegram_call(pacer, chat_id, send, paced=True)

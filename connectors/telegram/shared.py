@@ -19,6 +19,9 @@ from bridge.network.events import MessageContent, PollStart
 
 
 def shared_content(message: Message) -> MessageContent | None:
+    if message.forum_topic_created is not None:
+        # The first message of a topic: in Matrix, the root of the topic's thread.
+        return MessageContent(f"Topic: {message.forum_topic_created.name}", msgtype="m.notice")
     if message.venue is not None:
         venue = message.venue
         where = venue.location

@@ -127,6 +127,8 @@ class UpdateTranslator:
         content = self._content(message)
         if content is None:
             return []
+        thread = _topic_of(message)
+        reply_to = _reply_to(message)
         return [
             RemoteMessage(
                 portal=portal,
@@ -134,7 +136,10 @@ class UpdateTranslator:
                 sender=sender,
                 parts=(content,),
                 timestamp=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
-                reply_to=_reply_to(message),
+                # In a topic, Telegram makes a message that answers nothing else a reply to the
+                # topic's first message: that is the thread, not a reply.
+                reply_to=None if reply_to == thread else reply_to,
+                thread_id=thread,
             )
         ]
 
@@ -260,3 +265,12 @@ def reaction_key(reaction: ReactionType) -> str | None:
     if isinstance(reaction, ReactionTypePaid):
         return "⭐"
     return None
+
+
+def _topic_of(message: Message) -> RemoteMessageID | None:
+    """The topic of a forum message (the id of the message that started it); None outside
+    topics, in the General topic, and for the message that starts one."""
+    thread = message.message_thread_id
+    if not message.is_topic_message or thread is None or thread == message.message_id:
+        return None
+    return ids.message_id(thread)

@@ -84,11 +84,30 @@ class Simulation(World):
         message = new_message(
             self, chat, sender, thread_id=thread_id, author_signature=author_signature
         )
+        if reply_to is None and thread_id is not None and thread_id in chat.messages:
+            # As Telegram does: a topic's message that answers nothing else "replies" to the
+            # message that created the topic.
+            reply_to = thread_id
         if reply_to is not None:
             message["reply_to_message"] = reply_snapshot(chat.messages[reply_to])
         message.update(content)
         self._deliver_message(chat, message)
         return message
+
+    def inject_topic(self, chat: FakeChat, creator: FakeUser, name: str) -> int:
+        """A user opens a topic in a forum: the service message that starts it (its id is the
+        topic's message_thread_id); returns that id."""
+        if not chat.is_forum:
+            raise ValueError("only forum supergroups have topics")
+        self._require_member(chat, creator)
+        message = new_message(self, chat, creator)
+        thread_id = int(message["message_id"])
+        chat.topics[thread_id] = name
+        message["message_thread_id"] = thread_id
+        message["is_topic_message"] = True
+        message["forum_topic_created"] = {"name": name, "icon_color": 7322096}
+        self._deliver_message(chat, message)
+        return thread_id
 
     def inject_text(
         self,
