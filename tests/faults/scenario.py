@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -27,7 +28,21 @@ from tests.support.tcp_proxy import TcpProxy
 
 DOMAIN = "synapse.test"
 _TG = re.compile(r"^tg (\d+) (\d+)$")
-_MX = re.compile(r"^Writer: mx (\d+) (\d+)$")
+_MX = re.compile(r"^Writer: mx (\d+) (\d+)( \(edited\))?$")
+_TG_EDITED = re.compile(r"^tg (\d+) (\d+) \(edited\)$")
+PDF = b"%PDF-1.4\n" + b"fault" * 200
+
+
+def is_file(number: int) -> bool:
+    """Some messages of the flow are files with a caption, not texts."""
+    return number % 6 == 3
+
+
+def is_edited(number: int) -> bool:
+    """Some messages of the flow are edited just after they were sent."""
+    return number % 5 == 4
+
+
 _ID_BASES = itertools.count(500_000, 1000)
 
 
@@ -39,6 +54,9 @@ class Result:
     matrix_to_telegram: Tally
     seconds: float
     notes: list[str] = field(default_factory=list)
+    # The edits of the flow: every one arrives once, in order, at the right message.
+    edits_to_matrix: Tally | None = None
+    edits_to_telegram: Tally | None = None
 
 
 @dataclass
@@ -74,6 +92,11 @@ class Scenario:
         self.writer: MatrixTestClient | None = None
         self.sent_telegram: dict[str, list[int]] = {}
         self.sent_matrix: dict[str, list[int]] = {}
+        self.edited_telegram: dict[str, list[int]] = {}
+        self.edited_matrix: dict[str, list[int]] = {}
+        self.file_url = ""
+        # What arrived not as it should have (a file without its file, an edit elsewhere).
+        self.misshapen: list[str] = []
 
     async def __aenter__(self) -> Scenario:
         await self.fake.start()
@@ -126,6 +149,7 @@ class Scenario:
             )
             self.groups.append((group, sender))
             self.rooms.append(await self.writer.join(f"#telegram_{group.id}:{DOMAIN}"))
+        self.file_url = await self.writer.upload(PDF, "application/pdf", "fault.pdf")
 
     async def traffic(self) -> None:
         """Messages both ways, spread over ``traffic_seconds``, every portal at once."""
@@ -136,7 +160,17 @@ class Scenario:
         pause = self.setup.traffic_seconds / count
         for number in range(count):
             for index, (group, sender) in enumerate(self.groups):
-                self.fake.inject_text(group, sender, f"tg {index} {number}")
+                text = f"tg {index} {number}"
+                if is_file(number):
+                    self.fake.inject_media(
+                        group, sender, "document", PDF, file_name="fault.pdf",
+                        mime_type="application/pdf", caption=text,
+                    )  # fmt: skip
+                else:
+                    message = self.fake.inject_text(group, sender, text)
+                    if is_edited(number):
+                        self.fake.inject_edit(group, message["message_id"], f"{text} (edited)")
+                        self.edited_telegram.setdefault(str(index), []).append(number)
                 self.sent_telegram.setdefault(str(index), []).append(number)
             await asyncio.sleep(pause)
 
@@ -147,22 +181,36 @@ class Scenario:
 
         async def room_traffic(index: int, room_id: str) -> None:
             for number in range(count):
-                await self._send_patiently(room_id, f"mx {index} {number}")
+                body = f"mx {index} {number}"
+                content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+                if is_file(number):
+                    content = {
+                        "msgtype": "m.file", "body": body, "filename": "fault.pdf",
+                        "url": self.file_url, "info": {"mimetype": "application/pdf"},
+                    }  # fmt: skip
+                event_id = await self._send_patiently(room_id, content)
                 self.sent_matrix.setdefault(str(index), []).append(number)
+                if is_edited(number) and not is_file(number):
+                    new = {"msgtype": "m.text", "body": f"{body} (edited)"}
+                    edit = {
+                        **new, "body": f"* {new['body']}", "m.new_content": new,
+                        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+                    }  # fmt: skip
+                    await self._send_patiently(room_id, edit)
+                    self.edited_matrix.setdefault(str(index), []).append(number)
                 await asyncio.sleep(pause)
 
         await asyncio.gather(*(room_traffic(i, room) for i, room in enumerate(self.rooms)))
 
-    async def _send_patiently(self, room_id: str, body: str) -> None:
+    async def _send_patiently(self, room_id: str, content: dict[str, Any]) -> str:
         """Send as a Matrix user would, trying again while the homeserver is away (with one
-        transaction id, so a retry cannot post twice)."""
+        transaction id, so a retry cannot post twice); the event's id."""
         assert self.writer is not None
         txn_id = f"fault-{time.monotonic_ns()}"
         path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/send/m.room.message/{txn_id}"
         while True:
             try:
-                await self.writer.request("PUT", path, {"msgtype": "m.text", "body": body})
-                return
+                return str((await self.writer.request("PUT", path, content))["event_id"])
             except (aiohttp.ClientError, OSError, TimeoutError):
                 await asyncio.sleep(0.5)
             except MatrixError as error:
@@ -173,21 +221,51 @@ class Scenario:
     async def received(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         assert self.writer is not None
         in_matrix: dict[str, list[int]] = {}
+        self.edits_in_matrix: dict[str, list[int]] = {}
+        self.misshapen = []
         for index, room_id in enumerate(self.rooms):
-            events = await self.writer.room_messages(room_id, limit=2000)
+            events = await self.writer.room_messages(room_id, limit=4000)
+            originals: dict[str, int] = {}
             for event in events:
                 if event.get("type") != "m.room.message":
                     continue
-                match = _TG.match(event.get("content", {}).get("body", ""))
+                content = event.get("content", {})
+                match = _TG.match(content.get("body", ""))
                 if match and int(match.group(1)) == index:
-                    in_matrix.setdefault(str(index), []).append(int(match.group(2)))
+                    number = int(match.group(2))
+                    in_matrix.setdefault(str(index), []).append(number)
+                    originals[event["event_id"]] = number
+                    if is_file(number) and content.get("msgtype") != "m.file":
+                        self.misshapen.append(f"tg {index} {number} came without its file")
+                new = content.get("m.new_content", {})
+                edited = _TG_EDITED.match(new.get("body", "") if isinstance(new, dict) else "")
+                if edited and int(edited.group(1)) == index:
+                    number = int(edited.group(2))
+                    self.edits_in_matrix.setdefault(str(index), []).append(number)
+                    target = content.get("m.relates_to", {}).get("event_id")
+                    if originals.get(target) != number:
+                        self.misshapen.append(f"the edit of tg {index} {number} went elsewhere")
         in_telegram: dict[str, list[int]] = {}
+        self.edits_in_telegram: dict[str, list[int]] = {}
         for index, (group, _) in enumerate(self.groups):
             for sent in self.fake.sent_to(group):
                 match = _MX.match(sent.text or "")
                 if match and int(match.group(1)) == index:
-                    in_telegram.setdefault(str(index), []).append(int(match.group(2)))
+                    number = int(match.group(2))
+                    in_telegram.setdefault(str(index), []).append(number)
+                    if match.group(3):
+                        self.edits_in_telegram.setdefault(str(index), []).extend(
+                            [number] * len(sent.edits)
+                        )
+                    if is_file(number) and sent.method != "sendDocument":
+                        self.misshapen.append(f"mx {index} {number} went as {sent.method}")
         return in_matrix, in_telegram
+
+    def edit_tallies(self) -> tuple[Tally, Tally]:
+        return (
+            tally(self.edited_telegram, self.edits_in_matrix),
+            tally(self.edited_matrix, self.edits_in_telegram),
+        )
 
     async def notices(self, text: str) -> list[int]:
         """How many bot notices containing ``text`` each portal room got."""
@@ -213,7 +291,13 @@ class Scenario:
             in_matrix, in_telegram = await self.received()
             to_matrix = tally(self.sent_telegram, in_matrix)
             to_telegram = tally(self.sent_matrix, in_telegram)
-            complete = to_matrix.lost == 0 and to_telegram.lost == 0
+            edits = self.edit_tallies()
+            complete = (
+                to_matrix.lost == 0
+                and to_telegram.lost == 0
+                and edits[0].lost == 0
+                and edits[1].lost == 0
+            )
             if complete or time.monotonic() > deadline:
                 break
             await asyncio.sleep(1)
@@ -238,7 +322,15 @@ async def run_scenario(
         notes = await fault(scenario)
         await traffic
         to_matrix, to_telegram = await scenario.settle()
-        if not (to_matrix.perfect and to_telegram.perfect):
+        edits_to_matrix, edits_to_telegram = scenario.edit_tallies()
+        notes += scenario.misshapen
+        if not (
+            to_matrix.perfect
+            and to_telegram.perfect
+            and edits_to_matrix.perfect
+            and edits_to_telegram.perfect
+            and not scenario.misshapen
+        ):
             in_matrix, in_telegram = await scenario.received()
             for direction, arrived in (("to Matrix", in_matrix), ("to Telegram", in_telegram)):
                 for portal, numbers in arrived.items():
@@ -250,7 +342,10 @@ async def run_scenario(
         stop_seconds = await scenario.bridge.terminate()
         notes.append(f"clean stop (SIGTERM) took {stop_seconds:.1f} s")
         scenario.fake.assert_no_violations()
-    return Result(name, database, to_matrix, to_telegram, time.monotonic() - started, notes)
+    seconds = time.monotonic() - started
+    return Result(
+        name, database, to_matrix, to_telegram, seconds, notes, edits_to_matrix, edits_to_telegram
+    )
 
 
 def describe(result: Result) -> list[str]:
@@ -261,7 +356,11 @@ def describe(result: Result) -> list[str]:
             f"out of order {t.out_of_order}"
         )
 
-    return [
+    lines = [
         line("Telegram->Matrix", result.telegram_to_matrix),
         line("Matrix->Telegram", result.matrix_to_telegram),
     ]
+    if result.edits_to_matrix is not None and result.edits_to_telegram is not None:
+        lines.append(line("  edits T->M", result.edits_to_matrix))
+        lines.append(line("  edits M->T", result.edits_to_telegram))
+    return lines

@@ -215,4 +215,8 @@ async def test_nothing_lost_duplicated_or_reordered(
     report = "\n".join(describe(result) + result.notes)
     assert result.telegram_to_matrix.perfect, report
     assert result.matrix_to_telegram.perfect, report
+    assert result.edits_to_matrix is not None and result.edits_to_matrix.perfect, report
+    assert result.edits_to_telegram is not None and result.edits_to_telegram.perfect, report
+    assert result.edits_to_matrix.sent >= 30 and result.edits_to_telegram.sent >= 20, report
+    assert not [note for note in result.notes if "without its file" in note or " went " in note]
     assert result.telegram_to_matrix.sent >= 200 and result.matrix_to_telegram.sent >= 150
