@@ -18,6 +18,7 @@ from bridge.network.interface import ChatUnavailable, NetworkConnector
 
 from .manager import PortalManager
 from .router import Router
+from .to_matrix_ids import carries_marker
 from .typing import TypingRelay
 
 log = logging.getLogger("portals.core")
@@ -119,9 +120,10 @@ class BridgeCore:
 
     def _from_bridge(self, event: dict[str, Any]) -> bool:
         sender = event.get("sender")
-        return isinstance(sender, str) and (
+        by_bridge_user = isinstance(sender, str) and (
             sender == self._config.bot_mxid or self._ghosts.is_ghost(sender)
         )
+        return by_bridge_user or carries_marker(event)
 
     async def query_user(self, user_id: str) -> bool:
         # Ghosts are created when their remote user first appears, not on a homeserver query.

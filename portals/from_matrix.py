@@ -29,6 +29,7 @@ from .matrix_files import caption_of, fetch_file, file_kind
 from .matrix_locations import location_of
 from .matrix_reactions import annotation, carry_reaction
 from .matrix_redactions import carry_redaction, redacted_event
+from .to_matrix_ids import carries_marker
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -55,8 +56,8 @@ async def handle_event(
     content = event.get("content")
     if not isinstance(sender, str) or not isinstance(content, dict):
         return False
-    if _is_bridge_user(portal, sender):
-        return False
+    if _is_bridge_user(portal, sender) or carries_marker(event):
+        return False  # the bridge's own doing, come back
     if portal.room_id != event.get("room_id"):
         # Unbridging hands the room's waiting events to the room's lane; this one was on its
         # way into the portal's meanwhile.

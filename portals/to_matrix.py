@@ -16,6 +16,7 @@ from bridge.network.events import (
     RemoteChatCreate,
     RemoteChatMigrate,
     RemoteChatUpdate,
+    RemoteDeletion,
     RemoteEdit,
     RemoteEvent,
     RemoteMembership,
@@ -48,6 +49,8 @@ async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False
             await _edit(portal, event, recheck)
         case RemoteReaction():
             await carry_reactions(portal, event)
+        case RemoteDeletion():
+            await _deletion(portal, event)
         case RemoteChatCreate():
             await _create(portal, event)
         case RemoteChatUpdate():
@@ -143,6 +146,22 @@ async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> Non
             sender_remote_id=str(message.sender.id),
             sender_mxid=ghost.mxid,
         )
+
+
+async def _deletion(portal: Portal, deletion: RemoteDeletion) -> None:
+    """Every Matrix event the message became is redacted (by the bot, which moderates portal
+    rooms); redacting again is harmless, so a retry is too."""
+    ctx = portal.ctx
+    room_id = portal.room_id
+    rows = await ctx.messages.by_remote(portal.id, deletion.message_id)
+    if room_id is None or not rows:
+        return
+    network = ctx.connector.display_name
+    for row in rows:
+        await ctx.matrix.bot.redact(
+            RoomID(room_id), EventID(row.mxid), reason=f"Deleted in {network}"
+        )
+        await ctx.messages.remove_part(row.mxid, row.part_id)
 
 
 async def _edit(portal: Portal, edit: RemoteEdit, recheck: bool) -> None:

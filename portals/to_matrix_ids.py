@@ -4,13 +4,20 @@ recognised instead of made twice."""
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .portal import Portal
 
 # In the content of every event the bridge sends: also how its own events are recognised.
 SOURCE_KEY = "net.telegram_bridge.txn_id"
+
+
+def carries_marker(event: dict[str, Any]) -> bool:
+    """Whether an event is one the bridge put into Matrix, by its content marker: so also
+    when it was sent as a real Matrix user (double puppeting), not only as a ghost."""
+    content = event.get("content")
+    return isinstance(content, dict) and SOURCE_KEY in content
 
 
 def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:

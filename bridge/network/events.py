@@ -131,6 +131,16 @@ class RemoteEdit:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteDeletion:
+    """A remote message was deleted (on networks that say so: Telegram tells bots only in
+    Business chats)."""
+
+    portal: PortalKey
+    message_id: RemoteMessageID
+    kind: Literal["deletion"] = "deletion"
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteReaction:
     """A remote user's reactions to a message changed: ``added`` and ``removed`` emojis.
     ``reaction_id`` tells this change apart from later ones (Telegram: its update)."""
@@ -194,6 +204,7 @@ class RemoteChatMigrate:
 RemoteEvent = (
     RemoteMessage
     | RemoteEdit
+    | RemoteDeletion
     | RemoteReaction
     | RemoteChatCreate
     | RemoteChatUpdate

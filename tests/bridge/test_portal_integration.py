@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bridge.network.capabilities import DeletesMessages, EditsMessages, SendsFiles
+from portals.to_matrix_ids import SOURCE_KEY
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
 from tests.support.fixtures import MakeMatrixUser
@@ -211,3 +212,43 @@ async def test_a_file_the_network_cannot_take_gets_a_notice(
     )
     assert "Your file was not bridged: FakeNet does not take them" in notice["content"]["body"]
     assert connector.network.sent == []
+
+
+async def test_a_remote_deletion_redacts_the_message(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    # Telegram tells bots of no deletions; a network that does hands the core a RemoteDeletion.
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("witness")
+    room_id = await connector.create_portal("deleting", "Deleting", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    await connector.remote_message("deleting", "70", "9", "Del", "soon gone")
+    event = await user.wait_for_event(room_id, text_event("soon gone"))
+    assert await connector.remote_deletion("deleting", "70", "deletion:70")
+    redaction = await user.wait_for_event(
+        room_id, lambda e: e["type"] == "m.room.redaction", after=event["event_id"]
+    )
+    assert redaction.get("redacts", redaction["content"].get("redacts")) == event["event_id"]
+    assert redaction["content"]["reason"] == "Deleted in FakeNet"
+
+
+async def test_an_event_carrying_the_bridges_marker_is_its_own_and_not_relayed(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    # What the bridge sends as a real Matrix user (double puppeting) comes back from that user,
+    # not a ghost: the content marker tells it is the bridge's own.
+    connector = FakeConnector()
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("puppet", displayname="Puppet P")
+    room_id = await connector.create_portal("marked", "Marked", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    await user.send_event(
+        room_id,
+        "m.room.message",
+        {"msgtype": "m.text", "body": "from the bridge", SOURCE_KEY: "bridge-0123"},
+    )
+    await user.send_message(room_id, "from the user")
+    await asyncio.wait_for(connector.network.arrived.wait(), 15)
+    await asyncio.sleep(1.0)  # anything relayed after the second would be late by now
+    assert [message.body for _key, message in connector.network.sent] == ["Puppet P: from the user"]

@@ -21,6 +21,7 @@ from bridge.network.events import (
     ChatInfo,
     MessageContent,
     RemoteChatCreate,
+    RemoteDeletion,
     RemoteMessage,
     RemoteUser,
 )
@@ -146,6 +147,11 @@ class FakeConnector:
             reply_to=RemoteMessageID(reply_to) if reply_to else None,
         )
         return await self.bridge.submit(event, f"{chat}:{message_id}")
+
+    async def remote_deletion(self, chat: str, message_id: str, key: str) -> bool:
+        assert self.bridge is not None
+        event = RemoteDeletion(PortalKey(RemoteChatID(chat)), RemoteMessageID(message_id))
+        return await self.bridge.submit(event, key)
 
     async def create_portal(self, chat: str, name: str, invite: Sequence[str] = ()) -> str:
         assert self.bridge is not None
