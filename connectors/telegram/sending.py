@@ -116,8 +116,27 @@ async def edit_message(
         await telegram_call(pacer, chat_id, change)
         yield SentMessage(remote_id, part_id)
     for part_id, remote_id in edit.parts[len(chunks) :]:
-        await delete_messages(bot, pacer, portal, [remote_id])
+        try:
+            await delete_messages(bot, pacer, portal, [remote_id])
+        except DeliveryError:
+            # Too old to delete (Telegram allows a bot 48 hours), but a bot may still edit
+            # its own messages: the part says it is gone instead.
+            await _blank_out(bot, pacer, chat_id, remote_id)
         yield PartRemoved(part_id)
+
+
+REMOVED_PART = "(removed in an edit)"
+
+
+async def _blank_out(bot: Bot, pacer: Pacer, chat_id: int, remote_id: RemoteMessageID) -> None:
+    async def change(chat: int) -> None:
+        try:
+            await bot.edit_message_text(REMOVED_PART, chat, int(remote_id))
+        except BadRequest as error:
+            if "message is not modified" not in error.message.lower():
+                raise
+
+    await telegram_call(pacer, chat_id, change)
 
 
 async def delete_messages(

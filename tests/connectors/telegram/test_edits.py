@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from bridge.db.models import Message
 from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
 from tests.connectors.telegram.test_messages import (
     body_is,
@@ -212,3 +215,39 @@ async def test_an_edit_of_someone_elses_message_is_not_carried(
     await eventually(lambda: sent_texts(fake_telegram, group), what="the next message")
     assert [s.text for s in sent_texts(fake_telegram, group)] == ["Reader R: after"]
     assert not fake_telegram.calls_to("editMessageText")
+
+
+async def test_parts_too_old_to_delete_are_blanked_out_by_a_shorter_edit(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    running, _alice, group, user, room_id = await portal_with_reader(
+        telegram_bridge, fake_telegram, make_matrix_user, PLAIN
+    )
+    original = await user.send_message(room_id, " ".join(f"word{n}" for n in range(1200)))
+    parts = await eventually(
+        lambda: len(sent_texts(fake_telegram, group)) == 3 and sent_texts(fake_telegram, group)
+    )
+    await mapped_parts(running, original, 3)
+    fake_telegram.advance_time(49 * 3600)  # past the 48 hours Telegram allows for deleting
+
+    await edit(user, room_id, original, "short now")
+    await eventually(lambda: parts[0].text == "short now", what="the first part edited")
+    await eventually(
+        lambda: [part.text for part in parts[1:]] == ["(removed in an edit)"] * 2,
+        what="the other parts blanked out",
+    )
+    assert not any(part.deleted for part in parts)
+    # The next message is handled after the edit, so the map is settled by then.
+    await user.send_message(room_id, "after")
+    await eventually(lambda: len(sent_texts(fake_telegram, group)) == 4, what="the next message")
+    async with running.bridge.db.session() as session:
+        rows = list(await session.scalars(select(Message).where(Message.mxid == original)))
+    assert [row.part_id for row in rows] == ["0"]
+    notices = [
+        event
+        for event in await user.room_messages(room_id)
+        if event.get("content", {}).get("msgtype") == "m.notice"
+    ]
+    assert notices == [], "nothing to tell: the edit went through"
