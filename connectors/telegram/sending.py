@@ -106,12 +106,7 @@ async def edit_message(
         async def change(
             chat: int, message_id: int = int(remote_id), text: str = render_telegram_html(chunk)
         ) -> None:
-            try:
-                await bot.edit_message_text(text, chat, message_id, parse_mode=ParseMode.HTML)
-            except BadRequest as error:
-                # Made before (an edit interrupted midway is made again): done already.
-                if "message is not modified" not in error.message.lower():
-                    raise
+            await _made(bot.edit_message_text(text, chat, message_id, parse_mode=ParseMode.HTML))
 
         await telegram_call(pacer, chat_id, change)
         yield SentMessage(remote_id, part_id)
@@ -128,13 +123,19 @@ async def edit_message(
 REMOVED_PART = "(removed in an edit)"
 
 
+async def _made(edit: Awaitable[object]) -> None:
+    """Await an edit; one Telegram finds already made ("message is not modified": an edit
+    interrupted midway and made again) is done."""
+    try:
+        await edit
+    except BadRequest as error:
+        if "message is not modified" not in error.message.lower():
+            raise
+
+
 async def _blank_out(bot: Bot, pacer: Pacer, chat_id: int, remote_id: RemoteMessageID) -> None:
     async def change(chat: int) -> None:
-        try:
-            await bot.edit_message_text(REMOVED_PART, chat, int(remote_id))
-        except BadRequest as error:
-            if "message is not modified" not in error.message.lower():
-                raise
+        await _made(bot.edit_message_text(REMOVED_PART, chat, int(remote_id)))
 
     await telegram_call(pacer, chat_id, change)
 
@@ -373,13 +374,8 @@ async def _edit_caption(
     html = render_telegram_html(caption) if caption.text.strip() else None
 
     async def change(chat: int) -> None:
-        try:
-            await bot.edit_message_caption(
-                chat, int(first), caption=html, parse_mode=ParseMode.HTML if html else None
-            )
-        except BadRequest as error:
-            if "message is not modified" not in error.message.lower():
-                raise
+        parse_mode = ParseMode.HTML if html else None
+        await _made(bot.edit_message_caption(chat, int(first), caption=html, parse_mode=parse_mode))
 
     await telegram_call(pacer, chat_id, change)
     return SentMessage(first, "0")

@@ -14,6 +14,7 @@ from tests.connectors.telegram.test_messages import (
     body_is,
     mapped_parts,
     portal_with_reader,
+    send_split,
     sent_texts,
 )
 from tests.fakes.telegram import FakeTelegram
@@ -135,12 +136,8 @@ async def test_an_edit_of_a_split_message_adds_and_removes_parts(
     running, _alice, group, user, room_id = await portal_with_reader(
         telegram_bridge, fake_telegram, make_matrix_user, PLAIN
     )
-    words = [f"word{index}" for index in range(1200)]  # about 10,000 characters: 3 parts
-    original = await user.send_message(room_id, " ".join(words))
-    first = await eventually(
-        lambda: len(sent_texts(fake_telegram, group)) == 3 and sent_texts(fake_telegram, group)
-    )
-    await mapped_parts(running, original, 3)
+    # About 10,000 characters: 3 parts.
+    original, first = await send_split(running, fake_telegram, group, user, room_id, 1200, 3)
 
     # Shorter: the first part edited, the other two deleted.
     await edit(user, room_id, original, "short now")
@@ -225,11 +222,7 @@ async def test_parts_too_old_to_delete_are_blanked_out_by_a_shorter_edit(
     running, _alice, group, user, room_id = await portal_with_reader(
         telegram_bridge, fake_telegram, make_matrix_user, PLAIN
     )
-    original = await user.send_message(room_id, " ".join(f"word{n}" for n in range(1200)))
-    parts = await eventually(
-        lambda: len(sent_texts(fake_telegram, group)) == 3 and sent_texts(fake_telegram, group)
-    )
-    await mapped_parts(running, original, 3)
+    original, parts = await send_split(running, fake_telegram, group, user, room_id, 1200, 3)
     fake_telegram.advance_time(49 * 3600)  # past the 48 hours Telegram allows for deleting
 
     await edit(user, room_id, original, "short now")

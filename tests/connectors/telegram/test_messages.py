@@ -191,6 +191,25 @@ async def test_long_text_is_split_without_losing_a_character(
     ]
 
 
+async def send_split(
+    running: RunningBridge,
+    fake: FakeTelegram,
+    group: Any,
+    user: MatrixTestClient,
+    room_id: str,
+    words: int,
+    parts: int,
+) -> tuple[str, list[Sent]]:
+    """A Matrix message of ``words`` words, sent and waited for until Telegram has all its
+    ``parts`` and the bridge has mapped them: its event id, and the parts."""
+    event_id = await user.send_message(room_id, " ".join(f"word{n}" for n in range(words)))
+    sent = await eventually(
+        lambda: len(sent_texts(fake, group)) == parts and sent_texts(fake, group)
+    )
+    await mapped_parts(running, event_id, parts)
+    return event_id, sent
+
+
 async def mapped_parts(running: RunningBridge, event_id: str, count: int) -> list[Message]:
     """The message map rows of a Matrix event, once all ``count`` parts are recorded."""
     for _ in range(200):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bridge.db.models import Message
 from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
 from tests.connectors.telegram.test_edits import PLAIN
-from tests.connectors.telegram.test_messages import mapped_parts, portal_with_reader, sent_texts
+from tests.connectors.telegram.test_messages import portal_with_reader, send_split, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
@@ -24,11 +24,7 @@ async def test_a_redaction_deletes_every_part_and_the_mapping(
     running, _alice, group, user, room_id = await portal_with_reader(
         telegram_bridge, fake_telegram, make_matrix_user, PLAIN
     )
-    long_one = await user.send_message(room_id, " ".join(f"word{n}" for n in range(800)))
-    parts = await eventually(
-        lambda: len(sent_texts(fake_telegram, group)) == 2 and sent_texts(fake_telegram, group)
-    )
-    await mapped_parts(running, long_one, 2)
+    long_one, parts = await send_split(running, fake_telegram, group, user, room_id, 800, 2)
     await user.redact(room_id, long_one)
     await eventually(lambda: all(part.deleted for part in parts), what="both parts deleted")
     # The map forgets it: a second redaction (or a reply to it) finds nothing to do.
