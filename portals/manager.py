@@ -16,9 +16,10 @@ from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
 
 from .context import PortalContext
+from .handlers import build_handlers
 from .lanes import CallItem, MatrixItem
 from .portal import Portal
-from .room import OPENED_BY_CHAT_ADMIN, ensure_room, remember_room
+from .room import OPENED_BY_CHAT_ADMIN
 
 log = logging.getLogger("portals")
 
@@ -51,6 +52,7 @@ def portal_id_of(lane: str) -> int | None:
 class PortalManager:
     def __init__(self, ctx: PortalContext) -> None:
         self._ctx = ctx
+        self._handlers = build_handlers(ctx)
         self.index = ctx.index
         self._loaded: dict[int, Portal] = {}
         self._lock = asyncio.Lock()
@@ -74,7 +76,7 @@ class PortalManager:
             entry = self.index.entry(portal_id)
             if entry is None:
                 return None
-            portal = Portal(portal_id, entry.key, self._ctx, self._let_go)
+            portal = Portal(portal_id, entry.key, self._ctx, self._handlers, self._let_go)
             self._loaded[portal_id] = portal
         return portal
 
@@ -123,7 +125,7 @@ class PortalManager:
         portal = await self.ensure(key)
 
         async def create() -> str:
-            return await ensure_room(portal, info, invite)
+            return await self._handlers.rooms.ensure(portal.state, info, invite)
 
         item = CallItem(create)
         portal.lane.call(item)
@@ -151,7 +153,7 @@ class PortalManager:
                     f"that chat is bridged to another room ({portal.room_id}); "
                     "unbridge it there first"
                 )
-            await remember_room(portal, room_id, None, info, None)
+            await self._handlers.rooms.remember(portal.state, room_id, None, info, None)
             if then is not None:
                 await then()
 

@@ -9,12 +9,10 @@ the same text is harmless, so an edit interrupted midway is simply made again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
-
+from bridge.db.stores import MessageStore
 from bridge.network.capabilities import EditsMessages
 from bridge.network.ids import RemoteMessageID
-from bridge.network.interface import DeliveryError, TemporaryFailure
+from bridge.network.interface import DeliveryError, NetworkConnector, TemporaryFailure
 from bridge.network.outgoing import (
     MatrixEdit,
     MatrixMessage,
@@ -25,82 +23,87 @@ from bridge.network.outgoing import (
 )
 
 from .delivery import retry_delay
-
-if TYPE_CHECKING:
-    from .portal import Portal
+from .state import Notify, PortalState
 
 
-async def carry_edit(
-    portal: Portal,
-    message: MatrixMessage,
-    original_id: str,
-    progress: SendProgress,
-    notify: Callable[[str], Awaitable[None]],
-    caption: bool = False,
-) -> bool:
-    """``message``: the new content as it would be sent (its event id is the edit's);
-    ``caption``: the message is a file, and this is its new caption. Returns whether handling
-    the edit again would be harmless."""
-    ctx = portal.ctx
-    rows = await ctx.messages.by_mxid(original_id)
-    sender = message.sender.mxid
-    if not rows:
-        portal.log.debug("Edit %s is of %s, which was not bridged", message.event_id, original_id)
-        return False
-    if any(row.sender_mxid != sender for row in rows):
-        portal.log.info("Edit %s by %s is of someone else's message", message.event_id, sender)
-        return False
-    connector = ctx.connector
-    if not isinstance(connector, EditsMessages):
-        await notify(
-            f"Your edit was not bridged: {connector.display_name} does not take edits of "
-            "bridged messages. The message there still reads as first sent."
+class MatrixEdits:
+    def __init__(self, connector: NetworkConnector, messages: MessageStore) -> None:
+        self._connector = connector
+        self._messages = messages
+
+    async def carry(
+        self,
+        portal: PortalState,
+        message: MatrixMessage,
+        original_id: str,
+        progress: SendProgress,
+        notify: Notify,
+        caption: bool = False,
+    ) -> bool:
+        """``message``: the new content as it would be sent (its event id is the edit's);
+        ``caption``: the message is a file, and this is its new caption. Returns whether handling
+        the edit again would be harmless."""
+        rows = await self._messages.by_mxid(original_id)
+        sender = message.sender.mxid
+        if not rows:
+            portal.log.debug(
+                "Edit %s is of %s, which was not bridged", message.event_id, original_id
+            )
+            return False
+        if any(row.sender_mxid != sender for row in rows):
+            portal.log.info("Edit %s by %s is of someone else's message", message.event_id, sender)
+            return False
+        connector = self._connector
+        if not isinstance(connector, EditsMessages):
+            await notify(
+                f"Your edit was not bridged: {connector.display_name} does not take edits of "
+                "bridged messages. The message there still reads as first sent."
+            )
+            return False
+        parts = tuple(
+            sorted(
+                ((row.part_id, RemoteMessageID(row.remote_id)) for row in rows),
+                key=lambda part: _part_order(part[0]),
+            )
         )
-        return False
-    parts = tuple(
-        sorted(
-            ((row.part_id, RemoteMessageID(row.remote_id)) for row in rows),
-            key=lambda part: _part_order(part[0]),
-        )
-    )
-    mapped = {part_id for part_id, _ in parts}
-    edit_id = message.event_id
-    leaving: str | None = None  # a new part noted as leaving and not yet recorded
-    try:
-        async for step in connector.edit_message(
-            portal.key, MatrixEdit(message, parts, caption), progress
-        ):
-            match step:
-                case SendingPart(part_id=part_id):
-                    await ctx.messages.intend(portal.id, edit_id, part_id)
-                    leaving = part_id
-                case SentMessage(message_id=remote_id, part_id=part_id):
-                    if part_id not in mapped:
-                        await ctx.messages.add(
-                            portal.id,
-                            remote_id,
-                            part_id,
-                            original_id,
-                            message.room_id,
-                            sender_mxid=sender,
-                        )
-                        await ctx.messages.forget_intent(edit_id, part_id)
-                    leaving = None
-                case PartRemoved(part_id=part_id):
-                    await ctx.messages.remove_part(original_id, part_id)
-    except DeliveryError as refusal:
-        await ctx.messages.forget_intents(edit_id)
-        await notify(f"Your edit was not bridged: {refusal}")
-        return False
-    except TemporaryFailure as failure:
-        if leaving is not None and not failure.in_doubt:
-            await ctx.messages.forget_intent(edit_id, leaving)
-        raise
-    except Exception as failure:
-        if retry_delay(failure, 0) is None:
-            await notify("Your edit was not bridged: an internal error; see the bridge log.")
-        raise
-    return True
+        mapped = {part_id for part_id, _ in parts}
+        edit_id = message.event_id
+        leaving: str | None = None  # a new part noted as leaving and not yet recorded
+        try:
+            async for step in connector.edit_message(
+                portal.key, MatrixEdit(message, parts, caption), progress
+            ):
+                match step:
+                    case SendingPart(part_id=part_id):
+                        await self._messages.intend(portal.id, edit_id, part_id)
+                        leaving = part_id
+                    case SentMessage(message_id=remote_id, part_id=part_id):
+                        if part_id not in mapped:
+                            await self._messages.add(
+                                portal.id,
+                                remote_id,
+                                part_id,
+                                original_id,
+                                message.room_id,
+                                sender_mxid=sender,
+                            )
+                            await self._messages.forget_intent(edit_id, part_id)
+                        leaving = None
+                    case PartRemoved(part_id=part_id):
+                        await self._messages.remove_part(original_id, part_id)
+        except DeliveryError as refusal:
+            await self._messages.forget_intents(edit_id)
+            await notify(f"Your edit was not bridged: {refusal}")
+            return False
+        except TemporaryFailure as failure:
+            if leaving is not None and not failure.in_doubt:
+                await self._messages.forget_intent(edit_id, leaving)
+            raise
+        except Exception as failure:
+            if retry_delay(failure, 0) is None:
+                await notify("Your edit was not bridged: an internal error; see the bridge log.")
+            raise
+        return True
 
 
 def _part_order(part_id: str) -> tuple[int, str]:

@@ -8,17 +8,17 @@ something else; otherwise the body is just the file's name and there is no capti
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
 from mautrix.types import ContentURI
 
 from bridge.network.capabilities import SendsFiles
+from bridge.network.interface import NetworkConnector
 from bridge.network.outgoing import FileKind, OutgoingFile
 
-if TYPE_CHECKING:
-    from .portal import Portal
+from .state import Notify
 
 _BY_MSGTYPE: dict[str, FileKind] = {
     "m.image": "image",
@@ -59,14 +59,14 @@ def caption_of(kind: FileKind, content: dict[str, Any]) -> tuple[str, str | None
 
 
 async def fetch_file(
-    portal: Portal,
+    connector: NetworkConnector,
+    bot: IntentAPI,
     kind: FileKind,
     content: dict[str, Any],
-    notify: Callable[[str], Awaitable[None]],
+    notify: Notify,
 ) -> OutgoingFile | None:
-    """The file's bytes and what the network needs to show it; None (the sender told why) if
-    it cannot go."""
-    connector = portal.ctx.connector
+    """The file's bytes (downloaded by ``bot``) and what the network needs to show it; None
+    (the sender told why) if it cannot go."""
     network = connector.display_name
     what = _WORDS[kind]
     if not isinstance(connector, SendsFiles) or kind not in connector.file_kinds:
@@ -85,7 +85,7 @@ async def fetch_file(
         await notify(_too_large(what, name, size, limit, network))
         return None
     try:
-        data = await portal.ctx.matrix.bot.download_media(ContentURI(url))
+        data = await bot.download_media(ContentURI(url))
     except MatrixRequestError as error:
         if error.http_status == 429 or error.http_status >= 500:
             raise  # passing trouble: the portal tries again

@@ -3,20 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bridge.network.capabilities import SendsLocations
+from bridge.network.interface import NetworkConnector
 
-if TYPE_CHECKING:
-    from .portal import Portal
+from .state import Notify
 
 
 async def location_of(
-    portal: Portal, content: dict[str, Any], notify: Callable[[str], Awaitable[None]]
+    connector: NetworkConnector, content: dict[str, Any], notify: Notify
 ) -> tuple[float, float] | None:
     """The coordinates of an m.location (None, with a notice, if it cannot go)."""
-    connector = portal.ctx.connector
     if not isinstance(connector, SendsLocations) or not connector.sends_locations:
         await notify(
             f"Your location was not bridged: {connector.display_name} does not take them "

@@ -7,17 +7,15 @@ gets its sender a notice. Redacting the reaction takes it away there too.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bridge.db.models import Reaction
-from bridge.db.stores import RELAYED_PREFIX
+from bridge.db.stores import RELAYED_PREFIX, MessageStore, ReactionStore
 from bridge.network.capabilities import ReactsToMessages
 from bridge.network.ids import RemoteMessageID
-from bridge.network.interface import DeliveryError
+from bridge.network.interface import DeliveryError, NetworkConnector
 
-if TYPE_CHECKING:
-    from .portal import Portal
+from .state import Notify, PortalState
 
 
 def annotation(content: dict[str, Any]) -> tuple[str, str] | None:
@@ -31,61 +29,72 @@ def annotation(content: dict[str, Any]) -> tuple[str, str] | None:
     return target, key
 
 
-async def carry_reaction(
-    portal: Portal,
-    event_id: str,
-    sender: str,
-    target: str,
-    key: str,
-    notify: Callable[[str], Awaitable[None]],
-) -> None:
-    ctx = portal.ctx
-    rows = await ctx.messages.by_mxid(target)
-    if not rows:
-        return  # not a message the bridge carried
-    connector = ctx.connector
-    network = connector.display_name
-    if not isinstance(connector, ReactsToMessages):
-        await notify(f"Your reaction {key} was not bridged: {network} does not take reactions.")
-        return
-    emoji = connector.reaction_key(key)
-    if emoji is None:
-        await notify(
-            f"Your reaction {key} was not bridged: {network} offers bots no such reaction."
-        )
-        return
-    remote_id = RemoteMessageID(rows[0].remote_id)
-    previous = await ctx.reactions.relayed(portal.id, remote_id)
-    try:
-        await connector.set_reaction(portal.key, remote_id, emoji)
-    except DeliveryError as refusal:
-        await notify(f"Your reaction {key} was not bridged: {refusal}")
-        return
-    if previous is not None:
-        await ctx.reactions.remove(previous.id)
-    await ctx.reactions.add(portal.id, remote_id, f"{RELAYED_PREFIX}{sender}", "", emoji, event_id)
-    replaced = _matrix_user(previous)
-    if replaced is not None and replaced != sender:
-        await notify(
-            f"{replaced}, your reaction {previous.emoji if previous else ''} is no longer shown "
-            f"in {network}: the bridge shows one reaction per message there, now {sender}'s."
-        )
+class MatrixReactions:
+    def __init__(
+        self, connector: NetworkConnector, messages: MessageStore, reactions: ReactionStore
+    ) -> None:
+        self._connector = connector
+        self._messages = messages
+        self._reactions = reactions
 
+    async def carry(
+        self,
+        portal: PortalState,
+        event_id: str,
+        sender: str,
+        target: str,
+        key: str,
+        notify: Notify,
+    ) -> None:
+        rows = await self._messages.by_mxid(target)
+        if not rows:
+            return  # not a message the bridge carried
+        connector = self._connector
+        network = connector.display_name
+        if not isinstance(connector, ReactsToMessages):
+            await notify(f"Your reaction {key} was not bridged: {network} does not take reactions.")
+            return
+        emoji = connector.reaction_key(key)
+        if emoji is None:
+            await notify(
+                f"Your reaction {key} was not bridged: {network} offers bots no such reaction."
+            )
+            return
+        remote_id = RemoteMessageID(rows[0].remote_id)
+        previous = await self._reactions.relayed(portal.id, remote_id)
+        try:
+            await connector.set_reaction(portal.key, remote_id, emoji)
+        except DeliveryError as refusal:
+            await notify(f"Your reaction {key} was not bridged: {refusal}")
+            return
+        if previous is not None:
+            await self._reactions.remove(previous.id)
+        await self._reactions.add(
+            portal.id, remote_id, f"{RELAYED_PREFIX}{sender}", "", emoji, event_id
+        )
+        replaced = _matrix_user(previous)
+        if replaced is not None and replaced != sender:
+            await notify(
+                f"{replaced}, your reaction {previous.emoji if previous else ''} is no longer "
+                f"shown in {network}: the bridge shows one reaction per message there, now "
+                f"{sender}'s."
+            )
 
-async def take_back(
-    portal: Portal, sender: str, reaction: Reaction, notify: Callable[[str], Awaitable[None]]
-) -> None:
-    """The Matrix user redacted a reaction the bridge holds for them."""
-    ctx = portal.ctx
-    connector = ctx.connector
-    if _matrix_user(reaction) != sender or not isinstance(connector, ReactsToMessages):
-        return
-    try:
-        await connector.set_reaction(portal.key, RemoteMessageID(reaction.message_remote_id), None)
-    except DeliveryError as refusal:
-        await notify(f"Your reaction was removed here only: {refusal}")
-        return
-    await ctx.reactions.remove(reaction.id)
+    async def take_back(
+        self, portal: PortalState, sender: str, reaction: Reaction, notify: Notify
+    ) -> None:
+        """The Matrix user redacted a reaction the bridge holds for them."""
+        connector = self._connector
+        if _matrix_user(reaction) != sender or not isinstance(connector, ReactsToMessages):
+            return
+        try:
+            await connector.set_reaction(
+                portal.key, RemoteMessageID(reaction.message_remote_id), None
+            )
+        except DeliveryError as refusal:
+            await notify(f"Your reaction was removed here only: {refusal}")
+            return
+        await self._reactions.remove(reaction.id)
 
 
 def _matrix_user(reaction: Reaction | None) -> str | None:

@@ -7,17 +7,15 @@ carried: a moderator's redaction of someone else's message stays on the Matrix s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bridge.db.stores import MessageStore, ReactionStore
 from bridge.network.capabilities import DeletesMessages
 from bridge.network.ids import RemoteMessageID
-from bridge.network.interface import DeliveryError
+from bridge.network.interface import DeliveryError, NetworkConnector
 
-from .matrix_reactions import take_back
-
-if TYPE_CHECKING:
-    from .portal import Portal
+from .matrix_reactions import MatrixReactions
+from .state import Notify, PortalState
 
 
 def redacted_event(event: dict[str, Any]) -> str | None:
@@ -30,30 +28,41 @@ def redacted_event(event: dict[str, Any]) -> str | None:
     return redacts if isinstance(redacts, str) else None
 
 
-async def carry_redaction(
-    portal: Portal, sender: str, redacts: str, notify: Callable[[str], Awaitable[None]]
-) -> None:
-    ctx = portal.ctx
-    rows = await ctx.messages.by_mxid(redacts)
-    if not rows:
-        reaction = await ctx.reactions.by_mxid(redacts)
-        if reaction is not None:
-            await take_back(portal, sender, reaction, notify)
-        return  # else not a message the bridge carried (or it was deleted before)
-    if any(row.sender_mxid != sender for row in rows):
-        portal.log.info("%s redacted %s, not theirs; the remote message stays", sender, redacts)
-        return
-    connector = ctx.connector
-    if not isinstance(connector, DeletesMessages):
-        await notify(
-            f"Your message was removed here only: {connector.display_name} does not let the "
-            "bridge delete messages."
-        )
-        return
-    remote_ids = [RemoteMessageID(row.remote_id) for row in rows]
-    try:
-        await connector.delete_messages(portal.key, remote_ids)
-    except DeliveryError as refusal:
-        await notify(f"Your message was removed here only: {refusal}")
-        return
-    await ctx.messages.forget(redacts)
+class MatrixRedactions:
+    def __init__(
+        self,
+        connector: NetworkConnector,
+        messages: MessageStore,
+        reactions: ReactionStore,
+        reactions_out: MatrixReactions,
+    ) -> None:
+        self._connector = connector
+        self._messages = messages
+        self._reactions = reactions
+        # A redacted reaction is taken back there as the reaction handler does.
+        self._reactions_out = reactions_out
+
+    async def carry(self, portal: PortalState, sender: str, redacts: str, notify: Notify) -> None:
+        rows = await self._messages.by_mxid(redacts)
+        if not rows:
+            reaction = await self._reactions.by_mxid(redacts)
+            if reaction is not None:
+                await self._reactions_out.take_back(portal, sender, reaction, notify)
+            return  # else not a message the bridge carried (or it was deleted before)
+        if any(row.sender_mxid != sender for row in rows):
+            portal.log.info("%s redacted %s, not theirs; the remote message stays", sender, redacts)
+            return
+        connector = self._connector
+        if not isinstance(connector, DeletesMessages):
+            await notify(
+                f"Your message was removed here only: {connector.display_name} does not let the "
+                "bridge delete messages."
+            )
+            return
+        remote_ids = [RemoteMessageID(row.remote_id) for row in rows]
+        try:
+            await connector.delete_messages(portal.key, remote_ids)
+        except DeliveryError as refusal:
+            await notify(f"Your message was removed here only: {refusal}")
+            return
+        await self._messages.forget(redacts)

@@ -11,29 +11,35 @@ from bridge.db.models import Portal as PortalRecord
 from bridge.network.events import decode_event
 from bridge.network.ids import PortalKey
 
-from . import from_matrix, to_matrix
 from .context import PortalContext
 from .delivery import Backlog, describe, retry_delay
+from .handlers import PortalHandlers
 from .lanes import CallItem, Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
+from .notices import send_notice
+from .state import PortalState
 
 MAX_BACKOFF = 10.0
 
 
 class Portal:
+    """Runs the portal's lane: each event in turn, to the handler of its side, until it is done
+    or fails for good; the handlers get the portal's state (state.py) with each event."""
+
     def __init__(
         self,
         portal_id: int,
         key: PortalKey,
         ctx: PortalContext,
+        handlers: PortalHandlers,
         on_idle: Callable[[Portal], None] | None = None,
     ) -> None:
-        self.key = key
-        self._id = portal_id
-        self.ctx = ctx
-        self._record: PortalRecord | None = None
-        self.log = logging.getLogger(f"portals.{key}")
+        self._ctx = ctx
+        self._handlers = handlers
+        lane_name = f"portal:{portal_id}"
+        self.state = PortalState(portal_id, key, lane_name, logging.getLogger(f"portals.{key}"))
+        self.log = self.state.log
         self.lane = Lane(
-            f"portal:{portal_id}",
+            lane_name,
             self._handle,
             self._load,
             ctx.queue_size,
@@ -41,64 +47,52 @@ class Portal:
             (lambda _lane: on_idle(self)) if on_idle is not None else None,
         )
         self.backlog = Backlog(self._notice)
-        # Events handled ahead of their place in the lane, by catch_up.
-        self.caught_up: set[str] = set()
-        # The inbox id of the event from which this room's timeline was last looked through
-        # for undelivered events (bridge/matrix/gaps.py).
-        self.checked_at = 0
-        # Senders told that their messages are not relayed (bridge.relay.enabled): once a run.
-        self.told_relay_off: set[str] = set()
 
     @property
     def id(self) -> int:
-        return self._id
+        return self.state.id
+
+    @property
+    def key(self) -> PortalKey:
+        return self.state.key
 
     @property
     def record(self) -> PortalRecord:
-        if self._record is None:
-            raise RuntimeError(f"portal {self._id} is not loaded")
-        return self._record
+        return self.state.record
 
     @property
     def room_id(self) -> str | None:
-        return self._record.mxid if self._record is not None else self._index_room()
-
-    def _index_room(self) -> str | None:
-        entry = self.ctx.index.entry(self._id)
+        if self.state.loaded is not None:
+            return self.state.loaded.mxid
+        entry = self._ctx.index.entry(self.id)
         return entry.room_id if entry is not None else None
 
     async def load(self) -> bool:
         """Read the portal's record (waiting out database trouble); False if it is gone."""
         attempt = 0
-        while self._record is None:
+        while self.state.loaded is None:
             try:
-                self._record = await self.ctx.portals.by_id(self._id)
+                self.state.loaded = await self._ctx.portals.by_id(self.id)
             except Exception as error:
                 if not is_transient(error):
                     raise
                 attempt += 1
                 await asyncio.sleep(min(0.5 * 2.0**attempt, MAX_BACKOFF))
                 continue
-            if self._record is None:
+            if self.state.loaded is None:
                 return False
         return True
 
-    def rekey(self, key: PortalKey) -> None:
-        """The remote chat moved to a new id; events under the old id still come here."""
-        old = self.key
-        self.key = key
-        self.ctx.index.add(self._id, key, self.room_id)
-        self.ctx.index.alias(self._id, old)
-
     async def _notice(self, text: str) -> None:
-        await from_matrix.notice(self, text)
+        if self.room_id is not None:
+            await send_notice(self._ctx.matrix.bot, self.room_id, text)
 
     async def sweep_later(self) -> None:
         """Queue a look for events the homeserver never delivered (in this portal's order)."""
 
         async def run() -> None:
             try:
-                await from_matrix.sweep(self)
+                await self._handlers.from_matrix.sweep(self.state)
             except Exception as error:
                 # Nobody waits for a sweep; the next one tries again.
                 self.log.warning("Looking for undelivered events failed: %s", error)
@@ -106,7 +100,7 @@ class Portal:
         self.lane.call(CallItem(run))
 
     async def _load(self, source: Source, after: int, limit: int) -> Sequence[StoredItem]:
-        ctx = self.ctx
+        ctx = self._ctx
         await ctx.marks.flush()  # rows handled a moment ago must not come back
         if source == "matrix":
             rows = await ctx.matrix_inbox.lane_batch(self.lane.name, after, limit)
@@ -126,18 +120,20 @@ class Portal:
         match item:
             case MatrixItem(inbox_id=inbox_id, event=event, replayed=replayed):
                 event_id = str(event.get("event_id"))
-                if event_id in self.caught_up:
+                if event_id in self.state.caught_up:
                     # Handled (and marked) ahead of its turn: it was late.
-                    self.caught_up.discard(event_id)
+                    self.state.caught_up.discard(event_id)
                     return
+                from_matrix = self._handlers.from_matrix
                 safe, error = await self._until_done(
-                    lambda tries: from_matrix.handle_event(
-                        self, event, retry=tries > 0 or replayed, inbox_id=inbox_id
+                    lambda tries: from_matrix.handle(
+                        self.state, event, retry=tries > 0 or replayed, inbox_id=inbox_id
                     )
                 )
             case RemoteItem(event=remote, replayed=replayed):
+                to_matrix = self._handlers.to_matrix
                 safe, error = await self._until_done(
-                    lambda tries: to_matrix.handle_event(self, remote, tries > 0 or replayed)
+                    lambda tries: to_matrix.handle(self.state, remote, tries > 0 or replayed)
                 )
         await self._mark(item, safe, error)
 
@@ -157,9 +153,9 @@ class Portal:
         """Mark the event handled: later and in a batch when handling it again is harmless
         (its effect is in the message map), else now."""
         if safe and error is None:
-            self.ctx.marks.defer(item.source, item.inbox_id)
+            self._ctx.marks.defer(item.source, item.inbox_id)
             return
-        store = self.ctx.matrix_inbox if item.source == "matrix" else self.ctx.remote_inbox
+        store = self._ctx.matrix_inbox if item.source == "matrix" else self._ctx.remote_inbox
         attempt = 0
         while True:
             try:

@@ -11,17 +11,16 @@ is the file name. A file the network will not hand over becomes a notice naming 
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mautrix.appservice import IntentAPI
 
 from bridge.network.capabilities import FetchesMedia, MediaUnavailable
 from bridge.network.events import MediaFile, MediaRef, MessageContent
-
-if TYPE_CHECKING:
-    from .portal import Portal
+from bridge.network.interface import NetworkConnector
 
 # Names for files the network gave none (a photo, a voice message), by Matrix msgtype, with
 # the extension of their type (the common ones fixed here: the system's table varies).
@@ -40,17 +39,20 @@ _EXTENSIONS = {
 
 
 async def media_event(
-    portal: Portal, intent: IntentAPI, part: MessageContent, media: MediaRef
+    connector: NetworkConnector,
+    log: logging.Logger,
+    intent: IntentAPI,
+    part: MessageContent,
+    media: MediaRef,
 ) -> tuple[str, dict[str, Any]]:
     """The event type and content that show ``part`` (whose file is ``media``) in Matrix."""
-    connector = portal.ctx.connector
     name = file_name(media)
     if not isinstance(connector, FetchesMedia):
         return "m.room.message", unavailable(part, name, media, "the bridge cannot fetch files")
     try:
         fetched = await connector.fetch_media(media.file)
     except MediaUnavailable as reason:
-        portal.log.info("File %s not bridged: %s", name, reason)
+        log.info("File %s not bridged: %s", name, reason)
         return "m.room.message", unavailable(part, name, media, str(reason))
     file = media.file
     if fetched.mimetype is not None:  # made into something else (a converted sticker)
@@ -65,7 +67,7 @@ async def media_event(
     info = _info(file, mimetype, len(data))
     if fetched.problem is not None:
         # Delivered as it came: a file, with a word on why it is not shown as it should be.
-        portal.log.info("File %s delivered as it came: %s", name, fetched.problem)
+        log.info("File %s delivered as it came: %s", name, fetched.problem)
         text = f"{part.body or 'A sticker'} (sent as a file: {fetched.problem})"
         return "m.room.message", {
             "msgtype": "m.file",
@@ -77,7 +79,7 @@ async def media_event(
     if media.duration_ms is not None:
         info["duration"] = media.duration_ms
     if media.thumbnail is not None:
-        info.update(await _thumbnail(portal, connector, intent, media.thumbnail, name))
+        info.update(await _thumbnail(connector, log, intent, media.thumbnail, name))
     if media.looping:
         # mautrix bridges' markers: clients that know them play it like a GIF.
         info |= {
@@ -142,14 +144,18 @@ def _info(file: MediaFile, mimetype: str, size: int) -> dict[str, Any]:
 
 
 async def _thumbnail(
-    portal: Portal, connector: FetchesMedia, intent: IntentAPI, thumbnail: MediaFile, name: str
+    connector: FetchesMedia,
+    log: logging.Logger,
+    intent: IntentAPI,
+    thumbnail: MediaFile,
+    name: str,
 ) -> dict[str, Any]:
     """``thumbnail_url`` and ``thumbnail_info``; nothing if the network keeps it back (the file
     itself still goes)."""
     try:
         data = (await connector.fetch_media(thumbnail)).data
     except MediaUnavailable as reason:
-        portal.log.info("Thumbnail of %s not bridged: %s", name, reason)
+        log.info("Thumbnail of %s not bridged: %s", name, reason)
         return {}
     mimetype = _mimetype(thumbnail, "thumbnail.jpg")
     url = await intent.upload_media(data, mime_type=mimetype, size=len(data))

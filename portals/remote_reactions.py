@@ -4,50 +4,63 @@ are remembered (the reaction table) so a removal finds what to redact."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mautrix.types import EventID, EventType, RoomID
 
+from bridge.db.stores import MessageStore, ReactionStore
+from bridge.ghosts import GhostManager
+from bridge.matrix.client import MatrixClient
 from bridge.network.events import RemoteReaction
 
+from .state import PortalState
 from .to_matrix_ids import SOURCE_KEY, transaction_id
 
-if TYPE_CHECKING:
-    from .portal import Portal
 
+class RemoteReactions:
+    def __init__(
+        self,
+        matrix: MatrixClient,
+        ghosts: GhostManager,
+        messages: MessageStore,
+        reactions: ReactionStore,
+    ) -> None:
+        self._matrix = matrix
+        self._ghosts = ghosts
+        self._messages = messages
+        self._reactions = reactions
 
-async def carry_reactions(portal: Portal, change: RemoteReaction) -> None:
-    ctx = portal.ctx
-    room_id = portal.room_id
-    rows = await ctx.messages.by_remote(portal.id, change.message_id)
-    if room_id is None or not rows:
-        portal.log.debug("Reaction to %s, which was not bridged; left out", change.message_id)
-        return
-    target = rows[0].mxid
-    ghost = await ctx.ghosts.ensure(change.sender)
-    intent = ctx.matrix.intent(ghost.mxid)
-    await intent.ensure_joined(RoomID(room_id))
-    sender = str(change.sender.id)
-    for emoji in change.removed:
-        known = await ctx.reactions.find(portal.id, change.message_id, sender, emoji)
-        if known is None:
-            continue
-        await intent.redact(RoomID(room_id), EventID(known.mxid))
-        await ctx.reactions.remove(known.id)
-    timestamp = int(change.timestamp.timestamp() * 1000)
-    for emoji in change.added:
-        if await ctx.reactions.find(portal.id, change.message_id, sender, emoji) is not None:
-            continue  # this change was carried before
-        txn_id = transaction_id(portal, change.message_id, f"react:{change.reaction_id}:{emoji}")
-        content = {
-            "m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": emoji},
-            SOURCE_KEY: txn_id,
-        }
-        event_id = await intent.send_message_event(
-            RoomID(room_id),
-            EventType.REACTION,
-            content,  # type: ignore[arg-type]
-            txn_id=txn_id,
-            timestamp=timestamp,
-        )
-        await ctx.reactions.add(portal.id, change.message_id, sender, emoji, emoji, event_id)
+    async def carry(self, portal: PortalState, change: RemoteReaction) -> None:
+        room_id = portal.room_id
+        rows = await self._messages.by_remote(portal.id, change.message_id)
+        if room_id is None or not rows:
+            portal.log.debug("Reaction to %s, which was not bridged; left out", change.message_id)
+            return
+        target = rows[0].mxid
+        ghost = await self._ghosts.ensure(change.sender)
+        intent = self._matrix.intent(ghost.mxid)
+        await intent.ensure_joined(RoomID(room_id))
+        sender = str(change.sender.id)
+        for emoji in change.removed:
+            known = await self._reactions.find(portal.id, change.message_id, sender, emoji)
+            if known is None:
+                continue
+            await intent.redact(RoomID(room_id), EventID(known.mxid))
+            await self._reactions.remove(known.id)
+        timestamp = int(change.timestamp.timestamp() * 1000)
+        for emoji in change.added:
+            if await self._reactions.find(portal.id, change.message_id, sender, emoji) is not None:
+                continue  # this change was carried before
+            txn_id = transaction_id(
+                portal.key, change.message_id, f"react:{change.reaction_id}:{emoji}"
+            )
+            content = {
+                "m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": emoji},
+                SOURCE_KEY: txn_id,
+            }
+            event_id = await intent.send_message_event(
+                RoomID(room_id),
+                EventType.REACTION,
+                content,  # type: ignore[arg-type]
+                txn_id=txn_id,
+                timestamp=timestamp,
+            )
+            await self._reactions.add(portal.id, change.message_id, sender, emoji, emoji, event_id)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import Any, assert_never
 
 from mautrix.api import Method, Path
 from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
 from mautrix.types import EventID, EventType, RoomID
 
+from bridge.db.stores import MessageStore, PortalStore
+from bridge.ghosts import GhostManager
+from bridge.matrix.client import MatrixClient
 from bridge.network.events import (
     MessageContent,
     PollStart,
@@ -23,181 +26,218 @@ from bridge.network.events import (
     RemoteMessage,
     RemoteReaction,
 )
+from bridge.network.interface import NetworkConnector
 
-from . import migrate
+from .migrate import ChatMoves
 from .remote_media import media_event
-from .remote_reactions import carry_reactions
-from .room import OPENED_BY_CHAT_ADMIN, alias_of, ensure_room, update_room
+from .remote_reactions import RemoteReactions
+from .room import OPENED_BY_CHAT_ADMIN, PortalRooms
+from .state import PortalState
 from .to_matrix_ids import SOURCE_KEY, transaction_id
 
-if TYPE_CHECKING:
-    from .portal import Portal
+POLL_START = "org.matrix.msc3381.poll.start"
 
 
-async def handle_event(portal: Portal, event: RemoteEvent, recheck: bool = False) -> bool:
-    """``recheck``: an earlier attempt may have reached the homeserver without its answer
-    reaching the bridge; look before sending again.
+class ToMatrix:
+    """Remote events into the portal's Matrix room."""
 
-    Returns whether handling the event again would be harmless (its effect is in the message
-    map), so that marking it handled may wait.
-    """
-    match event:
-        case RemoteMessage():
-            await _message(portal, event, recheck)
-            return True
-        case RemoteEdit():
-            await _edit(portal, event, recheck)
-        case RemoteReaction():
-            await carry_reactions(portal, event)
-        case RemoteDeletion():
-            await _deletion(portal, event)
-        case RemoteChatCreate():
-            await _create(portal, event)
-        case RemoteChatUpdate():
-            if event.sender is not None and portal.room_id is not None:
-                await portal.ctx.ghosts.ensure(event.sender)
-            await update_room(portal, event.name, event.topic, event.avatar)
-        case RemoteMembership():
-            await _membership(portal, event)
-        case RemoteChatMigrate():
-            await migrate.follow(portal, event.new_chat_id)
-        case _:
-            assert_never(event)
-    return False
+    def __init__(
+        self,
+        matrix: MatrixClient,
+        ghosts: GhostManager,
+        connector: NetworkConnector,
+        messages: MessageStore,
+        portals: PortalStore,
+        rooms: PortalRooms,
+        moves: ChatMoves,
+        reactions: RemoteReactions,
+    ) -> None:
+        self._matrix = matrix
+        self._ghosts = ghosts
+        self._connector = connector
+        self._messages = messages
+        self._portals = portals
+        self._rooms = rooms
+        self._moves = moves
+        self._reactions = reactions
 
+    async def handle(self, portal: PortalState, event: RemoteEvent, recheck: bool = False) -> bool:
+        """``recheck``: an earlier attempt may have reached the homeserver without its answer
+        reaching the bridge; look before sending again.
 
-async def _create(portal: Portal, event: RemoteChatCreate) -> None:
-    if event.request_id is not None and not (portal.record.extra or {}).get(OPENED_BY_CHAT_ADMIN):
-        # Asked for by an admin of the chat (/bridge): its alias may open it again later.
-        extra = {**(portal.record.extra or {}), OPENED_BY_CHAT_ADMIN: True}
-        await portal.ctx.portals.update(portal.id, extra=extra)
-        portal.record.extra = extra
-    room_id = await ensure_room(portal, event.info)
-    alias = None if event.info.is_direct else alias_of(portal)
-    await portal.ctx.connector.portal_created(portal.key, room_id, alias, event)
+        Returns whether handling the event again would be harmless (its effect is in the message
+        map), so that marking it handled may wait.
+        """
+        match event:
+            case RemoteMessage():
+                await self._message(portal, event, recheck)
+                return True
+            case RemoteEdit():
+                await self._edit(portal, event, recheck)
+            case RemoteReaction():
+                await self._reactions.carry(portal, event)
+            case RemoteDeletion():
+                await self._deletion(portal, event)
+            case RemoteChatCreate():
+                await self._create(portal, event)
+            case RemoteChatUpdate():
+                if event.sender is not None and portal.room_id is not None:
+                    await self._ghosts.ensure(event.sender)
+                await self._rooms.update(portal, event.name, event.topic, event.avatar)
+            case RemoteMembership():
+                await self._membership(portal, event)
+            case RemoteChatMigrate():
+                await self._moves.follow(portal, event.new_chat_id)
+            case _:
+                assert_never(event)
+        return False
 
+    async def _create(self, portal: PortalState, event: RemoteChatCreate) -> None:
+        if event.request_id is not None and not (portal.record.extra or {}).get(
+            OPENED_BY_CHAT_ADMIN
+        ):
+            # Asked for by an admin of the chat (/bridge): its alias may open it again later.
+            extra = {**(portal.record.extra or {}), OPENED_BY_CHAT_ADMIN: True}
+            await self._portals.update(portal.id, extra=extra)
+            portal.record.extra = extra
+        room_id = await self._rooms.ensure(portal, event.info)
+        alias = None if event.info.is_direct else self._rooms.alias_of(portal.key)
+        await self._connector.portal_created(portal.key, room_id, alias, event)
 
-async def _membership(portal: Portal, event: RemoteMembership) -> None:
-    ctx = portal.ctx
-    room_id = portal.room_id
-    if room_id is None:
-        return
-    ghost = await ctx.ghosts.ensure(event.user)
-    intent = ctx.matrix.intent(ghost.mxid)
-    if event.membership == "join":
+    async def _membership(self, portal: PortalState, event: RemoteMembership) -> None:
+        room_id = portal.room_id
+        if room_id is None:
+            return
+        ghost = await self._ghosts.ensure(event.user)
+        intent = self._matrix.intent(ghost.mxid)
+        if event.membership == "join":
+            await intent.ensure_joined(RoomID(room_id))
+            return
+        try:
+            if event.by is not None and event.by.id != event.user.id:
+                reason = f"Removed by {event.by.displayname}"
+                await self._matrix.bot.kick_user(RoomID(room_id), intent.mxid, reason=reason)
+            else:
+                await intent.leave_room(RoomID(room_id))
+        except MatrixRequestError as error:
+            # Already gone (never joined, or left on its own): nothing to undo.
+            portal.log.debug("%s could not leave %s: %s", ghost.mxid, room_id, error)
+
+    async def _message(self, portal: PortalState, message: RemoteMessage, recheck: bool) -> None:
+        room_id = portal.room_id
+        if room_id is None:
+            portal.log.debug("No room yet; message %s not bridged", message.message_id)
+            return
+        done: set[str] = set()
+        if recheck:  # a first attempt has nothing recorded: no need to ask
+            rows = await self._messages.by_remote(portal.id, message.message_id)
+            done = {row.part_id for row in rows}
+        ghost = await self._ghosts.ensure(message.sender)
+        intent = self._matrix.intent(ghost.mxid)
         await intent.ensure_joined(RoomID(room_id))
-        return
-    try:
-        if event.by is not None and event.by.id != event.user.id:
-            reason = f"Removed by {event.by.displayname}"
-            await ctx.matrix.bot.kick_user(RoomID(room_id), intent.mxid, reason=reason)
-        else:
-            await intent.leave_room(RoomID(room_id))
-    except MatrixRequestError as error:
-        # Already gone (never joined, or left on its own): nothing to undo.
-        portal.log.debug("%s could not leave %s: %s", ghost.mxid, room_id, error)
+        reply_to = await self._reply_target(portal, message)
+        thread_root = await self._thread_root(portal, message)
+        timestamp = int(message.timestamp.timestamp() * 1000)
+        for index, part in enumerate(message.parts):
+            part_id = str(index)
+            if part_id in done:
+                continue
+            txn_id = transaction_id(portal.key, message.message_id, part_id)
+            event_id = await _find_sent(intent, room_id, txn_id) if recheck else None
+            if event_id is None:
+                event_type, content = "m.room.message", _content(part)
+                if part.poll is not None:
+                    event_type, content = POLL_START, _poll_content(part.poll, part.body)
+                elif part.media is not None:
+                    event_type, content = await media_event(
+                        self._connector, portal.log, intent, part, part.media
+                    )
+                relation = _relation(reply_to, thread_root)
+                if relation is not None:
+                    content["m.relates_to"] = relation
+                content[SOURCE_KEY] = txn_id
+                event_id = await intent.send_message_event(
+                    RoomID(room_id),
+                    EventType.find(event_type, EventType.Class.MESSAGE),
+                    content,  # type: ignore[arg-type]
+                    txn_id=txn_id,
+                    timestamp=timestamp,
+                )
+            await self._messages.add(
+                portal.id,
+                message.message_id,
+                part_id,
+                event_id,
+                room_id,
+                sender_remote_id=str(message.sender.id),
+                sender_mxid=ghost.mxid,
+            )
 
+    async def _deletion(self, portal: PortalState, deletion: RemoteDeletion) -> None:
+        """Every Matrix event the message became is redacted (by the bot, which moderates portal
+        rooms); redacting again is harmless, so a retry is too."""
+        room_id = portal.room_id
+        rows = await self._messages.by_remote(portal.id, deletion.message_id)
+        if room_id is None or not rows:
+            return
+        network = self._connector.display_name
+        for row in rows:
+            await self._matrix.bot.redact(
+                RoomID(room_id), EventID(row.mxid), reason=f"Deleted in {network}"
+            )
+            await self._messages.remove_part(row.mxid, row.part_id)
 
-async def _message(portal: Portal, message: RemoteMessage, recheck: bool) -> None:
-    ctx = portal.ctx
-    room_id = portal.room_id
-    if room_id is None:
-        portal.log.debug("No room yet; message %s not bridged", message.message_id)
-        return
-    done: set[str] = set()
-    if recheck:  # a first attempt has nothing recorded: no need to ask
-        rows = await ctx.messages.by_remote(portal.id, message.message_id)
-        done = {row.part_id for row in rows}
-    ghost = await ctx.ghosts.ensure(message.sender)
-    intent = ctx.matrix.intent(ghost.mxid)
-    await intent.ensure_joined(RoomID(room_id))
-    reply_to = await _reply_target(portal, message)
-    thread_root = await _thread_root(portal, message)
-    timestamp = int(message.timestamp.timestamp() * 1000)
-    for index, part in enumerate(message.parts):
-        part_id = str(index)
-        if part_id in done:
-            continue
-        txn_id = transaction_id(portal, message.message_id, part_id)
-        event_id = await _find_sent(intent, room_id, txn_id) if recheck else None
-        if event_id is None:
-            event_type, content = "m.room.message", _content(part)
-            if part.poll is not None:
-                event_type, content = POLL_START, _poll_content(part.poll, part.body)
-            elif part.media is not None:
-                event_type, content = await media_event(portal, intent, part, part.media)
-            relation = _relation(reply_to, thread_root)
-            if relation is not None:
-                content["m.relates_to"] = relation
+    async def _edit(self, portal: PortalState, edit: RemoteEdit, recheck: bool) -> None:
+        """Each part the message became in Matrix is replaced (``m.replace``) by its new content."""
+        room_id = portal.room_id
+        rows = {
+            row.part_id: row for row in await self._messages.by_remote(portal.id, edit.message_id)
+        }
+        if room_id is None or not rows:
+            portal.log.debug("Edit of %s, which was not bridged; left out", edit.message_id)
+            return
+        ghost = await self._ghosts.ensure(edit.sender)
+        intent = self._matrix.intent(ghost.mxid)
+        await intent.ensure_joined(RoomID(room_id))
+        timestamp = int(edit.timestamp.timestamp() * 1000)
+        for index, part in enumerate(edit.parts):
+            row = rows.get(str(index))
+            if row is None:
+                portal.log.info("Edit of %s has a part %d it did not have", edit.message_id, index)
+                continue
+            txn_id = transaction_id(portal.key, edit.message_id, f"edit:{edit.edit_id}:{index}")
+            if recheck and await _find_sent(intent, room_id, txn_id) is not None:
+                continue
+            if part.media is not None:
+                # A new caption: the file stays as it was in Matrix.
+                first = await intent.get_event(RoomID(room_id), EventID(row.mxid))
+                content = caption_replacement(first.content.serialize(), part, row.mxid)
+            else:
+                content = replacement(part, row.mxid)
             content[SOURCE_KEY] = txn_id
-            event_id = await intent.send_message_event(
+            await intent.send_message_event(
                 RoomID(room_id),
-                EventType.find(event_type, EventType.Class.MESSAGE),
+                EventType.ROOM_MESSAGE,
                 content,  # type: ignore[arg-type]
                 txn_id=txn_id,
                 timestamp=timestamp,
             )
-        await ctx.messages.add(
-            portal.id,
-            message.message_id,
-            part_id,
-            event_id,
-            room_id,
-            sender_remote_id=str(message.sender.id),
-            sender_mxid=ghost.mxid,
-        )
 
+    async def _reply_target(self, portal: PortalState, message: RemoteMessage) -> str | None:
+        if message.reply_to is None:
+            return None
+        rows = await self._messages.by_remote(portal.id, message.reply_to)
+        return rows[0].mxid if rows else None
 
-async def _deletion(portal: Portal, deletion: RemoteDeletion) -> None:
-    """Every Matrix event the message became is redacted (by the bot, which moderates portal
-    rooms); redacting again is harmless, so a retry is too."""
-    ctx = portal.ctx
-    room_id = portal.room_id
-    rows = await ctx.messages.by_remote(portal.id, deletion.message_id)
-    if room_id is None or not rows:
-        return
-    network = ctx.connector.display_name
-    for row in rows:
-        await ctx.matrix.bot.redact(
-            RoomID(room_id), EventID(row.mxid), reason=f"Deleted in {network}"
-        )
-        await ctx.messages.remove_part(row.mxid, row.part_id)
-
-
-async def _edit(portal: Portal, edit: RemoteEdit, recheck: bool) -> None:
-    """Each part the message became in Matrix is replaced (``m.replace``) by its new content."""
-    ctx = portal.ctx
-    room_id = portal.room_id
-    rows = {row.part_id: row for row in await ctx.messages.by_remote(portal.id, edit.message_id)}
-    if room_id is None or not rows:
-        portal.log.debug("Edit of %s, which was not bridged; left out", edit.message_id)
-        return
-    ghost = await ctx.ghosts.ensure(edit.sender)
-    intent = ctx.matrix.intent(ghost.mxid)
-    await intent.ensure_joined(RoomID(room_id))
-    timestamp = int(edit.timestamp.timestamp() * 1000)
-    for index, part in enumerate(edit.parts):
-        row = rows.get(str(index))
-        if row is None:
-            portal.log.info("Edit of %s has a part %d it did not have", edit.message_id, index)
-            continue
-        txn_id = transaction_id(portal, edit.message_id, f"edit:{edit.edit_id}:{index}")
-        if recheck and await _find_sent(intent, room_id, txn_id) is not None:
-            continue
-        if part.media is not None:
-            # A new caption: the file stays as it was in Matrix.
-            first = await intent.get_event(RoomID(room_id), EventID(row.mxid))
-            content = caption_replacement(first.content.serialize(), part, row.mxid)
-        else:
-            content = replacement(part, row.mxid)
-        content[SOURCE_KEY] = txn_id
-        await intent.send_message_event(
-            RoomID(room_id),
-            EventType.ROOM_MESSAGE,
-            content,  # type: ignore[arg-type]
-            txn_id=txn_id,
-            timestamp=timestamp,
-        )
+    async def _thread_root(self, portal: PortalState, message: RemoteMessage) -> str | None:
+        """The Matrix event that roots the message's thread (its topic's first message)."""
+        if message.thread_id is None:
+            return None
+        rows = await self._messages.by_remote(portal.id, message.thread_id)
+        if not rows:
+            portal.log.debug("Topic %s started before the portal; no thread", message.thread_id)
+            return None
+        return rows[0].mxid
 
 
 def replacement(part: MessageContent, event_id: str) -> dict[str, Any]:
@@ -255,27 +295,6 @@ async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None
         if isinstance(content, dict) and content.get(SOURCE_KEY) == txn_id:
             return str(event["event_id"])
     return None
-
-
-async def _reply_target(portal: Portal, message: RemoteMessage) -> str | None:
-    if message.reply_to is None:
-        return None
-    rows = await portal.ctx.messages.by_remote(portal.id, message.reply_to)
-    return rows[0].mxid if rows else None
-
-
-POLL_START = "org.matrix.msc3381.poll.start"
-
-
-async def _thread_root(portal: Portal, message: RemoteMessage) -> str | None:
-    """The Matrix event that roots the message's thread (its topic's first message)."""
-    if message.thread_id is None:
-        return None
-    rows = await portal.ctx.messages.by_remote(portal.id, message.thread_id)
-    if not rows:
-        portal.log.debug("Topic %s started before the portal; no thread", message.thread_id)
-        return None
-    return rows[0].mxid
 
 
 def _relation(reply_to: str | None, thread_root: str | None) -> dict[str, Any] | None:

@@ -4,10 +4,9 @@ recognised instead of made twice."""
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .portal import Portal
+from bridge.network.ids import PortalKey
 
 # In the content of every event the bridge sends: also how its own events are recognised.
 SOURCE_KEY = "net.telegram_bridge.txn_id"
@@ -20,8 +19,8 @@ def carries_marker(event: dict[str, Any]) -> bool:
     return isinstance(content, dict) and SOURCE_KEY in content
 
 
-def transaction_id(portal: Portal, message_id: str, part_id: str) -> str:
+def transaction_id(portal: PortalKey, message_id: str, part_id: str) -> str:
     """The same remote message part always gets the same Matrix transaction id, so a resend
     after a crash is recognised by the homeserver instead of posted twice."""
-    digest = hashlib.sha256(f"{portal.key}|{message_id}|{part_id}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{portal}|{message_id}|{part_id}".encode()).hexdigest()[:32]
     return f"bridge-{digest}"

@@ -52,3 +52,102 @@ def test_the_checks_see_imports() -> None:
     assert "portals" in imports_of(ROOT / "bridge/app.py")
     assert "telegram" in imports_of(ROOT / "connectors/telegram/sending.py")
     assert "bridge" in imports_of(ROOT / "portals/core.py")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The project's modules a module imports, also under TYPE_CHECKING (a circle there is
+    still a circle a reader has to follow)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(max(node.level - 1, 0)):
+                base = base.rpartition(".")[0]
+            stem = node.module or ""
+            base = (f"{base}.{stem}" if stem else base) if node.level else stem
+            # ``from . import x`` names a module; ``from .m import x`` names m.
+            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        for target in targets:
+            if target in known and target != name:
+                found.add(target)
+    return found
+
+
+def import_graph(packages: tuple[str, ...]) -> dict[str, set[str]]:
+    paths = [path for package in packages for path in modules(package)]
+    known = {module_name(path) for path in paths}
+    return {module_name(path): imported_modules(path, known) for path in paths}
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_its_way_back_to_itself() -> None:
+    graph = import_graph(("bridge", "portals", "connectors"))
+    # Packages' __init__ modules only gather their package's names: leave them out.
+    graph = {
+        name: {target for target in targets if not (ROOT / target.replace(".", "/")).is_dir()}
+        for name, targets in graph.items()
+        if not (ROOT / name.replace(".", "/")).is_dir()
+    }
+    assert circles(graph) == []
+
+
+def test_only_the_manager_knows_the_portal_object() -> None:
+    # Handlers get the portal's state (portals/state.py) and their services as arguments.
+    graph = import_graph(("portals",))
+    assert sorted(name for name, targets in graph.items() if "portals.portal" in targets) == [
+        "portals.manager"
+    ]
+
+
+def test_the_circle_check_finds_circles() -> None:
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+    graph = import_graph(("portals",))
+    assert "portals.state" in graph["portals.to_matrix"]
+    assert "portals.relay" in graph["portals.matrix_room_changes"]  # ``from . import relay``

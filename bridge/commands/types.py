@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..config.model import PermissionLevel
-
-if TYPE_CHECKING:
-    from .processor import CommandProcessor
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +20,21 @@ class Command:
     aliases: tuple[str, ...] = ()
 
 
+class Commands(Protocol):
+    """What a running command may ask of the processor that runs it (processor.py)."""
+
+    @property
+    def prefix(self) -> str: ...
+
+    def available_to(self, level: PermissionLevel) -> list[Command]: ...
+
+    def prompt(self, user: str, prompt: PendingPrompt) -> None: ...
+
+    def cancel(self, user: str) -> PendingPrompt | None: ...
+
+    def usage(self, name: str, is_management_room: bool) -> str: ...
+
+
 @dataclass(slots=True)
 class CommandEvent:
     sender: str
@@ -31,7 +43,7 @@ class CommandEvent:
     command: str
     args: list[str]
     is_management_room: bool
-    processor: CommandProcessor
+    processor: Commands
     _reply: Callable[[str, str | None], Awaitable[None]] = field(repr=False)
 
     async def reply(self, text: str, html: str | None = None) -> None:

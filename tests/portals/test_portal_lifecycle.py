@@ -23,9 +23,8 @@ from bridge.db.models import RemoteInbox
 from bridge.db.stores import PortalStore
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
-from portals import manager as manager_module
-from portals import room as room_module
 from portals.lanes import Lane
+from portals.room import PortalRooms
 from tests.bridge.test_listener_integration import Homeserverish
 from tests.bridge.test_management_room import notice_containing
 from tests.conftest import StartBridge
@@ -305,13 +304,13 @@ async def test_bridging_from_matrix_does_not_overwrite_a_room_made_meanwhile(
 
     # Making the network side's room takes a while.
     slow = asyncio.Event()
-    ensure_room = room_module.ensure_room
+    ensure_room = PortalRooms.ensure
 
     async def slow_ensure_room(*args: Any, **kwargs: Any) -> str:
         await slow.wait()
         return await ensure_room(*args, **kwargs)
 
-    monkeypatch.setattr(manager_module, "ensure_room", slow_ensure_room)
+    monkeypatch.setattr(PortalRooms, "ensure", slow_ensure_room)
     made: list[asyncio.Task[str]] = []
     original = connector.get_chat_info
 

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge.db.models import MatrixInbox, RemoteInbox
-from portals import from_matrix, to_matrix
+from portals.from_matrix import FromMatrix
 from portals.portal import Portal
+from portals.state import PortalState
+from portals.to_matrix import ToMatrix
 from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
 from tests.connectors.telegram.test_flood_and_backlog import PLAIN, open_portal, sent_texts
 from tests.fakes.telegram import FakeTelegram
@@ -59,14 +61,16 @@ async def test_a_stalled_chat_does_not_hold_up_telegram_intake_or_another_chat(
 
     # The homeserver side of the busy chat stalls: its worker holds one event and waits.
     release = asyncio.Event()
-    handle_event = to_matrix.handle_event
+    handle_event = ToMatrix.handle
 
-    async def stalled(portal: Portal, event: Any, *args: Any, **kwargs: Any) -> bool:
+    async def stalled(
+        self: ToMatrix, portal: PortalState, event: Any, *args: Any, **kwargs: Any
+    ) -> bool:
         if portal.room_id == busy_room:
             await release.wait()
-        return await handle_event(portal, event, *args, **kwargs)
+        return await handle_event(self, portal, event, *args, **kwargs)
 
-    monkeypatch.setattr(to_matrix, "handle_event", stalled)
+    monkeypatch.setattr(ToMatrix, "handle", stalled)
     try:
         count = 200
         texts = [f"b{index:03d}" for index in range(count)]
@@ -114,14 +118,16 @@ async def test_a_stalled_chat_does_not_hold_up_the_homeserver_or_another_room(
     free, _, free_room = await open_portal(fake_telegram, user, "Free out")
 
     release = asyncio.Event()
-    handle_event = from_matrix.handle_event
+    handle_event = FromMatrix.handle
 
-    async def stalled(portal: Portal, event: dict[str, Any], *args: Any, **kwargs: Any) -> bool:
+    async def stalled(
+        self: FromMatrix, portal: PortalState, event: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> bool:
         if portal.room_id == busy_room and event.get("type") == "m.room.message":
             await release.wait()
-        return await handle_event(portal, event, *args, **kwargs)
+        return await handle_event(self, portal, event, *args, **kwargs)
 
-    monkeypatch.setattr(from_matrix, "handle_event", stalled)
+    monkeypatch.setattr(FromMatrix, "handle", stalled)
     try:
         texts = [f"m{index:02d}" for index in range(5 * QUEUE_SIZE)]
         for text in texts:

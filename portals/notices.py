@@ -1,0 +1,20 @@
+"""Notices from the bridge bot into a room: how a Matrix user learns what did not cross."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mautrix.appservice import IntentAPI
+from mautrix.types import EventType, RoomID
+
+
+async def send_notice(bot: IntentAPI, room_id: str, text: str, html: str | None = None) -> None:
+    content: dict[str, Any] = {"msgtype": "m.notice", "body": text}
+    if html is not None:
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = html
+    await bot.send_message_event(
+        RoomID(room_id),
+        EventType.ROOM_MESSAGE,
+        content,  # type: ignore[arg-type]
+    )
