@@ -7,6 +7,7 @@ from typing import Any, Literal, cast
 
 from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
+from mautrix.types import EventID, RoomID
 
 from bridge.commands.processor import CommandProcessor
 from bridge.config.model import Config, PermissionLevel
@@ -223,9 +224,7 @@ class FromMatrix:
             await self.notice(portal, text)
 
         kind = file_kind(str(event.get("type")), content)
-        message = await self._relayed(
-            portal, event_id, sender, content, kind, original is not None, notify
-        )
+        message = await self._relayed(portal, event_id, sender, content, kind, original, notify)
         if message is None:
             return False
         if original is not None:
@@ -243,11 +242,13 @@ class FromMatrix:
         sender: str,
         content: dict[str, Any],
         kind: FileKind | None,
-        edit: bool,
+        original: str | None,
         notify: Notify,
     ) -> MatrixMessage | None:
-        """The message as the bot relays it (None, with a notice, if it cannot be)."""
+        """The message as the bot relays it (None, with a notice, if it cannot be).
+        ``original``: the message is the new content of this event (an edit)."""
         room_id = str(portal.room_id)
+        edit = original is not None
         msgtype = content.get("msgtype")
         file = None
         geo: tuple[float, float] | None = None
@@ -287,7 +288,7 @@ class FromMatrix:
             body=plain,
             html=rendered,
             reply_to=None if edit else await self._reply_target(content),
-            thread_id=None if edit else await self._thread_target(content),
+            thread_id=await self._thread_of(room_id, original, content, kind is not None),
             file=file,
             geo=geo,
         )
@@ -357,6 +358,23 @@ class FromMatrix:
             ]
             known = tuple(RemoteMessageID(i) for i in (*recent, *stored))
         return SendProgress(frozenset(already), in_doubt, known)
+
+    async def _thread_of(
+        self, room_id: str, original: str | None, content: dict[str, Any], caption: bool
+    ) -> RemoteMessageID | None:
+        """The remote thread the message goes to. An edit's new content names no thread, but
+        parts it adds belong in the thread of the message it edits (a new caption adds none)."""
+        if original is None:
+            return await self._thread_target(content)
+        if caption:
+            return None
+        try:
+            first = await self._bot.get_event(RoomID(room_id), EventID(original))
+        except MatrixRequestError as error:
+            if error.http_status >= 500 or error.http_status == 429:
+                raise  # passing trouble: the portal tries again
+            return None  # gone (redacted, say): no thread to keep
+        return await self._thread_target(first.content.serialize())
 
     async def _thread_target(self, content: dict[str, Any]) -> RemoteMessageID | None:
         """The remote thread (a forum topic) of a message in a Matrix thread, if its root was

@@ -43,7 +43,9 @@ from bridge.network.outgoing import (
 
 from . import ids
 from .bot_commands import BotCommands
+from .calls import telegram_call
 from .config import TelegramConfig, load_config
+from .file_sending import UPLOAD_LIMIT
 from .http import AiohttpRequest
 from .lookup import MessageFinder, Sightings
 from .media import fetch
@@ -51,13 +53,7 @@ from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
 from .polling import Intake, Poller
 from .reactions import set_reaction, telegram_reaction
-from .sending import (
-    UPLOAD_LIMIT,
-    delete_messages,
-    edit_message,
-    send_message,
-    telegram_call,
-)
+from .sending import delete_messages, edit_message, send_message
 from .updates import UpdateTranslator
 
 log = logging.getLogger("connectors.telegram")

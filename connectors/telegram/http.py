@@ -7,7 +7,7 @@ is the bridge's HTTP library already (the appservice listener, the homeserver cl
 
 Errors keep python-telegram-bot's contract (TimedOut for timeouts, NetworkError for the rest),
 with aiohttp's exception as the cause, which tells whether a request may have reached Telegram
-(see sending.py).
+(see calls.py).
 """
 
 from __future__ import annotations

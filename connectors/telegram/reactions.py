@@ -8,8 +8,8 @@ from telegram.constants import ReactionEmoji
 from bridge.network.ids import PortalKey, RemoteMessageID
 
 from . import ids
+from .calls import telegram_call
 from .pacing import Pacer
-from .sending import telegram_call
 
 # Matrix clients send emoji with the variation selector that asks for colour (❤️); the Bot
 # API's list has them without (❤), as the reactions a bot may set.

@@ -887,3 +887,15 @@ async def test_queued_updates_are_snapshots(
     assert edited.edited_message is not None
     assert edited.edited_message.text == "final"
     assert message["text"] == "final"  # the stored message is the current version
+
+
+async def test_send_chat_action(fake_telegram: FakeTelegram, bot: telegram.Bot) -> None:  # noqa: F811
+    alice = fake_telegram.add_user("Alice")
+    group = fake_telegram.add_supergroup("Team", members=[alice])
+    assert await bot.send_chat_action(group.id, "upload_document")
+    assert [(chat, action) for chat, action, _ in fake_telegram.chat_actions] == [
+        (group.id, "upload_document")
+    ]
+    with pytest.raises(BadRequest, match=r"(?i)^wrong parameter action in request$"):
+        await bot.send_chat_action(group.id, "dancing")
+    assert len(fake_telegram.chat_actions) == 1

@@ -126,3 +126,11 @@ def test_form_and_upload_mistakes_are_issues(schema: Schema) -> None:
         assert [i.where for i in issues] == [where], (method, raw)
     _, issues = decode_params(schema, "sendPhoto", {"chat_id": "1", "photo": upload})
     assert issues == []
+
+
+def test_documented_lists_are_read_from_descriptions(schema: Schema) -> None:
+    actions = schema.chat_actions()
+    assert {"typing", "upload_photo", "upload_document", "record_video_note"} <= actions
+    assert len(actions) == 11 and "messages" not in actions and "for" not in actions
+    emoji = schema.reaction_emoji()
+    assert {"❤", "👍", "🔥"} <= emoji and "❤️" not in emoji

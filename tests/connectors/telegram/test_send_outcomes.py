@@ -13,9 +13,9 @@ import pytest
 from telegram import Bot, Message
 
 from bridge.network.interface import DeliveryError, TemporaryFailure
+from connectors.telegram.calls import telegram_call
 from connectors.telegram.http import AiohttpRequest
 from connectors.telegram.pacing import Limits, Pacer
-from connectors.telegram.sending import telegram_call
 from tests.fakes.telegram import FakeChat, FakeTelegram
 from tests.support.ports import free_port
 

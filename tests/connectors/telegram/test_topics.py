@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.test_edits import edit
 from tests.connectors.telegram.test_messages import body_is, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
@@ -58,7 +59,7 @@ async def test_a_topic_is_a_thread_both_ways(
             "m.in_reply_to": {"event_id": meow["event_id"]},
         },
     }
-    await user.send_event(room_id, "m.room.message", in_thread)
+    hi_cats = await user.send_event(room_id, "m.room.message", in_thread)
     await user.send_message(room_id, "hi all")
     into_topic, outside = await eventually(
         lambda: len(sent_texts(fake_telegram, group)) == 2 and sent_texts(fake_telegram, group)
@@ -67,3 +68,15 @@ async def test_a_topic_is_a_thread_both_ways(
     assert "reply_parameters" not in into_topic.params
     assert into_topic.message["is_topic_message"] is True
     assert "message_thread_id" not in outside.params
+
+    # An edit that makes the message in the thread longer: the parts it adds go into the topic
+    # too (the edit's new content names no thread; the message it edits does).
+    longer = [f"cat{index}" for index in range(1500)]
+    await edit(user, room_id, hi_cats, " ".join(longer))
+    texts = await eventually(
+        lambda: len(sent_texts(fake_telegram, group)) == 4 and sent_texts(fake_telegram, group)
+    )
+    added = texts[2:]
+    assert [part.params.get("message_thread_id") for part in added] == [topic, topic]
+    shown = " ".join(part.text or "" for part in [into_topic, *added]).split()
+    assert shown[-len(longer) :] == longer

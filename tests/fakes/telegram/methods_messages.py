@@ -118,19 +118,10 @@ async def send_location(sim: Simulation, p: Params) -> Any:
     return post(sim, "sendLocation", p, chat, content, reply)
 
 
-CHAT_ACTIONS = frozenset(
-    (
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice",
-        "upload_voice", "upload_document", "choose_sticker", "find_location",
-        "record_video_note", "upload_video_note",
-    )
-)  # fmt: skip
-
-
 async def send_chat_action(sim: Simulation, p: Params) -> Any:
     chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
     check_can_send(sim, chat)
-    if p["action"] not in CHAT_ACTIONS:
+    if p["action"] not in load_schema().chat_actions():
         raise bad_request("wrong parameter action in request")
     sim.chat_actions.append((chat.id, p["action"], sim.now()))
     return True

@@ -104,6 +104,13 @@ class Schema:
         listed = description.split("one of", 1)[-1]
         return frozenset(re.findall(r'"([^"]+)"', listed))
 
+    def chat_actions(self) -> frozenset[str]:
+        """The actions sendChatAction takes, as the description of its ``action`` lists them
+        ("Choose one, depending on ...: typing for text messages, upload_photo for ...")."""
+        description = self._fields["sendChatAction"]["action"].description
+        listed = description.split(":", 1)[-1]
+        return frozenset(re.findall(r"\b([a-z]+(?:_[a-z]+)*) (?:for|or)\b", listed))
+
     def _find_constants(self, type_name: str) -> dict[str, str | int]:
         constants: dict[str, str | int] = {}
         for field in self._fields[type_name].values():
