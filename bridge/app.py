@@ -14,7 +14,9 @@ from mautrix.errors import MatrixRequestError
 from portals.commands import portal_commands
 from portals.context import PortalContext, StartupIds
 from portals.core import BridgeCore
+from portals.ephemeral import EphemeralRelay
 from portals.manager import PortalManager
+from portals.read_markers import ReadMarkerRelay
 from portals.router import Router
 from portals.typing import TypingRelay
 
@@ -71,7 +73,7 @@ class Bridge:
         self.portals: PortalManager | None = None
         self.matrix: MatrixClient | None = None
         self.router: Router | None = None
-        self.typing: TypingRelay | None = None
+        self.ephemeral: list[EphemeralRelay] = []
         self.marks: HandledMarks | None = None
         self._stopped = False
 
@@ -139,7 +141,10 @@ class Bridge:
                 and users.level(mxid) >= PermissionLevel.RELAY
             )
 
-        self.typing = TypingRelay(self.connector, ctx.index, relayed)
+        self.ephemeral = [
+            TypingRelay(self.connector, ctx.index, relayed),
+            ReadMarkerRelay(self.connector, ctx.index, ctx.messages, relayed),
+        ]
         core = self.core = BridgeCore(
             config,
             network,
@@ -150,7 +155,7 @@ class Bridge:
             ghosts,
             self.connector,
             gaps,
-            self.typing,
+            self.ephemeral,
         )
 
         await self.connector.start(core)
@@ -238,8 +243,8 @@ class Bridge:
             log.exception("Stopping %s intake failed", self.connector.name)
         if self._listener is not None:
             await self._listener.stop()
-        if self.typing is not None:
-            await self.typing.stop()
+        for relay in self.ephemeral:
+            await relay.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -16,10 +16,10 @@ from bridge.network.events import ChatInfo, RemoteEvent, encode_event
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteUserID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
 
+from .ephemeral import EphemeralRelay
 from .manager import PortalManager
 from .router import Router
 from .to_matrix_ids import carries_marker
-from .typing import TypingRelay
 
 log = logging.getLogger("portals.core")
 
@@ -36,9 +36,9 @@ class BridgeCore:
         ghosts: GhostManager,
         connector: NetworkConnector,
         gaps: DeliveryGaps,
-        typing: TypingRelay | None = None,
+        ephemeral: Sequence[EphemeralRelay] = (),
     ) -> None:
-        self._typing = typing
+        self._ephemeral = ephemeral
         self._connector = connector
         self._config = config
         self._network = network
@@ -96,8 +96,9 @@ class BridgeCore:
         for stored in new:
             self._gaps.stored(stored.id)
             self._router.offer_matrix(stored)
-        if self._typing is not None and ephemeral:
-            self._typing.handle(ephemeral)
+        if ephemeral:
+            for relay in self._ephemeral:
+                relay.handle(ephemeral)
 
     async def _with_stored_in_doubt(
         self, events: list[dict[str, Any]], new: list[StoredMatrixEvent]

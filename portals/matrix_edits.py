@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bridge.db.stores import MessageStore
 from bridge.network.capabilities import EditsMessages
-from bridge.network.ids import RemoteMessageID
+from bridge.network.ids import RemoteMessageID, part_order
 from bridge.network.interface import DeliveryError, NetworkConnector, TemporaryFailure
 from bridge.network.outgoing import (
     MatrixEdit,
@@ -63,7 +63,7 @@ class MatrixEdits:
         parts = tuple(
             sorted(
                 ((row.part_id, RemoteMessageID(row.remote_id)) for row in rows),
-                key=lambda part: _part_order(part[0]),
+                key=lambda part: part_order(part[0]),
             )
         )
         mapped = {part_id for part_id, _ in parts}
@@ -104,7 +104,3 @@ class MatrixEdits:
                 await notify("Your edit was not bridged: an internal error; see the bridge log.")
             raise
         return True
-
-
-def _part_order(part_id: str) -> tuple[int, str]:
-    return (int(part_id), "") if part_id.isdigit() else (1 << 30, part_id)

@@ -107,6 +107,13 @@ class ShowsTyping(Protocol):
 
 
 @runtime_checkable
+class SendsReadMarkers(Protocol):
+    async def mark_read(self, portal: PortalKey, reader: str, up_to: RemoteMessageID) -> None:
+        """The Matrix user ``reader`` has read the chat up to this message (one the bridge
+        carried either way). Best effort: failures are only logged."""
+
+
+@runtime_checkable
 class TellsLimits(Protocol):
     def limits(self) -> str:
         """One or two sentences for ``help``: what the network never tells the bridge."""

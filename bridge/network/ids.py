@@ -19,3 +19,9 @@ class PortalKey:
 
     def __str__(self) -> str:
         return f"{self.chat_id}/{self.receiver}" if self.receiver else str(self.chat_id)
+
+
+def part_order(part_id: str) -> tuple[int, str]:
+    """Sort key of the parts one message became: "0", "1", ... in number order (any other id,
+    which a connector may use for an extra part, after them)."""
+    return (int(part_id), "") if part_id.isdigit() else (1 << 30, part_id)

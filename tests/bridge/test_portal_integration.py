@@ -7,11 +7,18 @@ from typing import Any
 
 import pytest
 
-from bridge.network.capabilities import DeletesMessages, EditsMessages, SendsFiles
+from bridge.network.capabilities import (
+    DeletesMessages,
+    EditsMessages,
+    SendsFiles,
+    SendsReadMarkers,
+)
+from bridge.network.ids import PortalKey, RemoteChatID
 from portals.to_matrix_ids import SOURCE_KEY
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.waiting import eventually
 
 
 def text_event(body: str) -> Any:
@@ -252,3 +259,38 @@ async def test_an_event_carrying_the_bridges_marker_is_its_own_and_not_relayed(
     await asyncio.wait_for(connector.network.arrived.wait(), 15)
     await asyncio.sleep(1.0)  # anything relayed after the second would be late by now
     assert [message.body for _key, message in connector.network.sent] == ["Puppet P: from the user"]
+
+
+async def test_read_receipts_reach_a_network_that_takes_read_markers(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    assert isinstance(connector, SendsReadMarkers)
+    await start_bridge(connector=connector)
+    user = await make_matrix_user("reader")
+    room_id = await connector.create_portal("reads", "Reads", [user.user_id])
+    await user.join(await user.wait_for_invite())
+    await connector.remote_message("reads", "31", "42", "Zoe", "first")
+    await connector.remote_message("reads", "32", "42", "Zoe", "second")
+    first = await user.wait_for_event(room_id, text_event("first"))
+    second = await user.wait_for_event(room_id, text_event("second"))
+    mine = await user.send_message(room_id, "my answer")
+    await asyncio.wait_for(connector.network.arrived.wait(), 15)
+    ((_, answer),) = connector.network.sent
+
+    async def receipt(event_id: str, kind: str = "m.read") -> None:
+        path = f"/_matrix/client/v3/rooms/{room_id}/receipt/{kind}/{event_id}"
+        await user.request("POST", path, {})
+
+    # A private receipt stays in Matrix; a public one tells the network what was read, by the
+    # message map (the ghost's message and the Matrix user's own alike).
+    await receipt(first["event_id"], "m.read.private")
+    await receipt(second["event_id"])
+    key = PortalKey(RemoteChatID("reads"))
+    await eventually(lambda: connector.network.read, what="a read marker")
+    await receipt(mine)
+    await eventually(lambda: len(connector.network.read) == 2, what="the second read marker")
+    assert connector.network.read[0] == (key, user.user_id, "32")
+    assert connector.network.read[1][:2] == (key, user.user_id)
+    assert connector.network.read[1][2] != "32"
+    assert answer.event_id == mine

@@ -38,6 +38,8 @@ class FakeNetwork:
     chats: dict[str, ChatInfo] = field(default_factory=dict)
     renames: list[tuple[PortalKey, str, str]] = field(default_factory=list)
     created: list[tuple[PortalKey, str, str | None]] = field(default_factory=list)
+    # Read markers: (chat, the Matrix reader, the message read up to).
+    read: list[tuple[PortalKey, str, RemoteMessageID]] = field(default_factory=list)
     refuse_next: str | None = None
     crash_on_body: str | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -124,6 +126,10 @@ class FakeConnector:
 
     async def set_chat_topic(self, portal: PortalKey, topic: str) -> None:
         self.network.renames.append((portal, "topic", topic))
+
+    async def mark_read(self, portal: PortalKey, reader: str, up_to: RemoteMessageID) -> None:
+        # The one optional capability the fake declares (bridge/network/capabilities.py).
+        self.network.read.append((portal, reader, up_to))
 
     # Test helpers: things happening on the fake network.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -13,6 +12,7 @@ from connectors.telegram.connector import TelegramConnector
 from tests.conftest import StartBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import RunningBridge
+from tests.support.waiting import eventually
 
 StartTelegramBridge = Callable[..., Awaitable[RunningBridge]]
 
@@ -57,19 +57,6 @@ async def telegram_bridge(
         )
 
     return start
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 def last_update_id(fake: FakeTelegram) -> int:

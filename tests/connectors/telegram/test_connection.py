@@ -10,14 +10,10 @@ import pytest
 
 from bridge.errors import StartupError
 from portals.core import BridgeCore
-from tests.connectors.telegram.conftest import (
-    StartTelegramBridge,
-    confirmed,
-    eventually,
-    last_update_id,
-)
+from tests.connectors.telegram.conftest import StartTelegramBridge, confirmed, last_update_id
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bridge.db.models import Message
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_messages import (
     body_is,
     mapped_parts,
@@ -20,6 +20,7 @@ from tests.connectors.telegram.test_messages import (
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 PLAIN = {

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_messages import portal_with_reader
 from tests.fakes.telegram import FakeTelegram, Sent, make_png
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 OGG = b"OggS\x00\x02" + bytes(range(256)) * 4
 MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4

@@ -14,10 +14,11 @@ import pytest
 
 from connectors.telegram import pacing
 from portals import delivery
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.fakes.telegram import Call, FakeChat, FakeTelegram, FakeUser
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 DELAYED = "Delivery in this chat is delayed"

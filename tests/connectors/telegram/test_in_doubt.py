@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from bridge.db.models import Message, OutgoingIntent
 from bridge.db.stores import MessageStore
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.fakes.telegram import FakeTelegram, Sent
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 

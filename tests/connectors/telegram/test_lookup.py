@@ -16,11 +16,12 @@ from sqlalchemy import select
 from bridge.db.models import Message
 from bridge.db.stores import MessageStore
 from connectors.telegram import lookup, pacing
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser, Sent
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 PLAIN = {

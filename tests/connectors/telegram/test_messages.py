@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bridge.db.models import Message
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.fakes.telegram import FakeTelegram, Sent
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 

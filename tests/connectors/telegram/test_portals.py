@@ -13,12 +13,12 @@ from tests.connectors.telegram.conftest import (
     StartTelegramBridge,
     bridge_from_telegram,
     confirmed,
-    eventually,
     last_update_id,
 )
 from tests.fakes.telegram import FakeTelegram, make_png
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixError
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 

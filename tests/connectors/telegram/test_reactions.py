@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_messages import body_is, portal_with_reader, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 
 async def react(user: MatrixTestClient, room_id: str, target: str, key: str) -> str:

@@ -8,12 +8,13 @@ import asyncio
 from sqlalchemy import select
 
 from bridge.db.models import Message
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_edits import PLAIN
 from tests.connectors.telegram.test_messages import portal_with_reader, send_split, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.waiting import eventually
 
 
 async def test_a_redaction_deletes_every_part_and_the_mapping(

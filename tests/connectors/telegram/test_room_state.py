@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.fakes.telegram import FakeTelegram, make_png
 from tests.support.bridge_harness import AppserviceSetup
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixError, MatrixTestClient
 from tests.support.synapse import SynapseServer
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 

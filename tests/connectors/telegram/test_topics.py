@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_edits import edit
 from tests.connectors.telegram.test_messages import body_is, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
 

@@ -9,11 +9,12 @@ import urllib.parse
 import pytest
 
 import portals.typing
-from tests.connectors.telegram.conftest import StartTelegramBridge, eventually
+from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_messages import portal_with_reader
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 
 async def set_typing(user: MatrixTestClient, room_id: str, typing: bool) -> None:
