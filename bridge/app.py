@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import aiohttp
 from mautrix.errors import MatrixRequestError
+from mautrix.types import RoomID
 
 from portals.commands import portal_commands
 from portals.context import PortalContext, StartupIds
@@ -21,9 +22,12 @@ from portals.router import Router
 from portals.typing import TypingRelay
 
 from . import __version__
+from .accounts import AccountLinks
+from .commands.account_commands import account_commands, link_status
 from .commands.core_commands import core_commands
 from .commands.processor import CommandProcessor
 from .config.model import Config, PermissionLevel
+from .db.accounts import AccountStore
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks
@@ -75,6 +79,7 @@ class Bridge:
         self.router: Router | None = None
         self.ephemeral: list[EphemeralRelay] = []
         self.marks: HandledMarks | None = None
+        self.accounts: AccountLinks | None = None
         self._stopped = False
 
     async def start(self) -> None:
@@ -89,21 +94,34 @@ class Bridge:
         await self._prepare_bot(matrix)
 
         network = self.connector.name
-        users = UserManager(config, UserStore(self.db))
+        user_store = UserStore(self.db)
+        users = UserManager(config, user_store)
         ghosts = GhostManager(config, matrix, GhostStore(self.db, network), self.connector)
         matrix_inbox = MatrixInboxStore(self.db)
         remote_inbox = RemoteInboxStore(self.db)
         marks = self.marks = HandledMarks(matrix_inbox, remote_inbox)
         messages = MessageStore(self.db)
+
+        async def tell(mxid: str, text: str) -> None:
+            user = await user_store.get(mxid)
+            if user is not None and user.management_room is not None:
+                await matrix.bot.send_notice(RoomID(user.management_room), text)
+
+        accounts = self.accounts = AccountLinks(AccountStore(self.db), tell)
+        await accounts.load()
+        display_name = self.connector.display_name
         commands = CommandProcessor(
             config.bridge.command_prefix,
             core_commands(
                 __version__,
-                self.connector.display_name,
+                display_name,
                 self.connector.status,
                 self.connector.limits() if isinstance(self.connector, TellsLimits) else None,
+                lambda mxid: link_status(accounts, display_name, mxid),
             ),
         )
+        for command in account_commands(accounts, self.connector):
+            commands.register(command)
         for command in self.connector.commands():
             commands.register(command)
         startup = StartupIds(await matrix_inbox.max_id(), await remote_inbox.max_id())
@@ -130,7 +148,7 @@ class Bridge:
         await portals.load_index()
         management = ManagementRooms(config, matrix, users, commands, self.connector.display_name)
         router = self.router = Router(ctx, portals, management.handle)
-        for command in portal_commands(portals, self.connector):
+        for command in portal_commands(portals, self.connector, accounts):
             commands.register(command)
 
         def relayed(mxid: str) -> bool:
@@ -155,6 +173,7 @@ class Bridge:
             ghosts,
             self.connector,
             gaps,
+            accounts,
             self.ephemeral,
         )
 

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from bridge.accounts import AccountLinks
 from bridge.commands.types import Command, CommandEvent
 from bridge.config.model import PermissionLevel
+from bridge.network.capabilities import LinksAccounts
 from bridge.network.ids import PortalKey, RemoteChatID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
 
 from .manager import BindRefused, PortalManager
 
 
-def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list[Command]:
+def portal_commands(
+    portals: PortalManager, connector: NetworkConnector, accounts: AccountLinks
+) -> list[Command]:
+    network = connector.display_name
+
+    async def may_manage(event: CommandEvent, key: PortalKey) -> bool:
+        """Bridge admins may (un)bridge any chat; a user whose linked account administers
+        the chat may (un)bridge that one."""
+        if event.level >= PermissionLevel.ADMIN:
+            return True
+        link = await accounts.link_of(event.sender)
+        if link is not None and isinstance(connector, LinksAccounts):
+            administers = await connector.administers(key, link[0])
+            if administers:
+                return True
+        await event.reply(
+            f"Only bridge admins, or users whose linked {network} account is an "
+            f"administrator of the chat, can do that."
+        )
+        return False
+
     async def bridge_command(event: CommandEvent) -> None:
         if len(event.args) != 1:
             await event.reply(f"Usage: {event.processor.usage('bridge', False)} <chat id>")
@@ -24,6 +46,8 @@ def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list
             await event.reply("This room is bridged already; unbridge it first.")
             return
         key = PortalKey(RemoteChatID(event.args[0]))
+        if not await may_manage(event, key):
+            return
         try:
             info = await connector.get_chat_info(key)
         except ChatUnavailable as reason:
@@ -44,6 +68,8 @@ def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list
         if portal is None:
             await event.reply("This room is not bridged.")
             return
+        if not await may_manage(event, portal.key):
+            return
         # Answer first: once unbound, the room's next events leave this portal's queue and
         # could be answered before this.
         await event.reply(f"This room is no longer bridged to {portal.record.name or portal.key}.")
@@ -54,7 +80,7 @@ def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list
             "bridge",
             bridge_command,
             "Bridge this room to a remote chat the bot is in",
-            PermissionLevel.ADMIN,
+            PermissionLevel.USER,
             args="<chat id>",
             section="Portals",
         ),
@@ -62,7 +88,7 @@ def portal_commands(portals: PortalManager, connector: NetworkConnector) -> list
             "unbridge",
             unbridge_command,
             "Stop bridging this room",
-            PermissionLevel.ADMIN,
+            PermissionLevel.USER,
             section="Portals",
         ),
     ]

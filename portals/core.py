@@ -7,12 +7,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from bridge.accounts import AccountLinks
 from bridge.config.model import Config
 from bridge.db.inbox import IncomingRemote, MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
 from bridge.ghosts import GhostManager
 from bridge.lru import BoundedDict
 from bridge.matrix.gaps import DeliveryGaps
-from bridge.network.events import ChatInfo, RemoteEvent, encode_event
+from bridge.network.events import ChatInfo, RemoteEvent, RemoteUser, encode_event
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteUserID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
 
@@ -36,8 +37,10 @@ class BridgeCore:
         ghosts: GhostManager,
         connector: NetworkConnector,
         gaps: DeliveryGaps,
+        accounts: AccountLinks,
         ephemeral: Sequence[EphemeralRelay] = (),
     ) -> None:
+        self._accounts = accounts
         self._ephemeral = ephemeral
         self._connector = connector
         self._config = config
@@ -237,6 +240,12 @@ class BridgeCore:
 
     def remote_user_of(self, mxid: str) -> RemoteUserID | None:
         return self._ghosts.remote_id_of(mxid)
+
+    async def link_account(self, token: str, user: RemoteUser) -> str:
+        return await self._accounts.link(token, user)
+
+    def linked_user(self, user: RemoteUserID) -> str | None:
+        return self._accounts.matrix_user_of(user)
 
 
 def _has_identity(event: dict[str, Any]) -> bool:

@@ -15,8 +15,10 @@ def core_commands(
     network_name: str,
     status: Callable[[], Awaitable[str]],
     limits: str | None = None,
+    account: Callable[[str], Awaitable[str]] | None = None,
 ) -> list[Command]:
-    """``limits``: what the network keeps from the bridge, said at the end of ``help``."""
+    """``limits``: what the network keeps from the bridge, said at the end of ``help``;
+    ``account``: a line for ``ping`` about the sender's linked account."""
 
     async def help_command(event: CommandEvent) -> None:
         commands = event.processor.available_to(event.level)
@@ -42,7 +44,10 @@ def core_commands(
         await event.reply("\n".join(lines), "".join(html_parts))
 
     async def ping_command(event: CommandEvent) -> None:
-        await event.reply(f"Pong! The bridge is running. {network_name}: {await status()}")
+        text = f"Pong! The bridge is running. {network_name}: {await status()}"
+        if account is not None and event.level >= PermissionLevel.USER:
+            text += f"\n{await account(event.sender)}"
+        await event.reply(text)
 
     async def version_command(event: CommandEvent) -> None:
         await event.reply(f"matrix-telegram-bridge {version}")
@@ -56,7 +61,12 @@ def core_commands(
 
     return [
         Command("help", help_command, "Show the commands you can use", PermissionLevel.RELAY),
-        Command("ping", ping_command, "Check that the bridge is running", PermissionLevel.RELAY),
+        Command(
+            "ping",
+            ping_command,
+            "Check the bridge and your link",
+            PermissionLevel.RELAY,
+        ),
         Command("version", version_command, "Show the bridge's version", PermissionLevel.RELAY),
         Command(
             "cancel",

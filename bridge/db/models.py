@@ -85,9 +85,28 @@ class User(Base):
 
     mxid: Mapped[str] = mapped_column(ID, primary_key=True)
     management_room: Mapped[str | None] = mapped_column(ID, unique=True)
-    remote_id: Mapped[str | None] = mapped_column(ID)
+    # The remote account linked to this Matrix user (one each way at a time).
+    remote_id: Mapped[str | None] = mapped_column(ID, unique=True)
     remote_name: Mapped[str | None] = mapped_column(Text)
+    # Double puppeting with the user's own access token (login-matrix): a secret, never
+    # logged; and the homeserver it is for.
+    matrix_token: Mapped[str | None] = mapped_column(Text)
+    matrix_homeserver: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginToken(Base):
+    """A single-use token that links the remote account that presents it to a Matrix user.
+    Used and expired tokens stay a while, so that presenting one again is refused with the
+    reason."""
+
+    __tablename__ = "login_token"
+
+    token: Mapped[str] = mapped_column(ID, primary_key=True)
+    mxid: Mapped[str] = mapped_column(ID, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Message(Base):

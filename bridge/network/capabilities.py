@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from .events import MediaFile
-from .ids import PortalKey, RemoteMessageID
+from .ids import PortalKey, RemoteMessageID, RemoteUserID
 from .outgoing import FileKind, MatrixEdit, PartRemoved, SendingPart, SendProgress, SentMessage
 
 
@@ -111,6 +111,17 @@ class SendsReadMarkers(Protocol):
     async def mark_read(self, portal: PortalKey, reader: str, up_to: RemoteMessageID) -> None:
         """The Matrix user ``reader`` has read the chat up to this message (one the bridge
         carried either way). Best effort: failures are only logged."""
+
+
+@runtime_checkable
+class LinksAccounts(Protocol):
+    def login_link(self, token: str) -> str:
+        """Where a Matrix user takes this single-use login token to link their remote account
+        (the connector hands it back with BridgeContext.link_account)."""
+
+    async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
+        """Whether the remote user is an administrator of the chat (then the Matrix user
+        linked to them may bridge it)."""
 
 
 @runtime_checkable

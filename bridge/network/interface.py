@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteEvent
+from .events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteEvent, RemoteUser
 from .ids import PortalKey, RemoteUserID
 from .outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 
@@ -51,6 +51,13 @@ class BridgeContext(Protocol):
 
     def remote_user_of(self, mxid: str) -> RemoteUserID | None:
         """The remote user a ghost stands for; None for anyone else."""
+
+    async def link_account(self, token: str, user: RemoteUser) -> str:
+        """Link the remote user who presented a login token (see LinksAccounts) to the Matrix
+        user it was made for, and return that user; raise LinkRefused if it links nothing."""
+
+    def linked_user(self, user: RemoteUserID) -> str | None:
+        """The Matrix user linked to a remote account, if any."""
 
 
 class NetworkConnector(Protocol):
@@ -137,6 +144,11 @@ class TemporaryFailure(Exception):
         super().__init__(reason)
         self.retry_after = retry_after
         self.in_doubt = in_doubt
+
+
+class LinkRefused(Exception):
+    """A login token that links nothing (unknown, used or expired); the text says why, in
+    words for the remote user."""
 
 
 class ChatUnavailable(Exception):

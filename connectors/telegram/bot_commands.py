@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from telegram import Bot, Chat, ChatMember, Message, MessageEntity, ReplyParameters, Update, User
@@ -11,8 +12,8 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bridge.network.events import ChatInfo, RemoteChatCreate
-from bridge.network.ids import PortalKey
-from bridge.network.interface import BridgeContext, ChatUnavailable
+from bridge.network.ids import PortalKey, RemoteUserID
+from bridge.network.interface import BridgeContext, ChatUnavailable, LinkRefused
 
 from . import ids
 from .people import People
@@ -20,6 +21,8 @@ from .people import People
 log = logging.getLogger("connectors.telegram.commands")
 
 _ADMINS = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+# What Telegram lets a deep link's start parameter be.
+_START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class BotCommands:
@@ -53,12 +56,21 @@ class BotCommands:
         if command == "bridge":
             await self._bridge_chat(update.update_id, message)
             return True
+        if command == "start" and message.chat.type == Chat.PRIVATE:
+            payload = (message.text or "").split(maxsplit=1)[1:]
+            if payload and _START_PARAMETER.fullmatch(payload[0].strip()):
+                await self._link(message, payload[0].strip())
+                return True
         if command in ("start", "help") and message.chat.type == Chat.PRIVATE:
-            await self._reply(
-                message,
+            text = (
                 "I bridge Telegram groups and channels to Matrix rooms. Add me to a group (or "
-                "as an admin to a channel) and send /bridge there.",
+                "as an admin to a channel) and send /bridge there."
             )
+            sender = message.from_user
+            linked = self._bridge.linked_user(ids.user_id(sender.id)) if sender else None
+            if linked is not None:
+                text += f" Your Telegram account is linked to the Matrix user {linked}."
+            await self._reply(message, text)
             return True
         return False
 
@@ -106,6 +118,25 @@ class BotCommands:
             portal, info, requested_by=requester, request_id=ids.message_id(message.message_id)
         )
         await self._bridge.submit(request, ids.update_key(update_id))
+
+    async def _link(self, message: Message, token: str) -> None:
+        """/start with a login token (the deep link ``login`` gave a Matrix user)."""
+        if message.from_user is None:
+            return
+        user = await self._people.user(message.from_user)
+        try:
+            mxid = await self._bridge.link_account(token, user)
+        except LinkRefused as refusal:
+            await self._reply(message, str(refusal))
+            return
+        await self._reply(
+            message,
+            f"Your Telegram account is now linked to the Matrix user {mxid}. Unlink it with "
+            "logout in Matrix.",
+        )
+
+    async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
+        return await self._is_admin(ids.chat_id_of(portal), int(user))
 
     async def _is_admin(self, chat_id: int, user_id: int) -> bool:
         try:

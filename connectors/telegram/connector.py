@@ -24,7 +24,7 @@ from bridge.network.events import (
     RemoteChatUpdate,
     RemoteEvent,
 )
-from bridge.network.ids import PortalKey, RemoteMessageID
+from bridge.network.ids import PortalKey, RemoteMessageID, RemoteUserID
 from bridge.network.interface import (
     NOTHING_SENT,
     BridgeContext,
@@ -157,6 +157,14 @@ class TelegramConnector:
         await self.stop_receiving()
         if self._bot is not None:
             await self._bot.shutdown()
+
+    def login_link(self, token: str) -> str:
+        assert self._me is not None
+        return f"https://t.me/{self._me.username}?start={token}"
+
+    async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
+        assert self._commands is not None
+        return await self._commands.administers(portal, user)
 
     async def status(self) -> str:
         if self._bot is None or self._me is None:

@@ -43,7 +43,7 @@ async def test_bot_answers_ping_and_help_in_dm(
     sent = await user.send_message(room_id, "help")
     help_event = await user.wait_for_event(room_id, notice_containing("help"), after=sent)
     body = help_event["content"]["body"]
-    for command in ("help", "ping", "version", "cancel", "login"):
+    for command in ("help", "ping", "version", "cancel", "code", "login", "logout"):
         assert f"  {command}" in body, body
     assert "<code>ping</code>" in help_event["content"]["formatted_body"]
 
@@ -85,20 +85,24 @@ async def test_unknown_command_and_cancel(
     sent = await user.send_message(room_id, "cancel")
     await user.wait_for_event(room_id, notice_containing("nothing to cancel"), after=sent)
 
-    sent = await user.send_message(room_id, "login")
-    await user.wait_for_event(room_id, notice_containing("Send your login code"), after=sent)
+    sent = await user.send_message(room_id, "code")
+    await user.wait_for_event(room_id, notice_containing("Send your FakeNet code"), after=sent)
     sent = await user.send_message(room_id, "cancel")
-    await user.wait_for_event(room_id, notice_containing("Cancelled login"), after=sent)
-    # The prompt is gone: the next message is a command again, not a login code.
+    await user.wait_for_event(room_id, notice_containing("Cancelled code"), after=sent)
+    # The prompt is gone: the next message is a command again, not a code.
     sent = await user.send_message(room_id, "ping")
     await user.wait_for_event(room_id, notice_containing("Pong"), after=sent)
-    assert running.connector.logins == {}  # type: ignore[attr-defined]
+    assert running.connector.codes == {}  # type: ignore[attr-defined]
 
-    sent = await user.send_message(room_id, "login")
-    await user.wait_for_event(room_id, notice_containing("Send your login code"), after=sent)
+    sent = await user.send_message(room_id, "code")
+    await user.wait_for_event(room_id, notice_containing("Send your FakeNet code"), after=sent)
     sent = await user.send_message(room_id, "12345")
-    await user.wait_for_event(room_id, notice_containing("Logged in with code 12345"), after=sent)
-    assert running.connector.logins == {user.user_id: "12345"}  # type: ignore[attr-defined]
+    await user.wait_for_event(room_id, notice_containing("Took code 12345"), after=sent)
+    assert running.connector.codes == {user.user_id: "12345"}  # type: ignore[attr-defined]
+
+    # FakeNet links no accounts: login says so.
+    sent = await user.send_message(room_id, "login")
+    await user.wait_for_event(room_id, notice_containing("cannot link FakeNet"), after=sent)
 
 
 async def test_commands_elsewhere_need_the_prefix(

@@ -99,9 +99,11 @@ COMMANDS = {
     "version": ("relay", "matrix-telegram-bridge"),
     "cancel": ("relay", "There is nothing to cancel."),
     "help": ("relay", "Commands start with"),
-    "login": ("user", "Send your login code"),
-    "bridge": ("admin", "Usage: !tg bridge <chat id>"),
-    "unbridge": ("admin", "This room is not bridged."),
+    "code": ("user", "Send your FakeNet code"),
+    "login": ("user", "cannot link FakeNet accounts"),
+    "logout": ("user", "You have no linked FakeNet account."),
+    "bridge": ("user", "Usage: !tg bridge <chat id>"),
+    "unbridge": ("user", "This room is not bridged."),
     "frobnicate": ("relay", "Unknown command frobnicate."),
 }
 RANK = {"none": 0, "relay": 1, "user": 2, "admin": 3}
@@ -135,8 +137,15 @@ async def test_each_command_checks_the_level(
             if RANK[needed] <= RANK[level] and name != "frobnicate"
         }
         assert listed == expected, help_text
-    assert cast.connector.logins == {}
+    assert cast.connector.codes == {}
     assert await cast.bridge.portals.by_room(room_id) is None  # type: ignore[union-attr]
+
+
+def not_theirs() -> str:
+    return (
+        "Only bridge admins, or users whose linked FakeNet account is an administrator of the "
+        "chat, can do that."
+    )
 
 
 async def test_only_an_admin_bridges_and_unbridges_a_room(
@@ -147,20 +156,23 @@ async def test_only_an_admin_bridges_and_unbridges_a_room(
     assert portals is not None
     room_id = await shared_room(cast)
 
+    # Users without a linked account that administers the chat (FakeNet links none).
+    expected = {"relay": [refusal("bridge", "user", "relay")], "user": [not_theirs()], "none": []}
     for level in ("relay", "user", "none"):
         sent = await cast.users[level].send_message(room_id, "!tg bridge perm-chat")
         answers = await answers_to(cast, room_id, sent)
-        assert answers == ([] if level == "none" else [refusal("bridge", "admin", level)])
+        assert answers == expected[level]
         assert await portals.by_room(room_id) is None, level
 
     sent = await cast.admin.send_message(room_id, "!tg bridge perm-chat")
     assert await answers_to(cast, room_id, sent) == ["Bridged this room to Perm chat."]
     assert await portals.by_room(room_id) is not None
 
+    expected = {"relay": [refusal("unbridge", "user", "relay")], "user": [not_theirs()], "none": []}
     for level in ("relay", "user", "none"):
         sent = await cast.users[level].send_message(room_id, "!tg unbridge")
         answers = await answers_to(cast, room_id, sent)
-        assert answers == ([] if level == "none" else [refusal("unbridge", "admin", level)])
+        assert answers == expected[level]
         assert await portals.by_room(room_id) is not None, level
 
     sent = await cast.admin.send_message(room_id, "!tg unbridge")

@@ -55,7 +55,7 @@ class FakeConnector:
         self.receiving = False
         self.token = ""
         self._ids = itertools.count(1000)
-        self.logins: dict[str, str] = {}
+        self.codes: dict[str, str] = {}
 
     def configure(self, section: Mapping[str, Any]) -> None:
         token = section.get("token", "")
@@ -82,15 +82,16 @@ class FakeConnector:
         return "connected (fake)"
 
     def commands(self) -> Sequence[Command]:
-        async def login(event: CommandEvent) -> None:
+        # A command that asks for the user's next message (as a network's login might).
+        async def code(event: CommandEvent) -> None:
             async def answer(prompt_event: CommandEvent, text: str) -> None:
-                self.logins[prompt_event.sender] = text.strip()
-                await prompt_event.reply(f"Logged in with code {text.strip()}.")
+                self.codes[prompt_event.sender] = text.strip()
+                await prompt_event.reply(f"Took code {text.strip()}.")
 
-            event.processor.prompt(event.sender, PendingPrompt("login", answer))
-            await event.reply("Send your login code, or cancel.")
+            event.processor.prompt(event.sender, PendingPrompt("code", answer))
+            await event.reply("Send your FakeNet code, or cancel.")
 
-        return [Command("login", login, "Log in to FakeNet", PermissionLevel.USER, section="Auth")]
+        return [Command("code", code, "Enter a FakeNet code", PermissionLevel.USER, section="Auth")]
 
     async def send_message(
         self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT

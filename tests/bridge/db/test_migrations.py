@@ -23,6 +23,7 @@ TABLES = {
     "matrix_inbox",
     "remote_inbox",
     "kv_store",
+    "login_token",
     "alembic_version",
 }
 

@@ -1,0 +1,92 @@
+"""Matrix users' links to their remote accounts.
+
+``login`` gives a Matrix user a single-use token (random, ten minutes); the remote account
+that presents it (for Telegram: by opening the bot's deep link) is linked to that user. A
+remote account is linked to one Matrix user at a time and a Matrix user to one remote account:
+a new link replaces the old one. Links are stored; which remote account belongs to whom is
+kept in memory too, since every remote event asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from .db.accounts import AccountStore, TokenRefused
+from .db.models import utcnow
+from .network.events import RemoteUser
+from .network.ids import RemoteUserID
+from .network.interface import LinkRefused
+
+log = logging.getLogger("bridge.accounts")
+
+TOKEN_LIFETIME = timedelta(minutes=10)
+
+_REFUSALS = {
+    "unknown": "This login link is not known. Send login to the bridge bot in Matrix for a new "
+    "one.",
+    "used": "This login link was used already: each works once. Send login in Matrix for a "
+    "new one.",
+    "expired": "This login link has expired (they last ten minutes). Send login in Matrix for "
+    "a new one.",
+}
+
+
+class AccountLinks:
+    def __init__(
+        self, store: AccountStore, tell: Callable[[str, str], Awaitable[None]] | None = None
+    ) -> None:
+        self._store = store
+        # Tells a Matrix user something (a notice in their management room).
+        self._tell = tell
+        self._by_remote: dict[RemoteUserID, str] = {}
+
+    async def load(self) -> None:
+        self._by_remote = {RemoteUserID(remote): mxid for mxid, remote in await self._store.links()}
+        log.info("%d linked accounts", len(self._by_remote))
+
+    async def new_token(self, mxid: str) -> str:
+        """A single-use token (32 of A-Za-z0-9_-) that links whoever presents it to ``mxid``."""
+        token = secrets.token_urlsafe(24)
+        await self._store.add_token(token, mxid, utcnow() + TOKEN_LIFETIME)
+        return token
+
+    async def link(self, token: str, user: RemoteUser) -> str:
+        """Link ``user`` to the Matrix user the token was made for; that user. Raises
+        LinkRefused (why, in words for the remote user) for a token that links nothing."""
+        try:
+            mxid, before = await self._store.redeem(token, str(user.id), user.displayname)
+        except TokenRefused as refused:
+            raise LinkRefused(_REFUSALS[refused.reason]) from None
+        for remote, owner in list(self._by_remote.items()):
+            if owner == mxid:
+                del self._by_remote[remote]
+        self._by_remote[user.id] = mxid
+        log.info("Linked %s to remote account %s", mxid, user.id)
+        if self._tell is not None:
+            await self._tell(mxid, f"Your account {user.displayname} ({user.id}) is now linked.")
+            if before is not None:
+                await self._tell(
+                    before,
+                    f"Your linked account {user.displayname} ({user.id}) was linked to "
+                    f"{mxid} instead.",
+                )
+        return mxid
+
+    async def unlink(self, mxid: str) -> RemoteUserID | None:
+        remote = await self._store.unlink(mxid)
+        if remote is None:
+            return None
+        self._by_remote.pop(RemoteUserID(remote), None)
+        log.info("Unlinked %s from remote account %s", mxid, remote)
+        return RemoteUserID(remote)
+
+    async def link_of(self, mxid: str) -> tuple[RemoteUserID, str | None] | None:
+        """The user's remote account and its name when linked."""
+        found = await self._store.link_of(mxid)
+        return (RemoteUserID(found[0]), found[1]) if found is not None else None
+
+    def matrix_user_of(self, remote: RemoteUserID) -> str | None:
+        return self._by_remote.get(remote)

@@ -1,0 +1,69 @@
+"""Commands for a Matrix user's own remote account: login (link it), logout (unlink it)."""
+
+from __future__ import annotations
+
+import html
+
+from ..accounts import TOKEN_LIFETIME, AccountLinks
+from ..config.model import PermissionLevel
+from ..network.capabilities import LinksAccounts
+from ..network.interface import NetworkConnector
+from .types import Command, CommandEvent
+
+
+def account_commands(accounts: AccountLinks, connector: NetworkConnector) -> list[Command]:
+    network = connector.display_name
+
+    async def login_command(event: CommandEvent) -> None:
+        if not isinstance(connector, LinksAccounts):
+            await event.reply(f"This bridge cannot link {network} accounts.")
+            return
+        if not event.is_management_room:
+            # Whoever opens the link first is linked: it belongs in a room of the user's own.
+            await event.reply(
+                "Send login in your management room (a private chat with the bridge bot): "
+                "whoever opens the link it gives is linked to you."
+            )
+            return
+        link = connector.login_link(await accounts.new_token(event.sender))
+        minutes = int(TOKEN_LIFETIME.total_seconds() // 60)
+        await event.reply(
+            f"Open {link} and press Start to link your {network} account. The link works "
+            f"once, for {minutes} minutes, and only for you: do not share it.",
+            f'Open <a href="{html.escape(link)}">{html.escape(link)}</a> and press Start to '
+            f"link your {network} account. The link works once, for {minutes} minutes, and "
+            "only for you: do not share it.",
+        )
+
+    async def logout_command(event: CommandEvent) -> None:
+        remote = await accounts.unlink(event.sender)
+        if remote is None:
+            await event.reply(f"You have no linked {network} account.")
+        else:
+            await event.reply(f"Your {network} account {remote} is no longer linked.")
+
+    return [
+        Command(
+            "login",
+            login_command,
+            f"Link your {network} account (in your management room)",
+            PermissionLevel.USER,
+            section="Account",
+        ),
+        Command(
+            "logout",
+            logout_command,
+            f"Unlink your {network} account",
+            PermissionLevel.USER,
+            section="Account",
+        ),
+    ]
+
+
+async def link_status(accounts: AccountLinks, network: str, mxid: str) -> str:
+    """One line for ``ping``: the user's linked account."""
+    found = await accounts.link_of(mxid)
+    if found is None:
+        return f"You have no linked {network} account (login links one)."
+    remote, name = found
+    return f"Your linked {network} account: {name or remote} ({remote})."

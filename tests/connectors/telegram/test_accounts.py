@@ -1,0 +1,176 @@
+"""Linking a Telegram account to a Matrix user with a single-use deep link, through a real
+Synapse and the fake Bot API: a valid, a reused, an unknown and an expired token; logout; the
+link and an unused token kept over a restart; a linked chat admin bridging their chat."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from bridge.db.models import LoginToken, utcnow
+from tests.bridge.test_management_room import notice_containing, open_dm
+from tests.connectors.telegram.conftest import StartTelegramBridge
+from tests.fakes.telegram import FakeTelegram, FakeUser
+from tests.support.bridge_harness import RunningBridge
+from tests.support.fixtures import MakeMatrixUser
+from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
+
+LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]+)")
+
+
+async def ask_for_link(user: MatrixTestClient, room_id: str) -> str:
+    """The token of the deep link ``login`` answers with."""
+    sent = await user.send_message(room_id, "login")
+    answer = await user.wait_for_event(room_id, notice_containing("t.me/"), after=sent)
+    match = LINK.search(answer["content"]["body"])
+    assert match is not None, answer
+    assert match.group(2) in answer["content"]["formatted_body"]
+    return match.group(2)
+
+
+def press_start(fake: FakeTelegram, user: FakeUser, token: str) -> None:
+    """The Telegram user opens the deep link and presses Start."""
+    fake.inject_text(
+        fake.private_chat(user),
+        user,
+        f"/start {token}",
+        entities=[{"type": "bot_command", "offset": 0, "length": 6}],
+    )
+
+
+async def bot_answer(fake: FakeTelegram, user: FakeUser, count: int) -> str:
+    """The bot's ``count``-th message in its private chat with ``user``."""
+    sent = await eventually(
+        lambda: len(fake.sent_to(user.id)) >= count and fake.sent_to(user.id),
+        what=f"answer {count} to {user.first_name}",
+    )
+    return sent[count - 1].text or ""
+
+
+async def ping(user: MatrixTestClient, room_id: str) -> str:
+    sent = await user.send_message(room_id, "ping")
+    answer = await user.wait_for_event(room_id, notice_containing("Pong"), after=sent)
+    return str(answer["content"]["body"])
+
+
+async def group_room(user: MatrixTestClient, bot: str, bystander: MatrixTestClient) -> str:
+    """A room of three (no management room), the bot joined."""
+    room_id = await user.create_room(invite=[bot, bystander.user_id])
+    await user.wait_for_membership(room_id, bot, "join")
+    return room_id
+
+
+async def expire(running: RunningBridge, token: str) -> None:
+    async with running.bridge.db.session() as session:
+        await session.execute(
+            update(LoginToken)
+            .where(LoginToken.token == token)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+async def test_linking_with_valid_reused_unknown_and_expired_tokens(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    running = await telegram_bridge()
+    user = await make_matrix_user("linker")
+    dm = await open_dm(user, running.bot)
+    alice = fake_telegram.add_user("Alice", username="alice_tg")
+    mallory = fake_telegram.add_user("Mallory")
+
+    assert "no linked Telegram account" in await ping(user, dm)
+    token = await ask_for_link(user, dm)
+    assert 8 <= len(token) <= 64
+    press_start(fake_telegram, alice, token)
+    linked = await bot_answer(fake_telegram, alice, 1)
+    assert f"linked to the Matrix user {user.user_id}" in linked
+    # Both sides are told.
+    await user.wait_for_event(dm, notice_containing(f"Alice ({alice.id}) is now linked"))
+    assert f"Your linked Telegram account: Alice ({alice.id})" in await ping(user, dm)
+
+    # The same link again, by anyone: refused with the reason, nothing changes.
+    press_start(fake_telegram, mallory, token)
+    assert "used already" in await bot_answer(fake_telegram, mallory, 1)
+    press_start(fake_telegram, mallory, "not-a-token-at-all")
+    assert "not known" in await bot_answer(fake_telegram, mallory, 2)
+    late = await ask_for_link(user, dm)
+    await expire(running, late)
+    press_start(fake_telegram, mallory, late)
+    assert "expired" in await bot_answer(fake_telegram, mallory, 3)
+    assert f"Alice ({alice.id})" in await ping(user, dm)
+    # /start without a token says what the bot is, and the link.
+    fake_telegram.inject_text(fake_telegram.private_chat(alice), alice, "/start")
+    assert f"linked to the Matrix user {user.user_id}" in await bot_answer(fake_telegram, alice, 2)
+
+    # login elsewhere than the management room gives no link (anyone there could take it).
+    other = await group_room(user, running.bot, await make_matrix_user("bystander"))
+    sent = await user.send_message(other, "!tg login")
+    await user.wait_for_event(other, notice_containing("management room"), after=sent)
+    assert not any("t.me/" in str(e["content"].get("body")) for e in user.seen_events(other))
+
+    sent = await user.send_message(dm, "logout")
+    await user.wait_for_event(dm, notice_containing(f"account {alice.id} is no longer"), after=sent)
+    assert "no linked Telegram account" in await ping(user, dm)
+
+
+async def test_links_and_tokens_survive_a_restart(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    running = await telegram_bridge()
+    first, second = await make_matrix_user("keeper"), await make_matrix_user("waiter")
+    first_dm, second_dm = await open_dm(first, running.bot), await open_dm(second, running.bot)
+    alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
+    press_start(fake_telegram, alice, await ask_for_link(first, first_dm))
+    await first.wait_for_event(first_dm, notice_containing("is now linked"))
+    waiting = await ask_for_link(second, second_dm)
+
+    await running.stop()
+    running = await telegram_bridge()
+    assert f"Alice ({alice.id})" in await ping(first, first_dm)
+    press_start(fake_telegram, bob, waiting)
+    assert f"Matrix user {second.user_id}" in await bot_answer(fake_telegram, bob, 1)
+    # Linking Alice to the second user moves her: one Matrix user per Telegram account.
+    press_start(fake_telegram, alice, await ask_for_link(second, second_dm))
+    await first.wait_for_event(first_dm, notice_containing(f"linked to {second.user_id} instead"))
+    assert "no linked Telegram account" in await ping(first, first_dm)
+    assert f"Alice ({alice.id})" in await ping(second, second_dm)
+
+
+async def test_a_linked_admin_of_a_chat_may_bridge_it(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    running = await telegram_bridge(overrides={"bridge.public_portals": False})
+    owner = fake_telegram.add_user("Owner")
+    member = fake_telegram.add_user("Member")
+    group = fake_telegram.add_supergroup("Theirs", owner=owner, members=[member])
+    users: dict[str, Any] = {}
+    bystander = await make_matrix_user("bystander")
+    for name, account in (("owner", owner), ("member", member)):
+        user = await make_matrix_user(f"{name}-of-theirs")
+        dm = await open_dm(user, running.bot)
+        press_start(fake_telegram, account, await ask_for_link(user, dm))
+        await user.wait_for_event(dm, notice_containing("is now linked"))
+        users[name] = (user, await group_room(user, running.bot, bystander))
+
+    # The member's account is no admin there: refused; the owner's is: bridged.
+    member_user, member_room = users["member"]
+    sent = await member_user.send_message(member_room, f"!tg bridge {group.id}")
+    await member_user.wait_for_event(
+        member_room, notice_containing("is an administrator of the chat"), after=sent
+    )
+    owner_user, owner_room = users["owner"]
+    sent = await owner_user.send_message(owner_room, f"!tg bridge {group.id}")
+    await owner_user.wait_for_event(owner_room, notice_containing("Bridged this room"), after=sent)
+    assert running.bridge.portals is not None
+    assert await running.bridge.portals.by_room(owner_room) is not None
+    assert await running.bridge.portals.by_room(member_room) is None
