@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -95,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Config error: {error}", file=sys.stderr)
         return 2
     secrets = [config.appservice.as_token, config.appservice.hs_token, *connector.secrets()]
-    configure_logging(config.logging, secrets)
-    return asyncio.run(run(config, connector))
+    secrets += config.bridge.double_puppet.secrets.values()
+    secret_filter = configure_logging(config.logging, secrets)
+    return asyncio.run(run(config, connector, secret_filter.add))
 
 
 def load(path: Path) -> tuple[ConfigFile, Config, str]:
@@ -148,10 +150,12 @@ def generate_registration(config_file: ConfigFile, config: Config, path: Path) -
     )
 
 
-async def run(config: Config, connector: NetworkConnector) -> int:
+async def run(
+    config: Config, connector: NetworkConnector, keep_secret: Callable[[str], None]
+) -> int:
     from .app import Bridge
 
-    bridge = Bridge(config, connector)
+    bridge = Bridge(config, connector, keep_secret=keep_secret)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 import aiohttp
@@ -32,6 +33,7 @@ from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks
 from .db.stores import GhostStore, MessageStore, PortalStore, ReactionStore, UserStore
+from .double_puppet import DoublePuppets
 from .ghosts import GhostManager
 from .management import ManagementRooms
 from .matrix.client import MatrixClient
@@ -63,9 +65,12 @@ class Bridge:
         connector: NetworkConnector,
         queue_size: int = 256,
         idle_after: float = 60.0,
+        keep_secret: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.config = config
         self.connector = connector
+        # Adds a secret learnt while running (a user's access token) to what logs never show.
+        self._keep_secret = keep_secret
         self.queue_size = queue_size
         self.idle_after = idle_after
         self.db = Database(config.appservice.database)
@@ -81,6 +86,24 @@ class Bridge:
         self.marks: HandledMarks | None = None
         self.accounts: AccountLinks | None = None
         self._stopped = False
+
+    async def _accounts(
+        self, matrix: MatrixClient, user_store: UserStore
+    ) -> tuple[AccountLinks, DoublePuppets]:
+        """Linked accounts and double puppeting, loaded from the database."""
+        assert self._http is not None
+
+        async def tell(mxid: str, text: str) -> None:
+            user = await user_store.get(mxid)
+            if user is not None and user.management_room is not None:
+                await matrix.bot.send_notice(RoomID(user.management_room), text)
+
+        store = AccountStore(self.db)
+        accounts = self.accounts = AccountLinks(store, tell)
+        await accounts.load()
+        puppets = DoublePuppets(self.config, matrix, store, self._http, self._keep_secret)
+        await puppets.load()
+        return accounts, puppets
 
     async def start(self) -> None:
         config = self.config
@@ -101,14 +124,7 @@ class Bridge:
         remote_inbox = RemoteInboxStore(self.db)
         marks = self.marks = HandledMarks(matrix_inbox, remote_inbox)
         messages = MessageStore(self.db)
-
-        async def tell(mxid: str, text: str) -> None:
-            user = await user_store.get(mxid)
-            if user is not None and user.management_room is not None:
-                await matrix.bot.send_notice(RoomID(user.management_room), text)
-
-        accounts = self.accounts = AccountLinks(AccountStore(self.db), tell)
-        await accounts.load()
+        accounts, puppets = await self._accounts(matrix, user_store)
         display_name = self.connector.display_name
         commands = CommandProcessor(
             config.bridge.command_prefix,
@@ -120,7 +136,7 @@ class Bridge:
                 lambda mxid: link_status(accounts, display_name, mxid),
             ),
         )
-        for command in account_commands(accounts, self.connector):
+        for command in account_commands(accounts, puppets, self.connector):
             commands.register(command)
         for command in self.connector.commands():
             commands.register(command)
@@ -140,6 +156,8 @@ class Bridge:
             connector=self.connector,
             commands=commands,
             gaps=gaps,
+            accounts=accounts,
+            puppets=puppets,
             startup=startup,
             queue_size=self.queue_size,
             idle_after=self.idle_after,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bridge.accounts import AccountLinks
 from bridge.commands.processor import CommandProcessor
 from bridge.config.model import Config
 from bridge.db.inbox import MatrixInboxStore, RemoteInboxStore
 from bridge.db.marks import HandledMarks
 from bridge.db.stores import MessageStore, PortalStore, ReactionStore
+from bridge.double_puppet import DoublePuppets
 from bridge.ghosts import GhostManager
 from bridge.lru import BoundedDict
 from bridge.matrix.client import MatrixClient
@@ -47,6 +49,8 @@ class PortalContext:
     connector: NetworkConnector
     commands: CommandProcessor
     gaps: DeliveryGaps
+    accounts: AccountLinks
+    puppets: DoublePuppets
     index: PortalIndex = field(default_factory=PortalIndex)
     startup: StartupIds = field(default_factory=StartupIds)
     names: BoundedDict[tuple[str, str], str] = field(default_factory=lambda: BoundedDict(MAX_NAMES))

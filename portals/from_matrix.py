@@ -197,15 +197,15 @@ class FromMatrix:
         if level < PermissionLevel.RELAY:
             return False
         if not self._config.bridge.relay.enabled:
-            # No Matrix user can link a remote account yet, so each one would be relayed by
-            # the bot.
+            # The bot cannot write as a user's remote account (a linked one neither): each
+            # Matrix user's messages would be relayed by the bot.
             if sender not in portal.told_relay_off:
                 network = self._connector.display_name
                 await self.notice(
                     portal,
                     f"{sender}, your messages are not bridged to {network}: relaying by the "
-                    f"bridge bot is turned off (bridge.relay.enabled), and you have no linked "
-                    f"{network} account.",
+                    f"bridge bot is turned off (bridge.relay.enabled), and the bot cannot write "
+                    f"as your {network} account here.",
                 )
                 portal.told_relay_off.add(sender)
             return False

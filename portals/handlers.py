@@ -18,6 +18,7 @@ from .matrix_redactions import MatrixRedactions
 from .matrix_room_changes import MatrixRoomChanges
 from .migrate import ChatMoves
 from .remote_reactions import RemoteReactions
+from .remote_senders import RemoteSenders
 from .room import PortalRooms
 from .senders import MatrixSenders
 from .to_matrix import ToMatrix
@@ -33,6 +34,7 @@ class PortalHandlers:
 def build_handlers(ctx: PortalContext) -> PortalHandlers:
     bot = ctx.matrix.bot
     rooms = PortalRooms(ctx.config, ctx.matrix, ctx.portals, ctx.index, ctx.connector)
+    remote_senders = RemoteSenders(ctx.matrix, ctx.ghosts, ctx.accounts, ctx.puppets)
     to_matrix = ToMatrix(
         ctx.matrix,
         ctx.ghosts,
@@ -41,7 +43,8 @@ def build_handlers(ctx: PortalContext) -> PortalHandlers:
         ctx.portals,
         rooms,
         ChatMoves(ctx.config, ctx.matrix, ctx.portals, ctx.index),
-        RemoteReactions(ctx.matrix, ctx.ghosts, ctx.messages, ctx.reactions),
+        RemoteReactions(remote_senders, ctx.messages, ctx.reactions),
+        remote_senders,
     )
     senders = MatrixSenders(ctx.config, ctx.users, ctx.ghosts, bot, ctx.names)
     reactions = MatrixReactions(ctx.connector, ctx.messages, ctx.reactions)

@@ -7,24 +7,18 @@ from __future__ import annotations
 from mautrix.types import EventID, EventType, RoomID
 
 from bridge.db.stores import MessageStore, ReactionStore
-from bridge.ghosts import GhostManager
-from bridge.matrix.client import MatrixClient
 from bridge.network.events import RemoteReaction
 
+from .remote_senders import RemoteSenders
 from .state import PortalState
 from .to_matrix_ids import SOURCE_KEY, transaction_id
 
 
 class RemoteReactions:
     def __init__(
-        self,
-        matrix: MatrixClient,
-        ghosts: GhostManager,
-        messages: MessageStore,
-        reactions: ReactionStore,
+        self, senders: RemoteSenders, messages: MessageStore, reactions: ReactionStore
     ) -> None:
-        self._matrix = matrix
-        self._ghosts = ghosts
+        self._senders = senders
         self._messages = messages
         self._reactions = reactions
 
@@ -35,9 +29,7 @@ class RemoteReactions:
             portal.log.debug("Reaction to %s, which was not bridged; left out", change.message_id)
             return
         target = rows[0].mxid
-        ghost = await self._ghosts.ensure(change.sender)
-        intent = self._matrix.intent(ghost.mxid)
-        await intent.ensure_joined(RoomID(room_id))
+        intent = await self._senders.joined(portal, room_id, change.sender)
         sender = str(change.sender.id)
         for emoji in change.removed:
             known = await self._reactions.find(portal.id, change.message_id, sender, emoji)

@@ -31,6 +31,7 @@ from bridge.network.interface import NetworkConnector
 from .migrate import ChatMoves
 from .remote_media import media_event
 from .remote_reactions import RemoteReactions
+from .remote_senders import RemoteSenders
 from .room import OPENED_BY_CHAT_ADMIN, PortalRooms
 from .state import PortalState
 from .to_matrix_ids import SOURCE_KEY, transaction_id
@@ -51,6 +52,7 @@ class ToMatrix:
         rooms: PortalRooms,
         moves: ChatMoves,
         reactions: RemoteReactions,
+        senders: RemoteSenders,
     ) -> None:
         self._matrix = matrix
         self._ghosts = ghosts
@@ -60,6 +62,7 @@ class ToMatrix:
         self._rooms = rooms
         self._moves = moves
         self._reactions = reactions
+        self._senders = senders
 
     async def handle(self, portal: PortalState, event: RemoteEvent, recheck: bool = False) -> bool:
         """``recheck``: an earlier attempt may have reached the homeserver without its answer
@@ -132,9 +135,8 @@ class ToMatrix:
         if recheck:  # a first attempt has nothing recorded: no need to ask
             rows = await self._messages.by_remote(portal.id, message.message_id)
             done = {row.part_id for row in rows}
-        ghost = await self._ghosts.ensure(message.sender)
-        intent = self._matrix.intent(ghost.mxid)
-        await intent.ensure_joined(RoomID(room_id))
+        intent = await self._senders.joined(portal, room_id, message.sender)
+        senders = self._senders.senders(message.sender)
         reply_to = await self._reply_target(portal, message)
         thread_root = await self._thread_root(portal, message)
         timestamp = int(message.timestamp.timestamp() * 1000)
@@ -143,7 +145,7 @@ class ToMatrix:
             if part_id in done:
                 continue
             txn_id = transaction_id(portal.key, message.message_id, part_id)
-            event_id = await _find_sent(intent, room_id, txn_id) if recheck else None
+            event_id = await _find_sent(intent, room_id, txn_id, senders) if recheck else None
             if event_id is None:
                 event_type, content = "m.room.message", _content(part)
                 if part.poll is not None:
@@ -156,13 +158,18 @@ class ToMatrix:
                 if relation is not None:
                     content["m.relates_to"] = relation
                 content[SOURCE_KEY] = txn_id
-                event_id = await intent.send_message_event(
-                    RoomID(room_id),
-                    EventType.find(event_type, EventType.Class.MESSAGE),
-                    content,  # type: ignore[arg-type]
-                    txn_id=txn_id,
-                    timestamp=timestamp,
-                )
+                kind = EventType.find(event_type, EventType.Class.MESSAGE)
+                try:
+                    event_id = await _send(intent, room_id, kind, content, txn_id, timestamp)
+                except MatrixRequestError as error:
+                    if not self._senders.refused(error) or self._ghosts.is_ghost(intent.mxid):
+                        raise
+                    # The bridge may no longer act as the linked user: the ghost shows it.
+                    portal.log.warning(
+                        "Sending as %s refused (%s); as the ghost", intent.mxid, error
+                    )
+                    intent = await self._senders.ghost(portal, room_id, message.sender)
+                    event_id = await _send(intent, room_id, kind, content, txn_id, timestamp)
             await self._messages.add(
                 portal.id,
                 message.message_id,
@@ -170,7 +177,7 @@ class ToMatrix:
                 event_id,
                 room_id,
                 sender_remote_id=str(message.sender.id),
-                sender_mxid=ghost.mxid,
+                sender_mxid=intent.mxid,
             )
 
     async def _deletion(self, portal: PortalState, deletion: RemoteDeletion) -> None:
@@ -196,9 +203,9 @@ class ToMatrix:
         if room_id is None or not rows:
             portal.log.debug("Edit of %s, which was not bridged; left out", edit.message_id)
             return
-        ghost = await self._ghosts.ensure(edit.sender)
-        intent = self._matrix.intent(ghost.mxid)
-        await intent.ensure_joined(RoomID(room_id))
+        first_sender = next(iter(rows.values())).sender_mxid
+        intent = await self._senders.of_sender(portal, room_id, first_sender, edit.sender)
+        senders = self._senders.senders(edit.sender)
         timestamp = int(edit.timestamp.timestamp() * 1000)
         for index, part in enumerate(edit.parts):
             row = rows.get(str(index))
@@ -206,7 +213,7 @@ class ToMatrix:
                 portal.log.info("Edit of %s has a part %d it did not have", edit.message_id, index)
                 continue
             txn_id = transaction_id(portal.key, edit.message_id, f"edit:{edit.edit_id}:{index}")
-            if recheck and await _find_sent(intent, room_id, txn_id) is not None:
+            if recheck and await _find_sent(intent, room_id, txn_id, senders) is not None:
                 continue
             if part.media is not None:
                 # A new caption: the file stays as it was in Matrix.
@@ -273,7 +280,26 @@ def caption_replacement(
     }
 
 
-async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None:
+async def _send(
+    intent: IntentAPI,
+    room_id: str,
+    kind: EventType,
+    content: dict[str, Any],
+    txn_id: str,
+    timestamp: int,
+) -> EventID:
+    return await intent.send_message_event(
+        RoomID(room_id),
+        kind,
+        content,  # type: ignore[arg-type]
+        txn_id=txn_id,
+        timestamp=timestamp,
+    )
+
+
+async def _find_sent(
+    intent: IntentAPI, room_id: str, txn_id: str, senders: list[str]
+) -> str | None:
     """The event an earlier attempt sent, if the homeserver took it.
 
     The transaction id makes the homeserver drop a resend only while it remembers the id
@@ -284,7 +310,7 @@ async def _find_sent(intent: IntentAPI, room_id: str, txn_id: str) -> str | None
         "dir": "b",
         "limit": "100",
         "filter": json.dumps(
-            {"senders": [intent.mxid], "types": ["m.room.message", "m.sticker", POLL_START]}
+            {"senders": senders, "types": ["m.room.message", "m.sticker", POLL_START]}
         ),
     }
     response = await intent.api.request(

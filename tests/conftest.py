@@ -13,12 +13,14 @@ from bridge.app import Bridge
 from bridge.network.interface import NetworkConnector
 from tests.fakes.fake_network import FakeConnector
 from tests.support.bridge_harness import (
+    SERVER_NAME,
     AppserviceSetup,
     RunningBridge,
     bridge_config,
     make_appservice_setup,
 )
 from tests.support.databases import database_url
+from tests.support.double_puppet import DoublePuppetSetup, make_double_puppet_setup
 from tests.support.ports import free_port
 from tests.support.synapse import SynapseServer
 
@@ -33,8 +35,16 @@ def appservice_setup(tmp_path_factory: pytest.TempPathFactory) -> AppserviceSetu
 
 
 @pytest.fixture(scope="session")
-def synapse_appservice_files(appservice_setup: AppserviceSetup) -> list[Path]:
-    return [appservice_setup.registration]
+def double_puppet_setup(tmp_path_factory: pytest.TempPathFactory) -> DoublePuppetSetup:
+    """The second registration double puppeting needs, as config.example.yaml describes it."""
+    return make_double_puppet_setup(tmp_path_factory.mktemp("doublepuppet"), SERVER_NAME)
+
+
+@pytest.fixture(scope="session")
+def synapse_appservice_files(
+    appservice_setup: AppserviceSetup, double_puppet_setup: DoublePuppetSetup
+) -> list[Path]:
+    return [appservice_setup.registration, double_puppet_setup.registration]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

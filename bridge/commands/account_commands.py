@@ -6,12 +6,15 @@ import html
 
 from ..accounts import TOKEN_LIFETIME, AccountLinks
 from ..config.model import PermissionLevel
+from ..double_puppet import DoublePuppets, PuppetLoginFailed
 from ..network.capabilities import LinksAccounts
 from ..network.interface import NetworkConnector
 from .types import Command, CommandEvent
 
 
-def account_commands(accounts: AccountLinks, connector: NetworkConnector) -> list[Command]:
+def account_commands(
+    accounts: AccountLinks, puppets: DoublePuppets, connector: NetworkConnector
+) -> list[Command]:
     network = connector.display_name
 
     async def login_command(event: CommandEvent) -> None:
@@ -42,7 +45,58 @@ def account_commands(accounts: AccountLinks, connector: NetworkConnector) -> lis
         else:
             await event.reply(f"Your {network} account {remote} is no longer linked.")
 
+    async def login_matrix_command(event: CommandEvent) -> None:
+        if len(event.args) != 1:
+            await event.reply(f"Usage: {event.processor.usage('login-matrix', False)} <token>")
+            return
+        warning = (
+            " Delete your message with the token now: anyone who can read this room could use it."
+        )
+        if not event.is_management_room:
+            await event.reply("Send login-matrix in your management room, never here." + warning)
+            return
+        try:
+            await puppets.login(event.sender, event.args[0])
+        except PuppetLoginFailed as failure:
+            await event.reply(f"The bridge cannot act as you with that token: {failure}.")
+            return
+        await event.reply(
+            f"What you send from your linked {network} account will appear as your Matrix "
+            "account." + warning
+        )
+
+    async def logout_matrix_command(event: CommandEvent) -> None:
+        if await puppets.logout(event.sender):
+            await event.reply("The bridge forgot your access token.")
+        else:
+            await event.reply("You gave the bridge no access token.")
+
+    async def ping_matrix_command(event: CommandEvent) -> None:
+        await event.reply(await puppets.check(event.sender))
+
     return [
+        Command(
+            "login-matrix",
+            login_matrix_command,
+            "Give the bridge an access token to appear as your Matrix account",
+            PermissionLevel.USER,
+            args="<access token>",
+            section="Account",
+        ),
+        Command(
+            "ping-matrix",
+            ping_matrix_command,
+            "Check that the bridge can act as your Matrix account",
+            PermissionLevel.USER,
+            section="Account",
+        ),
+        Command(
+            "logout-matrix",
+            logout_matrix_command,
+            "Make the bridge forget your access token",
+            PermissionLevel.USER,
+            section="Account",
+        ),
         Command(
             "login",
             login_command,

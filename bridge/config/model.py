@@ -160,6 +160,49 @@ class RelayConfig(_Section):
         return value
 
 
+AS_TOKEN_PREFIX = "as_token:"
+
+
+class DoublePuppetConfig(_Section):
+    # Homeserver URLs by server name, for users of other homeservers (login-matrix).
+    servers: dict[str, str] = Field(default_factory=dict)
+    # By server name: "as_token:<token>" of an appservice whose namespace covers that server's
+    # users, so the bridge may act as any of them without their own token.
+    secrets: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, value: dict[str, str]) -> dict[str, str]:
+        checked: dict[str, str] = {}
+        for name, url in value.items():
+            if not _SERVER_NAME.match(str(name)):
+                raise ValueError(f"{name}: must be a server name such as example.com")
+            try:
+                checked[str(name)] = _http_url(str(url))
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return checked
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, secret in value.items():
+            if not _SERVER_NAME.match(str(name)):
+                raise ValueError(f"{name}: must be a server name such as example.com")
+            token = str(secret).removeprefix(AS_TOKEN_PREFIX)
+            if not str(secret).startswith(AS_TOKEN_PREFIX) or not token.strip():
+                # The key is not said: the value is a secret.
+                raise ValueError(
+                    f"{name}: must be as_token: followed by the as_token of the double "
+                    "puppeting appservice (shared-secret login is not supported)"
+                )
+        return {str(name): str(secret) for name, secret in value.items()}
+
+    def as_token_for(self, server: str) -> str | None:
+        secret = self.secrets.get(server)
+        return secret.removeprefix(AS_TOKEN_PREFIX) if secret is not None else None
+
+
 class BridgeConfig(_Section):
     username_template: str
     alias_template: str
@@ -169,6 +212,7 @@ class BridgeConfig(_Section):
     public_portals: bool = True
     send_room_changes: bool = True
     relay: RelayConfig
+    double_puppet: DoublePuppetConfig = Field(default_factory=DoublePuppetConfig)
     permissions: dict[str, PermissionLevel]
 
     @field_validator("username_template")

@@ -56,6 +56,26 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
             "maybe",
             "homeserver.verify_ssl: Input should be a valid boolean",
         ),
+        (
+            "bridge.double_puppet.secrets",
+            {"example.com": "shared-secret-xyz"},
+            "bridge.double_puppet.secrets: example.com: must be as_token: followed by",
+        ),
+        (
+            "bridge.double_puppet.secrets",
+            {"example.com": "as_token:"},
+            "bridge.double_puppet.secrets: example.com: must be as_token: followed by",
+        ),
+        (
+            "bridge.double_puppet.servers",
+            {"other.org": "other.org"},
+            "bridge.double_puppet.servers: other.org: must be an http:// or https:// URL",
+        ),
+        (
+            "bridge.double_puppet.servers",
+            {"https://other.org": "https://other.org"},
+            "bridge.double_puppet.servers: https://other.org: must be a server name",
+        ),
     ],
 )
 def test_validation_errors_name_the_key(
@@ -65,6 +85,22 @@ def test_validation_errors_name_the_key(
     with pytest.raises(ConfigError) as failure:
         config_file.typed(["telegram"])
     assert expected in str(failure.value)
+
+
+def test_double_puppet_secrets_and_servers(tmp_path: Path) -> None:
+    config = config_with(
+        tmp_path,
+        bridge__double_puppet__secrets={"example.com": "as_token:abc123"},
+        bridge__double_puppet__servers={"other.org": "https://matrix.other.org/"},
+    ).typed(["telegram"])
+    assert config.bridge.double_puppet.as_token_for("example.com") == "abc123"
+    assert config.bridge.double_puppet.as_token_for("other.org") is None
+    assert config.bridge.double_puppet.servers == {"other.org": "https://matrix.other.org"}
+    # A refused secret is not repeated in the error.
+    bad = config_with(tmp_path, bridge__double_puppet__secrets={"example.com": "hunter2-secret"})
+    with pytest.raises(ConfigError) as failure:
+        bad.typed(["telegram"])
+    assert "hunter2-secret" not in str(failure.value)
 
 
 def test_a_missing_key_is_named(tmp_path: Path) -> None:
