@@ -16,6 +16,7 @@ from mautrix.types import RoomID
 from portals.commands import portal_commands
 from portals.context import PortalContext, StartupIds
 from portals.core import BridgeCore
+from portals.direct_chats import DirectChats, direct_commands
 from portals.ephemeral import EphemeralRelay
 from portals.manager import PortalManager
 from portals.read_markers import ReadMarkerRelay
@@ -168,6 +169,10 @@ class Bridge:
         router = self.router = Router(ctx, portals, management.handle)
         for command in portal_commands(portals, self.connector, accounts):
             commands.register(command)
+        direct = DirectChats(matrix, ghosts, users, portals, self.connector)
+        management.on_invite = direct.invited
+        for command in direct_commands(direct, self.connector.display_name):
+            commands.register(command)
 
         def relayed(mxid: str) -> bool:
             return (
@@ -192,6 +197,7 @@ class Bridge:
             self.connector,
             gaps,
             accounts,
+            messages,
             self.ephemeral,
         )
 

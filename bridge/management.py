@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mautrix.errors import MatrixRequestError
@@ -35,6 +36,8 @@ class ManagementRooms:
         self._users = users
         self._commands = commands
         self._network_name = network_name
+        # Told of a user inviting someone other than the bot (a ghost, for a direct chat).
+        self.on_invite: Callable[[str, str, str], Awaitable[None]] | None = None
 
     async def handle(self, event: dict[str, Any]) -> None:
         sender = event.get("sender")
@@ -57,6 +60,8 @@ class ManagementRooms:
         target = event.get("state_key")
         if target == self._config.bot_mxid and membership == "invite":
             await self._invited(sender, room_id, content)
+        elif membership == "invite" and isinstance(target, str) and self.on_invite is not None:
+            await self.on_invite(sender, target, room_id)
         elif (
             target == sender
             and membership in ("leave", "ban")

@@ -10,11 +10,12 @@ from typing import Any
 from bridge.accounts import AccountLinks
 from bridge.config.model import Config
 from bridge.db.inbox import IncomingRemote, MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
+from bridge.db.stores import MessageStore
 from bridge.ghosts import GhostManager
 from bridge.lru import BoundedDict
 from bridge.matrix.gaps import DeliveryGaps
 from bridge.network.events import ChatInfo, RemoteEvent, RemoteUser, encode_event
-from bridge.network.ids import PortalKey, RemoteChatID, RemoteUserID
+from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
 
 from .ephemeral import EphemeralRelay
@@ -38,9 +39,11 @@ class BridgeCore:
         connector: NetworkConnector,
         gaps: DeliveryGaps,
         accounts: AccountLinks,
+        messages: MessageStore,
         ephemeral: Sequence[EphemeralRelay] = (),
     ) -> None:
         self._accounts = accounts
+        self._messages = messages
         self._ephemeral = ephemeral
         self._connector = connector
         self._config = config
@@ -246,6 +249,22 @@ class BridgeCore:
 
     def linked_user(self, user: RemoteUserID) -> str | None:
         return self._accounts.matrix_user_of(user)
+
+    async def direct_receivers(self, chat: RemoteChatID) -> list[str]:
+        held = {
+            receiver: portal_id
+            for receiver, portal_id in self._portals.index.receivers(chat).items()
+            if (entry := self._portals.index.entry(portal_id)) is not None and entry.room_id
+        }
+        if len(held) <= 1:
+            return list(held)
+        latest = await self._messages.latest(list(held.values()))
+        return sorted(held, key=lambda receiver: latest.get(held[receiver], 0), reverse=True)
+
+    async def receiver_of(self, chat: RemoteChatID, message: RemoteMessageID) -> str | None:
+        held = self._portals.index.receivers(chat)
+        found = await self._messages.portals_of_remote(list(held.values()), str(message))
+        return next((receiver for receiver, pid in held.items() if pid in found), None)
 
 
 def _has_identity(event: dict[str, Any]) -> bool:

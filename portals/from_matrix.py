@@ -130,6 +130,21 @@ class FromMatrix:
                 await self._room_changes.rename(portal, sender, "name", content["name"], notify)
             case "m.room.topic" if isinstance(content.get("topic"), str):
                 await self._room_changes.rename(portal, sender, "topic", content["topic"], notify)
+            case "m.room.encryption":
+                network = self._connector.display_name
+                await notify(
+                    "This room is now end-to-end encrypted, and the bridge cannot read encrypted "
+                    f"messages: nothing written here reaches {network} any more (encryption "
+                    "cannot be turned off in a room). For a direct chat, send pm with their "
+                    f"{network} id to the bridge bot for an unencrypted one."
+                )
+            case "m.room.encrypted" if sender not in portal.told_encrypted:
+                portal.told_encrypted.add(sender)
+                network = self._connector.display_name
+                await notify(
+                    f"{sender}, your messages here are encrypted and the bridge cannot read "
+                    f"them: they do not reach {network}."
+                )
             case "m.room.member" if event.get("state_key") == sender:
                 self._senders.remember_name(str(portal.room_id), sender, content)
                 await self._room_changes.announce_membership(portal, event, sender, content)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bridge.network.ids import PortalKey
+from bridge.network.ids import PortalKey, RemoteChatID
 
 
 @dataclass
@@ -21,6 +21,7 @@ class PortalIndex:
         self._entries: dict[int, IndexEntry] = {}
         self._by_key: dict[PortalKey, int] = {}
         self._by_room: dict[str, int] = {}
+        self._receivers: dict[RemoteChatID, dict[str, int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -34,6 +35,11 @@ class PortalIndex:
     def entry(self, portal_id: int) -> IndexEntry | None:
         return self._entries.get(portal_id)
 
+    def receivers(self, chat: RemoteChatID) -> dict[str, int]:
+        """The portals of one remote chat held for particular Matrix users (direct chats
+        through the bot), by that user."""
+        return dict(self._receivers.get(chat, {}))
+
     def with_rooms(self) -> list[tuple[int, IndexEntry]]:
         return [(pid, entry) for pid, entry in self._entries.items() if entry.room_id]
 
@@ -43,9 +49,19 @@ class PortalIndex:
             entry = self._entries[portal_id] = IndexEntry(key)
         else:
             self._by_key.pop(entry.key, None)
+            self._forget_receiver(entry.key, portal_id)
             entry.key = key
         self._by_key[key] = portal_id
+        if key.receiver:
+            self._receivers.setdefault(key.chat_id, {})[key.receiver] = portal_id
         self.set_room(portal_id, room_id)
+
+    def _forget_receiver(self, key: PortalKey, portal_id: int) -> None:
+        held = self._receivers.get(key.chat_id)
+        if held is not None and held.get(key.receiver) == portal_id:
+            del held[key.receiver]
+            if not held:
+                del self._receivers[key.chat_id]
 
     def set_room(self, portal_id: int, room_id: str | None) -> None:
         entry = self._entries[portal_id]
@@ -72,5 +88,6 @@ class PortalIndex:
         for key in (entry.key, *entry.aliases):
             if self._by_key.get(key) == portal_id:
                 del self._by_key[key]
+        self._forget_receiver(entry.key, portal_id)
         if entry.room_id is not None and self._by_room.get(entry.room_id) == portal_id:
             del self._by_room[entry.room_id]

@@ -31,6 +31,8 @@ class PortalState:
     checked_at: int = 0
     # Senders told that their messages are not relayed (bridge.relay.enabled): once a run.
     told_relay_off: set[str] = field(default_factory=set)
+    # Senders told that their encrypted messages cannot be bridged: once a run.
+    told_encrypted: set[str] = field(default_factory=set)
 
     @property
     def record(self) -> PortalRecord:

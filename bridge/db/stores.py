@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .database import Database
@@ -272,6 +272,26 @@ class MessageStore:
         """The message is gone on both sides: its parts are no longer mapped."""
         async with self._db.session() as session:
             await session.execute(delete(Message).where(Message.mxid == mxid))
+
+    async def latest(self, portal_ids: list[int]) -> dict[int, int]:
+        """The newest message map row of each portal (a measure of its last activity)."""
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(Message.portal_id, func.max(Message.id))
+                .where(Message.portal_id.in_(portal_ids))
+                .group_by(Message.portal_id)
+            )
+            return {portal_id: int(latest) for portal_id, latest in rows}
+
+    async def portals_of_remote(self, portal_ids: list[int], remote_id: str) -> list[int]:
+        """Which of these portals bridged the remote message."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Message.portal_id)
+                .where(Message.portal_id.in_(portal_ids), Message.remote_id == remote_id)
+                .distinct()
+            )
+            return list(rows)
 
     async def recent_remote_ids(self, portal_id: int, limit: int = 200) -> list[str]:
         """The remote ids most recently mapped in a portal, newest first."""

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .events import AvatarRef, ChatInfo, RemoteChatCreate, RemoteEvent, RemoteUser
-from .ids import PortalKey, RemoteUserID
+from .ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
 from .outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 
 if TYPE_CHECKING:
@@ -58,6 +58,13 @@ class BridgeContext(Protocol):
 
     def linked_user(self, user: RemoteUserID) -> str | None:
         """The Matrix user linked to a remote account, if any."""
+
+    async def direct_receivers(self, chat: RemoteChatID) -> list[str]:
+        """The Matrix users with a direct chat portal for this remote chat (its portals with
+        a receiver), the one with the most recent message first."""
+
+    async def receiver_of(self, chat: RemoteChatID, message: RemoteMessageID) -> str | None:
+        """The Matrix user whose direct chat portal bridged this message of the chat."""
 
 
 class NetworkConnector(Protocol):

@@ -41,6 +41,14 @@ async def telegram_call(
             f"Telegram's flood limit (it asks to wait {seconds:.0f} s)", retry_after=seconds
         ) from None
     except Forbidden as error:
+        text = error.message.lower()
+        if "bot can't initiate conversation" in text:
+            raise DeliveryError(
+                "they have not started a chat with the bridge bot in Telegram yet: ask them to "
+                "open the bot in Telegram and press Start"
+            ) from None
+        if "bot was blocked by the user" in text:
+            raise DeliveryError("they have blocked the bridge bot in Telegram") from None
         raise DeliveryError(
             f"the bot may not write in this Telegram chat any more ({error.message})"
         ) from None

@@ -45,6 +45,7 @@ from . import ids
 from .bot_commands import BotCommands
 from .calls import telegram_call
 from .config import TelegramConfig, load_config
+from .direct import DirectChats
 from .file_sending import UPLOAD_LIMIT
 from .http import AiohttpRequest
 from .lookup import MessageFinder, Sightings
@@ -71,6 +72,7 @@ class TelegramConnector:
         self._people: People | None = None
         self._translator: UpdateTranslator | None = None
         self._commands: BotCommands | None = None
+        self._direct: DirectChats | None = None
         self._poller: Poller | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._pacer: Pacer | None = None
@@ -133,6 +135,7 @@ class TelegramConnector:
         )
         self._finder = MessageFinder(self._bot, self._pacer, self._sightings, self._intake)
         self._commands = BotCommands(self._bot, self._me, bridge, self._people, self.get_chat_info)
+        self._direct = DirectChats(self._bot, bridge)
         log.info("Connected to Telegram as @%s", self._me.username)
 
     async def start_receiving(self) -> None:
@@ -210,7 +213,10 @@ class TelegramConnector:
                     taken(update.update_id)
                     last = None
                     continue
-            for index, event in enumerate(await self._translator.events(update)):
+            events = await self._translator.events(update)
+            if self._direct is not None and self._direct.is_direct(update):
+                events = await self._direct.route(update, events)
+            for index, event in enumerate(events):
                 batch.append((event, ids.update_key(update.update_id, index)))
             last = update.update_id
         await store_batch()
