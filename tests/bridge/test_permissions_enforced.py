@@ -106,6 +106,7 @@ COMMANDS = {
     "ping-matrix": ("user", "Double puppeting is not set up for you"),
     "logout-matrix": ("user", "You gave the bridge no access token."),
     "bridge": ("user", "Usage: !tg bridge <chat id>"),
+    "pm": ("user", "Usage: !tg pm <FakeNet user id>"),
     "unbridge": ("user", "This room is not bridged."),
     "frobnicate": ("relay", "Unknown command frobnicate."),
 }

@@ -6,7 +6,10 @@ double puppeting a linked user is invited to the chats their account writes in."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from portals.to_matrix_ids import SOURCE_KEY
 from tests.bridge.test_management_room import notice_containing, open_dm
@@ -14,12 +17,33 @@ from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_accounts import ask_for_link, bot_answer, press_start
 from tests.connectors.telegram.test_messages import body_is, sent_texts
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
+from tests.support.bridge_harness import AppserviceSetup
 from tests.support.double_puppet import DoublePuppetSetup
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.synapse import SynapseServer
 from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
+
+
+@pytest.fixture(scope="module")
+def synapse(
+    tmp_path_factory: pytest.TempPathFactory,
+    appservice_setup: AppserviceSetup,
+    double_puppet_setup: DoublePuppetSetup,
+) -> Iterator[SynapseServer]:
+    """A homeserver of this module's own, with the second registration config.example.yaml
+    describes beside the bridge's."""
+    server = SynapseServer(
+        tmp_path_factory.mktemp("synapse-double-puppet"),
+        app_service_config_files=[appservice_setup.registration, double_puppet_setup.registration],
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 async def linked_in_a_group(
