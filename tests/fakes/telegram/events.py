@@ -22,6 +22,8 @@ from .updates import UpdateQueue
 from .world import World
 
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@([A-Za-z0-9_]{3,32}))?(?![A-Za-z0-9_])")
+# What t.me/<bot>?start=<payload> carries: up to 64 of these characters.
+_START_PAYLOAD_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Simulation(World):
@@ -128,6 +130,23 @@ class Simulation(World):
             thread_id=thread_id,
             **self._text_fields(text, html, entities),
         )
+
+    def inject_start(self, user: FakeUser, payload: str | None = None) -> dict[str, Any]:
+        """The user presses Start in the bot's private chat, maybe having opened the deep link
+        https://t.me/<bot>?start=<payload>: a "/start [payload]" message whose bot_command entity
+        covers /start. The private chat comes to exist. For a user who had blocked the bot the
+        button is Restart, which unblocks it: a my_chat_member update (kicked -> member) first."""
+        if user.is_bot:
+            raise ValueError("bots can't start bots")
+        if payload is not None and not _START_PAYLOAD_RE.fullmatch(payload):
+            raise ValueError("a start payload is 1-64 characters of A-Z, a-z, 0-9, _ and -")
+        chat = self.private_chat(user)
+        if user.blocked_bot:
+            user.blocked_bot = False
+            self.member_changed(chat, self.bot, user, Member("kicked"), Member("member"))
+        text = "/start" if payload is None else f"/start {payload}"
+        command = {"type": "bot_command", "offset": 0, "length": len("/start")}
+        return self.inject_text(chat, user, text, entities=[command])
 
     def inject_channel_post(
         self,
