@@ -118,6 +118,41 @@ async def test_injected_message_arrives_and_offset_confirms_it(
     assert last.message.message_id == third["message_id"]
 
 
+async def test_start_through_a_deep_link_opens_the_private_chat(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+) -> None:
+    stranger = fake_telegram.add_user("Stranger", started_bot=False)
+    with pytest.raises(Forbidden, match=r"can't initiate conversation with a user"):
+        await bot.send_message(stranger.id, "hello?")
+    with pytest.raises(ValueError, match=r"start payload"):
+        fake_telegram.inject_start(stranger, "not allowed!")  # t.me links take [A-Za-z0-9_-]
+
+    fake_telegram.inject_start(stranger, "invite-42_x")
+    [update] = await bot.get_updates()
+    message = update.message
+    assert message is not None
+    assert message.text == "/start invite-42_x"
+    assert message.chat.type == "private"
+    assert message.chat.id == message.from_user.id == stranger.id  # type: ignore[union-attr]
+    assert message.parse_entities(["bot_command"]) == {message.entities[0]: "/start"}
+    assert stranger.started_bot
+    await bot.send_message(stranger.id, "welcome")  # the chat exists now
+    assert [s.text for s in fake_telegram.sent_to(stranger)] == ["welcome"]
+
+    # Restart after blocking the bot: unblocked (my_chat_member), then a bare /start.
+    stranger.blocked_bot = True
+    fake_telegram.inject_start(stranger)
+    unblocked, start = await bot.get_updates(offset=update.update_id + 1)
+    assert unblocked.my_chat_member is not None
+    assert unblocked.my_chat_member.old_chat_member.status == "kicked"
+    assert unblocked.my_chat_member.new_chat_member.status == "member"
+    assert start.message is not None
+    assert start.message.text == "/start"
+    assert start.message.entities[0].length == 6
+    assert not stranger.blocked_bot
+
+
 async def test_long_poll_returns_when_an_update_arrives_or_after_the_timeout(
     fake_telegram: FakeTelegram,  # noqa: F811
     bot: telegram.Bot,

@@ -17,11 +17,12 @@ from .params import UploadedFile
 from .records import Call, Violation
 from .schema import Issue, Schema, load_schema
 from .server import FakeTelegram
-from .state import FakeChat, FakeUser, Member, Photo, Sent, StoredFile
+from .state import BusinessConnection, FakeChat, FakeUser, Member, Photo, Sent, StoredFile
 from .updates import Poll, UpdateQueue
 
 __all__ = [
     "ApiError",
+    "BusinessConnection",
     "Call",
     "FakeChat",
     "FakeTelegram",

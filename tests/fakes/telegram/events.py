@@ -16,12 +16,20 @@ from typing import Any
 from .formatting import fix_text
 from .html_parser import parse_telegram_html
 from .messages import is_service, new_message, reply_snapshot, resolve_mentions, set_text
-from .objects import chat_member_object, chat_object, photo_object, user_object
-from .state import FakeChat, FakeUser, Member
+from .objects import (
+    business_connection_object,
+    chat_member_object,
+    chat_object,
+    photo_object,
+    user_object,
+)
+from .state import BusinessConnection, FakeChat, FakeUser, Member
 from .updates import UpdateQueue
 from .world import World
 
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@([A-Za-z0-9_]{3,32}))?(?![A-Za-z0-9_])")
+# What t.me/<bot>?start=<payload> carries: up to 64 of these characters.
+_START_PAYLOAD_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Simulation(World):
@@ -129,6 +137,23 @@ class Simulation(World):
             **self._text_fields(text, html, entities),
         )
 
+    def inject_start(self, user: FakeUser, payload: str | None = None) -> dict[str, Any]:
+        """The user presses Start in the bot's private chat, maybe having opened the deep link
+        https://t.me/<bot>?start=<payload>: a "/start [payload]" message whose bot_command entity
+        covers /start. The private chat comes to exist. For a user who had blocked the bot the
+        button is Restart, which unblocks it: a my_chat_member update (kicked -> member) first."""
+        if user.is_bot:
+            raise ValueError("bots can't start bots")
+        if payload is not None and not _START_PAYLOAD_RE.fullmatch(payload):
+            raise ValueError("a start payload is 1-64 characters of A-Z, a-z, 0-9, _ and -")
+        chat = self.private_chat(user)
+        if user.blocked_bot:
+            user.blocked_bot = False
+            self.member_changed(chat, self.bot, user, Member("kicked"), Member("member"))
+        text = "/start" if payload is None else f"/start {payload}"
+        command = {"type": "bot_command", "offset": 0, "length": len("/start")}
+        return self.inject_text(chat, user, text, entities=[command])
+
     def inject_channel_post(
         self,
         chat: FakeChat,
@@ -205,13 +230,22 @@ class Simulation(World):
     ) -> dict[str, Any]:
         """A user (or channel) edits the text or caption of an existing message."""
         message = chat.messages[message_id]
+        self._replace_text(message, text, html, entities)
+        self._deliver_message(chat, message, edited=True)
+        return message
+
+    def _replace_text(
+        self,
+        message: dict[str, Any],
+        text: str | None,
+        html: str | None,
+        entities: list[dict[str, Any]] | None,
+    ) -> None:
         caption = "text" not in message
         for key in ("text", "entities", "caption", "caption_entities"):
             message.pop(key, None)
         message.update(self._text_fields(text, html, entities, caption=caption))
         message["edit_date"] = self.now()
-        self._deliver_message(chat, message, edited=True)
-        return message
 
     def _text_fields(
         self,
@@ -344,6 +378,91 @@ class Simulation(World):
         chat.migrated_to = new.id
         self.inject_message(new, by, migrate_from_chat_id=chat.id)
         return new
+
+    # -- Telegram Business -----------------------------------------------------------------------
+
+    def inject_business_connection(
+        self,
+        user: FakeUser,
+        *,
+        rights: dict[str, bool] | None = None,
+        enabled: bool = True,
+    ) -> BusinessConnection:
+        """The user connects the bot to their business account, or changes that connection
+        (new rights; enabled=False when they pause or disconnect the bot): a business_connection
+        update, with the same connection id each time. See add_business_connection."""
+        connection = self.add_business_connection(user, rights=rights, enabled=enabled)
+        self.updates.push("business_connection", business_connection_object(connection))
+        return connection
+
+    def _deliver_business(
+        self, connection: BusinessConnection, kind: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Telegram tells a disabled connection's bot nothing about the account's chats."""
+        if not connection.is_enabled:
+            return None
+        return self.updates.push(kind, payload)
+
+    def inject_business_message(
+        self,
+        connection: BusinessConnection,
+        contact: FakeUser,
+        text: str | None = None,
+        *,
+        html: str | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        from_owner: bool = False,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """A message in the business account's chat with a contact, written by the contact or
+        (from_owner) by the business user: a business_message update while the connection is
+        enabled. A contact's message opens the 24 hours in which the bot may reply."""
+        chat = self.business_chat(connection, contact)
+        message = new_message(self, chat, connection.user if from_owner else contact)
+        message["business_connection_id"] = connection.id
+        if reply_to is not None:
+            message["reply_to_message"] = reply_snapshot(chat.messages[reply_to])
+        message.update(self._text_fields(text, html, entities))
+        if not from_owner:
+            connection.last_incoming[contact.id] = message["date"]
+        self._deliver_business(connection, "business_message", message)
+        return message
+
+    def inject_business_edit(
+        self,
+        connection: BusinessConnection,
+        contact: FakeUser,
+        message_id: int,
+        text: str | None = None,
+        *,
+        html: str | None = None,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The author (contact or business user) edits a message of a business chat: an
+        edited_business_message update while the connection is enabled."""
+        message = self.business_chat(connection, contact).messages[message_id]
+        self._replace_text(message, text, html, entities)
+        self._deliver_business(connection, "edited_business_message", message)
+        return message
+
+    def inject_business_deletion(
+        self, connection: BusinessConnection, contact: FakeUser, message_ids: Sequence[int]
+    ) -> dict[str, Any]:
+        """Messages of a business chat are deleted (by either side): deleted_business_messages.
+        Returns the update (or, if the bot does not receive it, {"deleted_business_messages":
+        payload})."""
+        chat = self.business_chat(connection, contact)
+        missing = [i for i in message_ids if i not in chat.messages]
+        if missing:
+            raise ValueError(f"no messages {missing} in the business chat with {contact.id}")
+        self.forget_messages(chat, message_ids)
+        payload = {
+            "business_connection_id": connection.id,
+            "chat": chat_object(chat),
+            "message_ids": list(message_ids),
+        }
+        update = self._deliver_business(connection, "deleted_business_messages", payload)
+        return update or {"deleted_business_messages": payload}
 
     # -- reactions and raw updates -----------------------------------------------------------------
 

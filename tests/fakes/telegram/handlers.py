@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import methods_bot, methods_chats, methods_media, methods_messages
+from . import methods_bot, methods_business, methods_chats, methods_media, methods_messages
 from .events import Simulation
 
 Handler = Callable[[Simulation, dict[str, Any]], Awaitable[Any]]
@@ -38,5 +38,8 @@ HANDLERS: dict[str, Handler] = {
     "leaveChat": methods_chats.leave_chat,
     "getFile": methods_media.get_file,
     "getUserProfilePhotos": methods_media.get_user_profile_photos,
+    "getBusinessConnection": methods_business.get_business_connection,
+    "readBusinessMessage": methods_business.read_business_message,
+    "deleteBusinessMessages": methods_business.delete_business_messages,
     **{name: methods_media.media_sender(name) for name in methods_media.MEDIA_METHODS},
 }

@@ -22,7 +22,7 @@ async def get_me(sim: Simulation, p: Params) -> Any:
         can_join_groups=sim.can_join_groups,
         can_read_all_group_messages=sim.can_read_all_group_messages,
         supports_inline_queries=sim.supports_inline_queries,
-        can_connect_to_business=False,
+        can_connect_to_business=sim.can_connect_to_business,
         has_main_web_app=False,
     )
     return me

@@ -10,7 +10,7 @@ import mimetypes
 from collections.abc import Callable
 from typing import Any
 
-from .access import Access, check_can_send, resolve_chat
+from .business import send_target
 from .errors import bad_request
 from .events import Simulation
 from .images import image_size
@@ -141,13 +141,12 @@ def media_sender(method: str) -> Callable[[Simulation, Params], Any]:
     parameter, permission, build = _MEDIA[method]
 
     async def send(sim: Simulation, p: Params) -> Any:
-        chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
-        check_can_send(sim, chat, permission)
+        chat, connection = send_target(sim, p, permission)
         thread_of(chat, p.get("message_thread_id"))
         caption = caption_fields(p) if method != "sendSticker" else {}
         reply = reply_fields(chat, p.get("reply_parameters"))
         content = {**build(sim, p, p[parameter]), **caption}
-        return post(sim, method, p, chat, content, reply)
+        return post(sim, method, p, chat, content, reply, connection)
 
     return send
 

@@ -1,19 +1,21 @@
 """sendMessage, sendLocation, editMessageText, editMessageCaption, deleteMessage and
 setMessageReaction, and the pieces every sending method shares (threads, replies, length
-limits, recording what was sent)."""
+limits, recording what was sent, acting for a business account)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .access import Access, check_can_send, resolve_chat, resolve_message
+from .business import business_chat_of, business_message_to_edit, send_target
 from .errors import NotModelled, bad_request
 from .events import Simulation
 from .formatting import format_text
 from .html_parser import utf16_len
 from .messages import is_service, new_message, reply_snapshot, resolve_mentions, set_text
+from .objects import user_object
 from .schema import load_schema
-from .state import FakeChat, Sent
+from .state import BusinessConnection, FakeChat, Sent
 
 Params = dict[str, Any]
 
@@ -72,12 +74,23 @@ def caption_fields(p: Params) -> Params:
 
 
 def post(
-    sim: Simulation, method: str, p: Params, chat: FakeChat, content: Params, reply: Params
+    sim: Simulation,
+    method: str,
+    p: Params,
+    chat: FakeChat,
+    content: Params,
+    reply: Params,
+    connection: BusinessConnection | None = None,
 ) -> dict[str, Any]:
-    """Create, store and record a message the bot sends."""
+    """Create, store and record a message the bot sends (for a business account: as the
+    business user, naming the bot as sender_business_bot)."""
     thread_id = thread_of(chat, p.get("message_thread_id"))
     signature = sim.bot.first_name if chat.type == "channel" and chat.sign_messages else None
-    message = new_message(sim, chat, sim.bot, thread_id=thread_id, author_signature=signature)
+    sender = sim.bot if connection is None else connection.user
+    message = new_message(sim, chat, sender, thread_id=thread_id, author_signature=signature)
+    if connection is not None:
+        message["business_connection_id"] = connection.id
+        message["sender_business_bot"] = user_object(sim.bot)
     message.update(reply)
     for key in ("entities", "caption_entities"):
         if key in content:
@@ -87,13 +100,18 @@ def post(
     if isinstance(markup, dict) and "inline_keyboard" in markup:
         message["reply_markup"] = markup
     chat.outgoing.add(message["message_id"])
-    sim.sent.append(Sent(method, chat.id, message["message_id"], p, message))
+    record = Sent(method, chat.id, message["message_id"], p, message)
+    sim.sent.append(record)
+    if connection is not None:
+        record.business_connection_id = connection.id
+        # Bot authors report Telegram echoing the bot's own business sends as business_message
+        # (told apart by sender_business_bot); not verified against Telegram itself.
+        sim.updates.push("business_message", message)
     return message
 
 
 async def send_message(sim: Simulation, p: Params) -> Any:
-    chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
-    check_can_send(sim, chat)
+    chat, connection = send_target(sim, p)
     thread_of(chat, p.get("message_thread_id"))
     text, entities = _message_text(p)
     reply = reply_fields(chat, p.get("reply_parameters"))
@@ -101,13 +119,12 @@ async def send_message(sim: Simulation, p: Params) -> Any:
     set_text(content, text, entities)
     if p.get("link_preview_options"):
         content["link_preview_options"] = p["link_preview_options"]
-    return post(sim, "sendMessage", p, chat, content, reply)
+    return post(sim, "sendMessage", p, chat, content, reply, connection)
 
 
 async def send_location(sim: Simulation, p: Params) -> Any:
     """A point on the map (live locations are not modelled: live_period is refused)."""
-    chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
-    check_can_send(sim, chat)
+    chat, connection = send_target(sim, p)
     if p.get("live_period"):
         raise NotModelled("live locations")
     latitude, longitude = p["latitude"], p["longitude"]
@@ -115,14 +132,20 @@ async def send_location(sim: Simulation, p: Params) -> Any:
         raise bad_request("wrong latitude or longitude specified")
     reply = reply_fields(chat, p.get("reply_parameters"))
     content: Params = {"location": {"latitude": latitude, "longitude": longitude}}
-    return post(sim, "sendLocation", p, chat, content, reply)
+    return post(sim, "sendLocation", p, chat, content, reply, connection)
 
 
 async def send_chat_action(sim: Simulation, p: Params) -> Any:
-    chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
-    check_can_send(sim, chat)
+    # The server reads the action before it looks at the chat.
     if p["action"] not in load_schema().chat_actions():
         raise bad_request("wrong parameter action in request")
+    if p.get("business_connection_id"):
+        # Modelled: typing counts as replying (can_reply, the 24-hour window).
+        connection, chat = business_chat_of(sim, p, "can_reply")
+        sim.business_chat_actions.append((connection.id, chat.id, p["action"], sim.now()))
+        return True
+    chat = resolve_chat(sim, p["chat_id"], Access.WRITE)
+    check_can_send(sim, chat)
     sim.chat_actions.append((chat.id, p["action"], sim.now()))
     return True
 
@@ -136,9 +159,12 @@ def _message_text(p: Params) -> tuple[str, list[dict[str, Any]]]:
     return text, entities
 
 
-async def edit_message_text(sim: Simulation, p: Params) -> Any:
+def _message_to_edit(sim: Simulation, p: Params) -> dict[str, Any]:
+    """The message an edit names: one the bot sent, or one of a business account's."""
     if "inline_message_id" in p:
         raise NotModelled("inline messages")
+    if p.get("business_connection_id"):
+        return business_message_to_edit(sim, p)
     if "chat_id" not in p:
         raise bad_request("chat_id is empty")
     chat, message = resolve_message(
@@ -146,6 +172,18 @@ async def edit_message_text(sim: Simulation, p: Params) -> Any:
     )
     if message["message_id"] not in chat.outgoing:
         raise bad_request("message can't be edited")
+    return message
+
+
+def _keep_version(sim: Simulation, message: dict[str, Any]) -> None:
+    """Remember the version an edit replaces (for messages the bot sent)."""
+    record = next((s for s in sim.sent if s.message is message), None)
+    if record is not None:
+        record.edits.append(dict(message))
+
+
+async def edit_message_text(sim: Simulation, p: Params) -> Any:
+    message = _message_to_edit(sim, p)
     if "text" not in message:
         raise bad_request("there is no text in the message to edit")
     text, entities = _message_text(p)
@@ -157,8 +195,7 @@ async def edit_message_text(sim: Simulation, p: Params) -> Any:
         and markup == message.get("reply_markup")
     ):
         raise bad_request(NOT_MODIFIED)
-    record = next(s for s in sim.sent if s.message is message)
-    record.edits.append({k: v for k, v in message.items()})
+    _keep_version(sim, message)
     set_text(message, text, entities)
     if markup is None:
         message.pop("reply_markup", None)
@@ -176,15 +213,7 @@ _CAPTIONED = ("photo", "video", "animation", "audio", "document", "voice", "paid
 async def edit_message_caption(sim: Simulation, p: Params) -> Any:
     """Only the bot's own messages that carry a file; the same caption again is "not
     modified"."""
-    if "inline_message_id" in p:
-        raise NotModelled("inline messages")
-    if "chat_id" not in p:
-        raise bad_request("chat_id is empty")
-    chat, message = resolve_message(
-        sim, p["chat_id"], p.get("message_id"), Access.EDIT, "message to edit"
-    )
-    if message["message_id"] not in chat.outgoing:
-        raise bad_request("message can't be edited")
+    message = _message_to_edit(sim, p)
     if not any(kind in message for kind in _CAPTIONED):
         raise bad_request("there is no caption in the message to edit")
     fields = caption_fields(p)
@@ -195,8 +224,7 @@ async def edit_message_caption(sim: Simulation, p: Params) -> Any:
         "caption_entities", []
     ) == message.get("caption_entities", []):
         raise bad_request(NOT_MODIFIED)
-    record = next(s for s in sim.sent if s.message is message)
-    record.edits.append({k: v for k, v in message.items()})
+    _keep_version(sim, message)
     message.pop("caption", None)
     message.pop("caption_entities", None)
     message.update(fields)
@@ -206,20 +234,11 @@ async def edit_message_caption(sim: Simulation, p: Params) -> Any:
 
 async def edit_message_reply_markup(sim: Simulation, p: Params) -> Any:
     """Only the bot's own messages; the same markup again is "not modified", as for text."""
-    if "inline_message_id" in p:
-        raise NotModelled("inline messages")
-    if "chat_id" not in p:
-        raise bad_request("chat_id is empty")
-    chat, message = resolve_message(
-        sim, p["chat_id"], p.get("message_id"), Access.EDIT, "message to edit"
-    )
-    if message["message_id"] not in chat.outgoing:
-        raise bad_request("message can't be edited")
+    message = _message_to_edit(sim, p)
     markup = p.get("reply_markup")
     if markup == message.get("reply_markup"):
         raise bad_request(NOT_MODIFIED)
-    record = next(s for s in sim.sent if s.message is message)
-    record.edits.append({k: v for k, v in message.items()})
+    _keep_version(sim, message)
     if markup is None:
         message.pop("reply_markup", None)
     else:
@@ -234,11 +253,8 @@ async def delete_message(sim: Simulation, p: Params) -> Any:
     )
     if not _can_delete(sim, chat, message):
         raise bad_request("message can't be deleted")
-    del chat.messages[message["message_id"]]
+    sim.forget_messages(chat, [message["message_id"]])
     sim.deleted.append((chat.id, message["message_id"]))
-    for record in sim.sent:
-        if record.message is message:
-            record.deleted = True
     return True
 
 

@@ -11,6 +11,7 @@ from .state import (
     GROUP_ADMIN_RIGHTS,
     PERMISSIONS,
     SUPERGROUP_ADMIN_RIGHTS,
+    BusinessConnection,
     FakeChat,
     FakeUser,
     Member,
@@ -143,3 +144,17 @@ def chat_member_object(chat: FakeChat, user: FakeUser, member: Member) -> dict[s
     if member.custom_title and member.status in ("creator", "administrator"):
         result["custom_title"] = member.custom_title
     return result
+
+
+def business_connection_object(connection: BusinessConnection) -> dict[str, Any]:
+    """BusinessConnection as the official server writes it: rights always present, listing only
+    the rights granted. (It also writes a deprecated top-level can_reply, which the schema no
+    longer has, so the fake leaves it out.)"""
+    return {
+        "id": connection.id,
+        "user": user_object(connection.user),
+        "user_chat_id": connection.user.id,
+        "date": connection.date,
+        "rights": {name: True for name, granted in connection.rights.items() if granted},
+        "is_enabled": connection.is_enabled,
+    }

@@ -44,6 +44,7 @@ class FakeTelegram(Simulation):
         can_join_groups: bool = True,
         can_read_all_group_messages: bool = False,
         supports_inline_queries: bool = False,
+        can_connect_to_business: bool = False,
         first_update_id: int = 100_000_001,
         schema: Schema | None = None,
         id_base: int = 0,
@@ -56,6 +57,7 @@ class FakeTelegram(Simulation):
             can_join_groups=can_join_groups,
             can_read_all_group_messages=can_read_all_group_messages,
             supports_inline_queries=supports_inline_queries,
+            can_connect_to_business=can_connect_to_business,
             id_base=id_base,
         )
         self.schema = schema or load_schema()

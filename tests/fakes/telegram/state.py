@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,11 +116,16 @@ class FakeChat:
     migrated_to: int | None = None
     migrated_from: int | None = None
     next_message_id: int = 1
+    # A business account's chats share its account-wide message ids (deleteBusinessMessages
+    # names messages by id alone).
+    id_source: Iterator[int] | None = field(default=None, repr=False)
 
     def member(self, user_id: int) -> Member:
         return self.members.get(user_id) or Member("left")
 
     def allocate_message_id(self) -> int:
+        if self.id_source is not None:
+            return next(self.id_source)
         message_id = self.next_message_id
         self.next_message_id += 1
         return message_id
@@ -135,6 +142,7 @@ class Sent:
     message: dict[str, Any]
     edits: list[dict[str, Any]] = field(default_factory=list)  # earlier versions, oldest first
     deleted: bool = False
+    business_connection_id: str | None = None  # sent on behalf of a business account
 
     @property
     def text(self) -> str | None:
@@ -145,3 +153,21 @@ class Sent:
     def entities(self) -> list[dict[str, Any]]:
         value = self.message.get("entities", self.message.get("caption_entities", []))
         return list(value) if isinstance(value, list) else []
+
+
+@dataclass
+class BusinessConnection:
+    """A user's connection of the bot to their business account: one per user, whose id stays
+    the same when the user changes the rights or disables the bot."""
+
+    id: str
+    user: FakeUser
+    date: int
+    rights: dict[str, bool]  # BusinessBotRights; missing names are False
+    is_enabled: bool = True
+    last_incoming: dict[int, int] = field(default_factory=dict)  # contact id -> when they wrote
+    read_up_to: dict[int, int] = field(default_factory=dict)  # contact id -> id the bot read to
+    message_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def right(self, name: str) -> bool:
+        return self.rights.get(name, False)

@@ -11,10 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from .images import image_size
+from .schema import load_schema
 from .state import (
     ALL_ADMIN_RIGHTS,
     PERMISSIONS,
     STATUSES,
+    BusinessConnection,
     FakeChat,
     FakeUser,
     Member,
@@ -48,12 +50,14 @@ class World:
         can_join_groups: bool,
         can_read_all_group_messages: bool,
         supports_inline_queries: bool,
+        can_connect_to_business: bool = False,
         id_base: int = 0,
     ) -> None:
         self.bot = FakeUser(bot_id, bot_first_name, username=bot_username, is_bot=True)
         self.can_join_groups = can_join_groups
         self.can_read_all_group_messages = can_read_all_group_messages
         self.supports_inline_queries = supports_inline_queries
+        self.can_connect_to_business = can_connect_to_business  # Business Mode in @BotFather
         self.users: dict[int, FakeUser] = {bot_id: self.bot}
         self.chats: dict[int, FakeChat] = {}
         self.files: dict[str, StoredFile] = {}
@@ -66,6 +70,13 @@ class World:
         # The bot's chat actions (chat id, action, when), oldest first.
         self.chat_actions: list[tuple[int, str, int]] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.business_connections: dict[str, BusinessConnection] = {}
+        # A business account's chat with a contact has the contact's id, as the bot's own private
+        # chat with that contact does: hence the key (connection id, contact id).
+        self.business_chats: dict[tuple[str, int], FakeChat] = {}
+        # The bot's chat actions on behalf of business accounts (connection id, chat id, action,
+        # when), oldest first.
+        self.business_chat_actions: list[tuple[str, int, str, int]] = []
         self.clock_offset = 0.0
         self.closed = False  # close was called
         self.logged_out = False  # logOut was called
@@ -74,6 +85,8 @@ class World:
         self._group_ids = itertools.count(4_000_000_001 + id_base)
         self._channel_ids = itertools.count(2_000_000_001 + id_base)
         self._file_numbers = itertools.count(1)
+        self._id_base = id_base
+        self._connection_numbers = itertools.count(1)
 
     # -- clock -----------------------------------------------------------------------------------
 
@@ -242,6 +255,76 @@ class World:
             )
         return self.chats.get(chat_id)
 
+    # -- Telegram Business -----------------------------------------------------------------------
+
+    def add_business_connection(
+        self,
+        user: FakeUser,
+        *,
+        rights: dict[str, bool] | None = None,
+        enabled: bool = True,
+    ) -> BusinessConnection:
+        """The user connects the bot to their business account, or sets that connection anew
+        (same id; rights=None keeps the rights it had, `enabled` is always set). A new
+        connection without rights gets can_reply only. Raises ValueError where Telegram would
+        refuse the user: no Premium (PREMIUM_ACCOUNT_REQUIRED) or a bot without Business Mode
+        (BOT_BUSINESS_MISSING)."""
+        if user.is_bot:
+            raise ValueError("bots have no business accounts")
+        if not user.is_premium:
+            raise ValueError("PREMIUM_ACCOUNT_REQUIRED: only Premium users can connect a bot")
+        if not self.can_connect_to_business:
+            raise ValueError("BOT_BUSINESS_MISSING: the bot has no Business Mode")
+        if rights is not None:
+            rights = _checked(rights, load_schema().fields("BusinessBotRights"))
+        connection = self.business_connection_of(user)
+        if connection is None:
+            number = next(self._connection_numbers)
+            digest = hashlib.sha256(f"business:{self._id_base}:{number}".encode()).digest()
+            connection = BusinessConnection(
+                id=base64.urlsafe_b64encode(digest).decode().rstrip("=")[:24],
+                user=user,
+                date=self.now(),
+                rights={"can_reply": True} if rights is None else rights,
+                is_enabled=enabled,
+            )
+            self.business_connections[connection.id] = connection
+            self.users.setdefault(user.id, user)
+        else:
+            if rights is not None:
+                connection.rights = rights
+            connection.is_enabled = enabled
+        return connection
+
+    def business_connection_of(self, user: FakeUser) -> BusinessConnection | None:
+        return next((c for c in self.business_connections.values() if c.user.id == user.id), None)
+
+    def business_chat(self, connection: BusinessConnection, contact: FakeUser) -> FakeChat:
+        """The business account's private chat with a contact (created when first asked for);
+        the bot sees it with the contact's id as chat id."""
+        if contact.id == connection.user.id or contact.is_bot:
+            raise ValueError("a business chat is with another, human, user")
+        key = (connection.id, contact.id)
+        chat = self.business_chats.get(key)
+        if chat is None:
+            chat = FakeChat(contact.id, "private", user=contact, id_source=connection.message_ids)
+            chat.members = {contact.id: Member("member"), connection.user.id: Member("member")}
+            self.business_chats[key] = chat
+            self.users.setdefault(contact.id, contact)
+        return chat
+
+    def business_sent(
+        self, connection: BusinessConnection, contact: FakeUser | None = None
+    ) -> list[Sent]:
+        """Messages the bot sent on behalf of a business account (to one contact, or all),
+        oldest first, deleted ones included."""
+        return [
+            s
+            for s in self.sent
+            if s.business_connection_id == connection.id
+            and (contact is None or s.chat_id == contact.id)
+        ]
+
     # -- files -----------------------------------------------------------------------------------
 
     def store_file(
@@ -310,14 +393,26 @@ class World:
     # -- inspection ------------------------------------------------------------------------------
 
     def sent_to(self, chat: FakeChat | FakeUser | int | None = None) -> list[Sent]:
-        """Messages the bot sent (all, or to one chat; a user means the private chat), oldest
-        first, deleted ones included."""
+        """Messages the bot sent in its own chats (all, or to one chat; a user means the private
+        chat), oldest first, deleted ones included; business_sent lists the others."""
         chat_id = chat.id if isinstance(chat, FakeChat | FakeUser) else chat
-        return [s for s in self.sent if chat_id is None or s.chat_id == chat_id]
+        return [
+            s
+            for s in self.sent
+            if s.business_connection_id is None and (chat_id is None or s.chat_id == chat_id)
+        ]
 
     def message(self, chat: FakeChat | int, message_id: int) -> dict[str, Any] | None:
         chat_obj = chat if isinstance(chat, FakeChat) else self.chats[chat]
         return chat_obj.messages.get(message_id)
+
+    def forget_messages(self, chat: FakeChat, message_ids: Iterable[int]) -> None:
+        """Deleted messages leave the chat; records of the bot's own ones are marked deleted
+        (matched by the message itself: a business chat shares its id with a bot chat)."""
+        gone = [chat.messages.pop(i) for i in message_ids if i in chat.messages]
+        for record in self.sent:
+            if any(record.message is message for message in gone):
+                record.deleted = True
 
     def file_bytes(self, file_id: str) -> bytes:
         return self.files[file_id].data
