@@ -34,12 +34,7 @@ async def ask_for_link(user: MatrixTestClient, room_id: str) -> str:
 
 def press_start(fake: FakeTelegram, user: FakeUser, token: str) -> None:
     """The Telegram user opens the deep link and presses Start."""
-    fake.inject_text(
-        fake.private_chat(user),
-        user,
-        f"/start {token}",
-        entities=[{"type": "bot_command", "offset": 0, "length": 6}],
-    )
+    fake.inject_start(user, token)
 
 
 async def bot_answer(fake: FakeTelegram, user: FakeUser, count: int) -> str:
@@ -97,7 +92,7 @@ async def test_linking_with_valid_reused_unknown_and_expired_tokens(
     # The same link again, by anyone: refused with the reason, nothing changes.
     press_start(fake_telegram, mallory, token)
     assert "used already" in await bot_answer(fake_telegram, mallory, 1)
-    press_start(fake_telegram, mallory, "not-a-token-at-all")
+    press_start(fake_telegram, mallory, "not-a-token-at-all")  # a valid start parameter
     assert "not known" in await bot_answer(fake_telegram, mallory, 2)
     late = await ask_for_link(user, dm)
     await expire(running, late)
@@ -105,7 +100,7 @@ async def test_linking_with_valid_reused_unknown_and_expired_tokens(
     assert "expired" in await bot_answer(fake_telegram, mallory, 3)
     assert f"Alice ({alice.id})" in await ping(user, dm)
     # /start without a token says what the bot is, and the link.
-    fake_telegram.inject_text(fake_telegram.private_chat(alice), alice, "/start")
+    fake_telegram.inject_start(alice)
     assert f"linked to the Matrix user {user.user_id}" in await bot_answer(fake_telegram, alice, 2)
 
     # login elsewhere than the management room gives no link (anyone there could take it).
