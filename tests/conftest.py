@@ -44,8 +44,9 @@ def double_puppet_setup(tmp_path_factory: pytest.TempPathFactory) -> DoublePuppe
 def synapse_appservice_files(appservice_setup: AppserviceSetup) -> list[Path]:
     # The double puppeting registration is loaded only by the homeserver of the tests that
     # need it (tests/connectors/telegram/test_double_puppet.py): Synapse numbers transactions
-    # in one sequence across appservices, so a second registration makes the bridge's
-    # transaction ids skip, which bridge/matrix/gaps.py takes for delivery gaps.
+    # in one sequence across appservices, so beside a second registration the bridge's ids
+    # skip; bridge/matrix/gaps.py then tells a gap only by the silence before a skip, which a
+    # slow test machine could imitate in the tests that count the homeserver's requests.
     return [appservice_setup.registration]
 
 

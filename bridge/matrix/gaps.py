@@ -1,32 +1,43 @@
 """Noticing when the homeserver's deliveries may have left a gap.
 
-Synapse numbers its transactions to an appservice 1, 2, 3, ... A transaction it stranded while
-recovering from a failed delivery arrives late, after newer ones; ids restart after a Synapse
-restart (on SQLite); and whatever was sent while the bridge was down may come in any order.
+Synapse numbers transactions in one sequence for all its appservices, so the ids one bridge
+sees grow but skip whatever went to the others (every event for a double puppeting
+registration, say). A transaction it stranded while recovering from a failed delivery arrives
+late, after newer ones; ids restart after a Synapse restart (on SQLite); and whatever was sent
+while the bridge was down may come in any order. A failed delivery is retried after a backoff
+of at least two seconds, so a skip that follows a silence that long may hide a stranded
+transaction, while a skip within a steady flow is only the other appservices' share.
 
 Each such irregularity starts a gap at the next event the bridge stores: what is missing lies
 before that event. A portal that has not looked at its room's timeline from an event at or past
 a gap's start looks before relaying its next message past it (looking from an older event would
 not see what is missing after it). A start of the bridge counts twice: events stored before it
 (anything may have been missed before them) and the first events after it. In the steady state
-(each transaction one past the last) nothing is looked up.
+(transactions in order, without a silence before a skip) nothing is looked up.
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 
 log = logging.getLogger("bridge.matrix.gaps")
 
+# Seconds without a transaction after which a skip in the ids may hide a stranded one:
+# Synapse retries a failed delivery after 2 s at the soonest.
+RETRY_SILENCE = 1.5
 # Gap starts remembered (a homeserver without numbered transactions opens one per transaction).
 MAX_STARTS = 1000
 
 
 class DeliveryGaps:
-    def __init__(self, first_new_id: int = 1) -> None:
+    def __init__(self, first_new_id: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         """``first_new_id``: the first inbox id this run stores."""
+        self._clock = clock
+        self._last_seen = clock()
         self._starts: deque[int] = deque([1, first_new_id], maxlen=MAX_STARTS)
         self._next_id = first_new_id
         self._last: int | None = None
@@ -52,12 +63,16 @@ class DeliveryGaps:
             # A homeserver that does not count its transactions: every one is a reason.
             self._open()
             return
-        last = self._last
+        last, now = self._last, self._clock()
+        silence, self._last_seen = now - self._last_seen, now
         if last is None or number == last + 1:
             self._last = number
             return
         if number == last:
             return  # the same transaction again (the bridge asked for a retry)
+        if number > last and silence < RETRY_SILENCE:
+            self._last = number  # the other appservices' share of the sequence
+            return
         log.info(
             "Transaction %d came after %d: looking for events delivered late or not at all",
             number,

@@ -9,6 +9,14 @@ import pytest
 from bridge.matrix.gaps import DeliveryGaps
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_after_a_start_events_stored_before_it_and_the_first_after_it_look_once_each() -> None:
     gaps = DeliveryGaps(first_new_id=101)
     assert gaps.due(0, 50), "a replayed event: anything may have been missed before it"
@@ -17,31 +25,41 @@ def test_after_a_start_events_stored_before_it_and_the_first_after_it_look_once_
     assert not gaps.due(101, 102)
 
 
-def test_the_steady_state_never_looks() -> None:
-    gaps = DeliveryGaps(first_new_id=1)
-    for number, inbox_id in zip(range(7, 20), range(1, 14), strict=True):
-        gaps.observe(str(number))
+@pytest.mark.parametrize("step", [1, 2, 5], ids=["alone", "beside-one", "beside-four"])
+def test_the_steady_state_never_looks(step: int) -> None:
+    """Synapse numbers all its appservices' transactions in one sequence: beside other
+    appservices (a double puppeting registration gets one per event) the ids skip."""
+    clock = Clock()
+    gaps = DeliveryGaps(first_new_id=1, clock=clock)
+    for inbox_id in range(1, 14):
+        clock.now += 0.5  # a steady flow, not a silence
+        gaps.observe(str(7 + inbox_id * step))
         gaps.stored(inbox_id)
     assert not gaps.due(1, 13)
 
 
 @pytest.mark.parametrize(
-    ("transactions", "gap"),
+    ("transactions", "silence", "gap"),
     [
-        (["5", "6", "8"], True),  # 7 stranded
-        (["5", "6", "6"], False),  # the same transaction again
-        (["50", "51", "1"], True),  # Synapse restarted (SQLite): ids begin again
-        (["a", "b"], True),  # a homeserver that does not number its transactions
+        (["5", "6", "8"], 2.0, True),  # 7 stranded, sent after Synapse's retry backoff
+        (["5", "6", "8"], 0.1, False),  # 7 went to another appservice
+        (["5", "6", "6"], 2.0, False),  # the same transaction again
+        (["50", "51", "49"], 0.1, True),  # 49 delivered late, after newer ones
+        (["50", "51", "1"], 0.1, True),  # Synapse restarted (SQLite): ids begin again
+        (["a", "b"], 0.1, True),  # a homeserver that does not number its transactions
     ],
 )
-def test_transactions_that_leave_a_gap(transactions: list[str], gap: bool) -> None:
-    gaps = DeliveryGaps(first_new_id=1)
+def test_transactions_that_leave_a_gap(transactions: list[str], silence: float, gap: bool) -> None:
+    clock = Clock()
+    gaps = DeliveryGaps(first_new_id=1, clock=clock)
     inbox_id = 0
     for txn_id in transactions[:-1]:
+        clock.now += 0.1
         gaps.observe(txn_id)
         inbox_id += 1
         gaps.stored(inbox_id)
     checked = inbox_id  # the portal looked from the newest event so far
+    clock.now += silence
     gaps.observe(transactions[-1])
     gaps.stored(inbox_id + 1)
     assert gaps.due(checked, inbox_id + 1) is gap
@@ -50,10 +68,12 @@ def test_transactions_that_leave_a_gap(transactions: list[str], gap: bool) -> No
 def test_a_look_from_an_event_before_the_gap_does_not_cover_it() -> None:
     """The fault suite found this: the gap was noticed while the portal still worked through
     older events; looking from one of those cannot see what is missing after it."""
-    gaps = DeliveryGaps(first_new_id=1)
+    clock = Clock()
+    gaps = DeliveryGaps(first_new_id=1, clock=clock)
     for number in range(1, 20):
         gaps.observe(str(number))
         gaps.stored(number)
+    clock.now += 4  # Synapse backed off after a failed delivery
     gaps.observe("21")  # 20 stranded; this transaction brings event 20
     gaps.stored(20)
     assert gaps.due(0, 19), "the portal's first look (after the start)"

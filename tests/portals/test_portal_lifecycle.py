@@ -21,6 +21,7 @@ from bridge.db.models import MatrixInbox as MatrixInboxRow
 from bridge.db.models import Portal as PortalRecord
 from bridge.db.models import RemoteInbox
 from bridge.db.stores import PortalStore
+from bridge.matrix.gaps import RETRY_SILENCE
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
 from portals.lanes import Lane
@@ -203,7 +204,9 @@ async def test_a_gap_in_the_homeservers_transactions_makes_each_room_look_back_o
     await user.send_message(room_id, "second")
     await until(lambda: len(connector.network.sent) == 2)
 
-    # A transaction far ahead of the last one: some may have been stranded in between.
+    # A transaction far ahead of the last one, after a silence as long as Synapse's retry
+    # backoff: some may have been stranded in between.
+    await asyncio.sleep(RETRY_SILENCE + 0.1)
     assert await Homeserverish(appservice_setup).transaction("900000000", []) == 200
     mark = len(requests.seen)
     await user.send_message(room_id, "after the gap")
