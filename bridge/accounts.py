@@ -90,3 +90,8 @@ class AccountLinks:
 
     def matrix_user_of(self, remote: RemoteUserID) -> str | None:
         return self._by_remote.get(remote)
+
+    async def tell(self, mxid: str, text: str) -> None:
+        """A notice to the Matrix user in their management room."""
+        if self._tell is not None:
+            await self._tell(mxid, text)

@@ -33,7 +33,14 @@ from .db.accounts import AccountStore
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks
-from .db.stores import GhostStore, MessageStore, PortalStore, ReactionStore, UserStore
+from .db.stores import (
+    GhostStore,
+    KeyValueStore,
+    MessageStore,
+    PortalStore,
+    ReactionStore,
+    UserStore,
+)
 from .double_puppet import DoublePuppets
 from .ghosts import GhostManager
 from .management import ManagementRooms
@@ -198,6 +205,7 @@ class Bridge:
             gaps,
             accounts,
             messages,
+            KeyValueStore(self.db),
             self.ephemeral,
         )
 

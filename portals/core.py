@@ -10,7 +10,7 @@ from typing import Any
 from bridge.accounts import AccountLinks
 from bridge.config.model import Config
 from bridge.db.inbox import IncomingRemote, MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
-from bridge.db.stores import MessageStore
+from bridge.db.stores import KeyValueStore, MessageStore
 from bridge.ghosts import GhostManager
 from bridge.lru import BoundedDict
 from bridge.matrix.gaps import DeliveryGaps
@@ -40,10 +40,12 @@ class BridgeCore:
         gaps: DeliveryGaps,
         accounts: AccountLinks,
         messages: MessageStore,
+        state: KeyValueStore,
         ephemeral: Sequence[EphemeralRelay] = (),
     ) -> None:
         self._accounts = accounts
         self._messages = messages
+        self._state = state
         self._ephemeral = ephemeral
         self._connector = connector
         self._config = config
@@ -260,6 +262,15 @@ class BridgeCore:
             return list(held)
         latest = await self._messages.latest(list(held.values()))
         return sorted(held, key=lambda receiver: latest.get(held[receiver], 0), reverse=True)
+
+    async def tell_user(self, mxid: str, text: str) -> None:
+        await self._accounts.tell(mxid, text)
+
+    async def load_state(self, key: str) -> Any:
+        return await self._state.get(f"{self._network}:{key}")
+
+    async def save_state(self, key: str, value: Any) -> None:
+        await self._state.set(f"{self._network}:{key}", value)
 
     async def receiver_of(self, chat: RemoteChatID, message: RemoteMessageID) -> str | None:
         held = self._portals.index.receivers(chat)

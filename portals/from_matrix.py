@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Any, Literal, cast
 
@@ -15,6 +16,7 @@ from bridge.db.inbox import MatrixInboxStore, RemoteInboxStore, StoredMatrixEven
 from bridge.db.stores import MessageStore
 from bridge.lru import BoundedDict
 from bridge.matrix.gaps import DeliveryGaps
+from bridge.network.capabilities import SendsAsUser
 from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError, NetworkConnector, TemporaryFailure
 from bridge.network.outgoing import (
@@ -211,7 +213,15 @@ class FromMatrix:
             return False
         if level < PermissionLevel.RELAY:
             return False
-        if not self._config.bridge.relay.enabled:
+        as_user = self._sends_as(portal, sender)
+        if as_user is False:
+            await self.notice(
+                portal,
+                f"{sender}, your message was not bridged: this chat belongs to another user's "
+                f"{self._connector.display_name} account, and only they can write in it.",
+            )
+            return False
+        if as_user is None and not self._config.bridge.relay.enabled:
             # The bot cannot write as a user's remote account (a linked one neither): each
             # Matrix user's messages would be relayed by the bot.
             if sender not in portal.told_relay_off:
@@ -239,7 +249,9 @@ class FromMatrix:
             await self.notice(portal, text)
 
         kind = file_kind(str(event.get("type")), content)
-        message = await self._relayed(portal, event_id, sender, content, kind, original, notify)
+        message = await self._relayed(
+            portal, event_id, sender, content, kind, original, notify, as_user=bool(as_user)
+        )
         if message is None:
             return False
         if original is not None:
@@ -259,9 +271,11 @@ class FromMatrix:
         kind: FileKind | None,
         original: str | None,
         notify: Notify,
+        as_user: bool = False,
     ) -> MatrixMessage | None:
         """The message as the bot relays it (None, with a notice, if it cannot be).
-        ``original``: the message is the new content of this event (an edit)."""
+        ``original``: the message is the new content of this event (an edit); ``as_user``:
+        it goes out as the sender's own remote account, without the relay's name."""
         room_id = str(portal.room_id)
         edit = original is not None
         msgtype = content.get("msgtype")
@@ -290,15 +304,18 @@ class FromMatrix:
             )
             return None
         displayname = await self._senders.displayname(room_id, sender)
-        template = self._config.bridge.relay.message_formats[str(msgtype)]
-        plain, rendered = relay.render(template, displayname, sender, text, formatted)
+        if as_user:
+            plain, rendered = text, formatted or html.escape(text)
+        else:
+            template = self._config.bridge.relay.message_formats[str(msgtype)]
+            plain, rendered = relay.render(template, displayname, sender, text, formatted)
         if (kind is not None or geo is not None) and not text:
             # No caption: the sender's name alone ("Name: " without what would follow).
             plain, rendered = plain.rstrip(" :"), rendered.rstrip(" :")
         return MatrixMessage(
             event_id=event_id,
             room_id=room_id,
-            sender=MatrixSender(sender, displayname, relayed=True),
+            sender=MatrixSender(sender, displayname, relayed=not as_user),
             msgtype=cast(Literal["m.text", "m.notice", "m.emote"], msgtype),
             body=plain,
             html=rendered,
@@ -373,6 +390,12 @@ class FromMatrix:
             ]
             known = tuple(RemoteMessageID(i) for i in (*recent, *stored))
         return SendProgress(frozenset(already), in_doubt, known)
+
+    def _sends_as(self, portal: PortalState, sender: str) -> bool | None:
+        connector = self._connector
+        return (
+            connector.sends_as(portal.key, sender) if isinstance(connector, SendsAsUser) else None
+        )
 
     async def _thread_of(
         self, room_id: str, original: str | None, content: dict[str, Any], caption: bool

@@ -125,6 +125,14 @@ class LinksAccounts(Protocol):
 
 
 @runtime_checkable
+class SendsAsUser(Protocol):
+    def sends_as(self, portal: PortalKey, mxid: str) -> bool | None:
+        """How a Matrix user's message in this portal goes out: True as their own remote
+        account (no relay name), False not at all (the portal is someone else's), None
+        relayed by the bot as everywhere else."""
+
+
+@runtime_checkable
 class TellsLimits(Protocol):
     def limits(self) -> str:
         """One or two sentences for ``help``: what the network never tells the bridge."""

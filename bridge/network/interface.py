@@ -66,6 +66,15 @@ class BridgeContext(Protocol):
     async def receiver_of(self, chat: RemoteChatID, message: RemoteMessageID) -> str | None:
         """The Matrix user whose direct chat portal bridged this message of the chat."""
 
+    async def tell_user(self, mxid: str, text: str) -> None:
+        """A notice to a Matrix user in their management room (if they have one)."""
+
+    async def load_state(self, key: str) -> Any:
+        """A value the connector stored under ``key`` (None if none): kept over restarts."""
+
+    async def save_state(self, key: str, value: Any) -> None:
+        """Store a JSON-like value under ``key`` for this network."""
+
 
 class NetworkConnector(Protocol):
     """One per network."""

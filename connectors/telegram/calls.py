@@ -66,6 +66,18 @@ async def telegram_call(
             ) from None
         if "message can't be edited" in text:
             raise DeliveryError("Telegram no longer lets the bot edit that message") from None
+        if "business_peer_usage_missing" in text:
+            raise DeliveryError(
+                "Telegram lets a business account's bot write only within 24 hours of the "
+                "contact's last message"
+            ) from None
+        if "bot_access_forbidden" in text:
+            raise DeliveryError(
+                "your Telegram Business connection does not give the bridge the right to do "
+                "that: grant it in Telegram (Settings, Telegram Business, Chatbots)"
+            ) from None
+        if "business_connection_invalid" in text or "business connection not found" in text:
+            raise DeliveryError("your Telegram Business connection is paused or gone") from None
         if "not enough rights" in text or "administrator rights" in text:
             raise DeliveryError(
                 f"the bot lacks the admin right for this ({error.message})"

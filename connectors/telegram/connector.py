@@ -43,6 +43,7 @@ from bridge.network.outgoing import (
 
 from . import ids
 from .bot_commands import BotCommands
+from .business import BusinessChats, connection_of
 from .calls import telegram_call
 from .config import TelegramConfig, load_config
 from .direct import DirectChats
@@ -73,6 +74,7 @@ class TelegramConnector:
         self._translator: UpdateTranslator | None = None
         self._commands: BotCommands | None = None
         self._direct: DirectChats | None = None
+        self._business: BusinessChats | None = None
         self._poller: Poller | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._pacer: Pacer | None = None
@@ -136,6 +138,8 @@ class TelegramConnector:
         self._finder = MessageFinder(self._bot, self._pacer, self._sightings, self._intake)
         self._commands = BotCommands(self._bot, self._me, bridge, self._people, self.get_chat_info)
         self._direct = DirectChats(self._bot, bridge)
+        self._business = BusinessChats(self._bot, bridge)
+        await self._business.load()
         log.info("Connected to Telegram as @%s", self._me.username)
 
     async def start_receiving(self) -> None:
@@ -213,13 +217,26 @@ class TelegramConnector:
                     taken(update.update_id)
                     last = None
                     continue
-            events = await self._translator.events(update)
-            if self._direct is not None and self._direct.is_direct(update):
-                events = await self._direct.route(update, events)
+            events = await self._routed(update)
             for index, event in enumerate(events):
                 batch.append((event, ids.update_key(update.update_id, index)))
             last = update.update_id
         await store_batch()
+
+    async def _routed(self, update: Update) -> list[RemoteEvent]:
+        """The update's events, each for its portal: a business chat's, a direct chat's."""
+        assert self._translator is not None
+        business, direct = self._business, self._direct
+        if business is not None and business.is_business(update):
+            if update.business_connection is not None:
+                await business.connection_changed(update.business_connection)
+                return []
+            events = await self._translator.events(update)
+            return await business.route(update, events, self._require_bot().id)
+        events = await self._translator.events(update)
+        if direct is not None and direct.is_direct(update):
+            return await direct.route(update, events)
+        return events
 
     async def _resync_periodically(self) -> None:
         """Telegram sends no update when a chat's description changes: re-read bridged chats."""
@@ -247,7 +264,7 @@ class TelegramConnector:
         if self._finder is None:
             raise DeliveryError("the bridge is not connected to Telegram yet")
         return send_message(
-            self._require_bot(),
+            self._bot_for(portal),
             self._require_pacer(),
             portal,
             message,
@@ -262,7 +279,7 @@ class TelegramConnector:
         if self._finder is None:
             raise DeliveryError("the bridge is not connected to Telegram yet")
         return edit_message(
-            self._require_bot(),
+            self._bot_for(portal),
             self._require_pacer(),
             portal,
             edit,
@@ -300,7 +317,7 @@ class TelegramConnector:
         return True
 
     async def show_typing(self, portal: PortalKey) -> None:
-        await self._require_bot().send_chat_action(ids.chat_id_of(portal), ChatAction.TYPING)
+        await self._bot_for(portal).send_chat_action(ids.chat_id_of(portal), ChatAction.TYPING)
 
     def reaction_key(self, key: str) -> str | None:
         return telegram_reaction(key)
@@ -308,12 +325,12 @@ class TelegramConnector:
     async def set_reaction(
         self, portal: PortalKey, message_id: RemoteMessageID, emoji: str | None
     ) -> None:
-        await set_reaction(self._require_bot(), self._require_pacer(), portal, message_id, emoji)
+        await set_reaction(self._bot_for(portal), self._require_pacer(), portal, message_id, emoji)
 
     async def delete_messages(
         self, portal: PortalKey, message_ids: Sequence[RemoteMessageID]
     ) -> None:
-        await delete_messages(self._require_bot(), self._require_pacer(), portal, message_ids)
+        await delete_messages(self._bot_for(portal), self._require_pacer(), portal, message_ids)
 
     async def fetch_media(self, media: MediaFile) -> FetchedMedia:
         setting = self._require_config().animated_stickers
@@ -363,6 +380,24 @@ class TelegramConnector:
         if self._config is None:
             raise RuntimeError("the Telegram connector was not configured")
         return self._config
+
+    def _bot_for(self, portal: PortalKey) -> Bot:
+        """The bot as it acts in the portal's chat (for a business account, in its chats)."""
+        bot = self._require_bot()
+        return self._business.bot_for(portal) if self._business is not None else bot
+
+    def sends_as(self, portal: PortalKey, mxid: str) -> bool | None:
+        return self._business.sends_as(portal, mxid) if self._business is not None else None
+
+    async def mark_read(self, portal: PortalKey, reader: str, up_to: RemoteMessageID) -> None:
+        business = self._business
+        if business is None or connection_of(portal) is None:
+            return  # Telegram takes read markers from bots only in business chats
+
+        async def read(_chat: int) -> None:
+            await business.mark_read(portal, reader, up_to)
+
+        await telegram_call(self._require_pacer(), ids.chat_id_of(portal), read)
 
     def _require_bot(self) -> Bot:
         if self._bot is None:

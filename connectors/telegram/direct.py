@@ -43,7 +43,11 @@ class DirectChats:
     def is_direct(update: Update) -> bool:
         chat = update.effective_chat
         # Business chats are private too, but belong to the business account's owner.
-        business = update.business_message or update.edited_business_message
+        business = (
+            update.business_message
+            or update.edited_business_message
+            or update.deleted_business_messages
+        )
         return chat is not None and chat.type == Chat.PRIVATE and business is None
 
     async def route(self, update: Update, events: Sequence[RemoteEvent]) -> list[RemoteEvent]:

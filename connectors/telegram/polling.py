@@ -27,6 +27,10 @@ ALLOWED_UPDATES: Sequence[str] = (
     "message_reaction",
     "chat_member",
     "my_chat_member",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
 )
 # Updates asked for at a time (Telegram's maximum); a batch this full may have more behind it.
 POLL_LIMIT = 100

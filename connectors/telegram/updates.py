@@ -71,11 +71,15 @@ class UpdateTranslator:
     async def events(self, update: Update) -> list[RemoteEvent]:
         if update.message is not None:
             return await self._message(update.message)
+        if update.business_message is not None:
+            return await self._message(update.business_message)
         if update.channel_post is not None:
             return await self._message(update.channel_post)
         if update.message_reaction is not None:
             return await self._reaction(update.message_reaction, update.update_id)
-        edited = update.edited_message or update.edited_channel_post
+        edited = (
+            update.edited_message or update.edited_channel_post or update.edited_business_message
+        )
         if edited is not None:
             return await self._edit(edited, update.update_id)
         if update.chat_member is not None:
