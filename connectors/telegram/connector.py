@@ -187,8 +187,9 @@ class TelegramConnector:
 
     def limits(self) -> str:
         return (
-            "Telegram tells bots nothing of deletions, typing or read receipts, so those do not "
-            "reach Matrix; reactions reach it only from chats where the bot is an admin."
+            "Telegram tells bots nothing of deletions, typing or read receipts (outside "
+            "Telegram Business chats), so those do not reach Matrix; reactions reach it only "
+            "from chats where the bot is an admin."
         )
 
     # Updates from Telegram.
