@@ -25,6 +25,7 @@ from .registration import build_registration, new_token
 
 log = logging.getLogger("bridge")
 
+EXAMPLE_DOMAIN = "example.com"
 FILL_IN = (
     "homeserver.address",
     "homeserver.domain",
@@ -36,7 +37,7 @@ FILL_IN = (
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bridge",
+        prog=launcher(),
         description="A Matrix application-service bridge to Telegram.",
     )
     parser.add_argument(
@@ -81,17 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     try:
-        config_file, config, network = load(args.config)
+        config_file, network = load(args.config)
+        config, connector = validated(config_file, network, args.generate_registration)
         if args.generate_registration:
             generate_registration(config_file, config, args.registration)
             return 0
-        if not config.appservice.tokens_generated:
-            raise ConfigError(
-                "appservice.as_token and appservice.hs_token are not generated yet: run "
-                f"{launcher()} -c {args.config} -g and register the file with your homeserver"
-            )
-        connector = create_connector(network)
-        connector.configure(config.networks[network])
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)
         return 2
@@ -101,11 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(run(config, connector, secret_filter.add))
 
 
-def load(path: Path) -> tuple[ConfigFile, Config, str]:
-    """Read the config, upgrade it in place and validate the core sections.
-
-    Returns the file, the typed config and the name of the network it configures.
-    """
+def load(path: Path) -> tuple[ConfigFile, str]:
+    """Read the config and upgrade it in place; the file and the network it configures."""
     config_file = ConfigFile.load(path)
     example = example_config_text()
     report = config_file.upgrade_from(example)
@@ -128,7 +120,40 @@ def load(path: Path) -> tuple[ConfigFile, Config, str]:
         )
     for key in config_file.unknown_keys(example, networks):
         print(f"Config: unknown key {key} is ignored (a typo?)", file=sys.stderr)
-    return config_file, config_file.typed(networks), networks[0]
+    return config_file, networks[0]
+
+
+def validated(
+    config_file: ConfigFile, network: str, registering: bool
+) -> tuple[Config, NetworkConnector]:
+    """The typed config and the configured connector, with every problem told at once (the
+    core's and the network's); for the registration also what it is made from: a
+    registration for the example's server name would be useless."""
+    problems: list[str] = []
+    config: Config | None = None
+    try:
+        config = config_file.typed([network])
+    except ConfigError as error:
+        problems.append(str(error))
+    connector = create_connector(network)
+    try:
+        connector.configure(config_file.section(network))
+    except ConfigError as error:
+        problems.append(str(error))
+    if not registering and config is not None and not config.appservice.tokens_generated:
+        problems.append(
+            "appservice.as_token and appservice.hs_token are not generated yet: run "
+            f"{launcher()} -c {config_file.path} -g and register the file with your homeserver"
+        )
+    if registering and config is not None and config.homeserver.domain == EXAMPLE_DOMAIN:
+        problems.append(
+            f"homeserver.domain: still the example's {EXAMPLE_DOMAIN}: set your homeserver's "
+            "server name (the part after the colon in your Matrix ID); the registration's "
+            "namespaces are made from it"
+        )
+    if problems or config is None:
+        raise ConfigError("\n".join(problems))
+    return config, connector
 
 
 def generate_registration(config_file: ConfigFile, config: Config, path: Path) -> None:
@@ -145,7 +170,10 @@ def generate_registration(config_file: ConfigFile, config: Config, path: Path) -
     print(
         f"Wrote {path} and stored its tokens in {config_file.path}.\n"
         f"Add {path.resolve()} to app_service_config_files in your homeserver.yaml and restart "
-        "the homeserver, then start the bridge.",
+        "the homeserver, then start the bridge.\n"
+        f"The file holds secrets, so only you may read it (mode 600). If the homeserver runs as "
+        f"another user, let it read the file, for example: chgrp synapse {path} && "
+        f"chmod 640 {path}",
         file=sys.stderr,
     )
 

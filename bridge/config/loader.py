@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .model import Config
 from .upgrade import Rename, UpgradeReport, indent_step, upgrade
@@ -126,6 +126,11 @@ class ConfigFile:
                 unknown.extend(_extra_keys(self.document[section], example[section], section))
         return unknown
 
+    def section(self, name: str) -> dict[str, Any]:
+        """A section as plain data (a network's, for its connector to validate)."""
+        value = _plain(self.document.get(name))
+        return value if isinstance(value, dict) else {}
+
     def typed(self, network_sections: Iterable[str]) -> Config:
         """Validate the core sections; each network section is handed over raw."""
         plain = _plain(self.document)
@@ -142,13 +147,31 @@ class ConfigFile:
 def _parse(text: str, name: str) -> CommentedMap:
     try:
         document = _yaml().load(text)
+    except MarkedYAMLError as error:
+        raise ConfigError(f"{name} is not valid YAML: {_yaml_problem(error)}") from None
     except YAMLError as error:
         raise ConfigError(f"{name} is not valid YAML: {error}") from None
     if document is None:
         document = CommentedMap()
     if not isinstance(document, CommentedMap):
-        raise ConfigError(f"{name} must be a map of sections, not a {type(document).__name__}")
+        kind = "a list" if isinstance(document, list) else f"a single value ({document!r})"
+        raise ConfigError(
+            f"{name} must be a map of sections (homeserver:, appservice:, ...), but it is {kind}"
+        )
     return document
+
+
+def _yaml_problem(error: MarkedYAMLError) -> str:
+    """Where and what, in the admin's terms (lines and columns counted from 1)."""
+    mark = error.problem_mark or error.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = error.problem or "unreadable"
+    if error.context:
+        what += f" ({error.context}"
+        if error.context_mark is not None and error.context_mark is not mark:
+            what += f" that starts at line {error.context_mark.line + 1}"
+        what += ")"
+    return where + what + " (check the indentation and the quotes there)"
 
 
 def _extra_keys(user: Any, example: Any, prefix: str) -> Iterator[str]:

@@ -46,7 +46,10 @@ class TelegramConfig(BaseModel):
                 "missing: create a bot with @BotFather on Telegram and paste its token"
             )
         if not _TOKEN.match(value):
-            raise ValueError("does not look like a bot token from @BotFather (123456:ABC-DEF...)")
+            raise ValueError(
+                "does not look like a bot token from @BotFather: digits, a colon, then at least "
+                "20 letters, digits, - or _ (123456789:AAH-...)"
+            )
         return value
 
     @field_validator("api_url")

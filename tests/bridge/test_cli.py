@@ -70,11 +70,13 @@ def test_generate_registration(tmp_path: Path) -> None:
     config_file.set("homeserver.domain", "example.org")
     config_file.set("appservice.address", "http://bridge.internal:29317")
     config_file.set("appservice.ephemeral_events", True)
+    config_file.set("telegram.bot_token", "123456789:" + "A" * 35)
     config_file.save()
 
     result = run_cli("-c", "config.yaml", "-r", "reg.yaml", "-g", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "app_service_config_files" in result.stderr
+    assert "chmod 640 reg.yaml" in result.stderr  # the homeserver may run as another user
     registration = YAML(typ="safe").load((tmp_path / "reg.yaml").read_text())
     saved = ConfigFile.load(config_path)
     assert registration["as_token"] == saved.get("appservice.as_token")
@@ -104,6 +106,64 @@ def test_generate_registration(tmp_path: Path) -> None:
     assert again["as_token"] != registration["as_token"]
 
 
+def test_generating_from_an_untouched_config_names_everything_to_fill_in(tmp_path: Path) -> None:
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    result = run_cli("-c", "config.yaml", "-g", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "homeserver.domain: still the example's example.com" in result.stderr
+    assert "telegram.bot_token: missing" in result.stderr  # both at once
+    assert not (tmp_path / "registration.yaml").exists()
+    config_file = ConfigFile.load(tmp_path / "config.yaml")
+    config_file.set("homeserver.domain", "example.org")
+    config_file.set("telegram.bot_token", "12345:short")
+    config_file.save()
+    result = run_cli("-c", "config.yaml", "-g", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "at least 20 letters, digits, - or _" in result.stderr  # the rule, said
+
+
+def test_yaml_mistakes_are_told_where_they_are(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("homeserver:\n    address: http://hs:8008\n  domain: hs.test\n")
+    result = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "config.yaml is not valid YAML: line 3, column 3:" in result.stderr
+    assert "<unicode string>" not in result.stderr and "(line:" not in result.stderr
+    config.write_text("- homeserver\n- appservice\n")
+    result = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert "must be a map of sections (homeserver:, appservice:, ...), but it is a list" in (
+        result.stderr
+    )
+    assert "CommentedSeq" not in result.stderr
+
+
+def test_every_config_problem_is_told_at_once(tmp_path: Path) -> None:
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    config_file = ConfigFile.load(tmp_path / "config.yaml")
+    config_file.set("appservice.port", "twelve")
+    config_file.set("telegram.poll_timeout", 500)
+    config_file.save()
+    result = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    for problem in ("appservice.port", "telegram.bot_token: missing", "telegram.poll_timeout"):
+        assert problem in result.stderr, result.stderr
+
+
+def test_help_names_the_command_the_admin_runs(tmp_path: Path) -> None:
+    env_command = {"BRIDGE_COMMAND": "./run.sh"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_command}
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.startswith("usage: ./run.sh")
+
+
 def test_invalid_config_names_the_key(tmp_path: Path) -> None:
     run_cli("-c", "config.yaml", cwd=tmp_path)
     config_file = ConfigFile.load(tmp_path / "config.yaml")
@@ -118,7 +178,8 @@ def test_an_old_config_is_upgraded_in_place(tmp_path: Path) -> None:
     config_path = tmp_path / "config.yaml"
     config_path.write_text(
         "# mine\nhomeserver:\n    address: http://hs:8008  # local\n    domain: hs.test\n"
-        "appservice:\n    address: http://b:29317\ntelegram:\n    bot_token: ''\n"
+        "appservice:\n    address: http://b:29317\n"
+        "telegram:\n    bot_token: '123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'\n"
     )
     result = run_cli("-c", "config.yaml", "-g", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -133,6 +194,7 @@ def test_start_up_logs_one_line_for_a_migration_and_none_at_head(tmp_path: Path)
     run_cli("-c", "config.yaml", cwd=tmp_path)
     config_file = ConfigFile.load(tmp_path / "config.yaml")
     config_file.set("homeserver.address", f"http://127.0.0.1:{free_port()}")
+    config_file.set("homeserver.domain", "example.org")
     config_file.set("appservice.database", "sqlite:///bridge.db")
     config_file.set("telegram.bot_token", "6000000001:AAF-never-used-because-no-homeserver-answers")
     config_file.save()
