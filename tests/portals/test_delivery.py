@@ -1,0 +1,50 @@
+"""A room is told of a delay and of its end together, or of neither: when the "delayed" notice
+could not be posted (often for the very reason of the wait), the "back to normal" one says what
+happened (portals/delivery.py Backlog)."""
+
+from __future__ import annotations
+
+import pytest
+
+from portals import delivery
+from portals.delivery import Backlog
+
+
+class Room:
+    def __init__(self, failing: int) -> None:
+        self.failing = failing  # notices that fail before the homeserver takes them again
+        self.shown: list[str] = []
+
+    async def notify(self, text: str) -> None:
+        if self.failing > 0:
+            self.failing -= 1
+            raise ConnectionError("the homeserver cannot be reached")
+        self.shown.append(text)
+
+
+@pytest.mark.parametrize(
+    ("failing", "expected"),
+    [
+        (0, ["Delivery in this chat is delayed", "Delivery is back to normal; the delayed"]),
+        (1, ["Delivery is back to normal after a delay of"]),
+    ],
+)
+async def test_a_delay_and_its_end_are_told_together(failing: int, expected: list[str]) -> None:
+    room = Room(failing)
+    backlog = Backlog(room.notify)
+    await backlog.waiting("the homeserver cannot be reached", delay=10.0, queued=3)
+    await backlog.flowing()
+    assert [text[: len(start)] for text, start in zip(room.shown, expected, strict=True)] == (
+        expected
+    )
+    if failing:
+        assert "(the homeserver cannot be reached)" in room.shown[0]
+
+
+async def test_a_short_wait_tells_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    room = Room(0)
+    backlog = Backlog(room.notify)
+    monkeypatch.setattr(delivery, "NOTICE_AFTER", 5.0)
+    await backlog.waiting("the homeserver is rate-limiting the bridge", delay=1.0, queued=1)
+    await backlog.flowing()
+    assert room.shown == []
