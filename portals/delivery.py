@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from mautrix.errors import MatrixConnectionError, MatrixRequestError
+from mautrix.errors import IntentError, MatrixConnectionError, MatrixRequestError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.db.errors import is_transient
@@ -29,6 +29,9 @@ def retry_delay(error: BaseException, attempt: int) -> float | None:
     """Seconds to wait before trying again, or None when waiting will not help."""
     backoff = min(0.5 * 2.0 ** min(attempt, 10), MAX_BACKOFF)
     match error:
+        case IntentError() if error.__cause__ is not None:
+            # mautrix wraps what failed on the way (joining the room first, say).
+            return retry_delay(error.__cause__, attempt)
         case TemporaryFailure():
             return error.retry_after if error.retry_after is not None else backoff
         case MatrixRequestError(errcode="M_LIMIT_EXCEEDED"):
@@ -45,6 +48,8 @@ def retry_delay(error: BaseException, attempt: int) -> float | None:
 
 def describe(error: BaseException) -> str:
     match error:
+        case IntentError() if error.__cause__ is not None:
+            return describe(error.__cause__)
         case TemporaryFailure():
             return str(error)
         case MatrixRequestError(errcode="M_LIMIT_EXCEEDED"):

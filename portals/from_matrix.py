@@ -6,6 +6,7 @@ import html
 import time
 from typing import Any, Literal, cast
 
+from mautrix.api import Method, Path
 from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
 from mautrix.types import EventID, RoomID
@@ -407,12 +408,16 @@ class FromMatrix:
         if caption:
             return None
         try:
-            first = await self._bot.get_event(RoomID(room_id), EventID(original))
+            # Asked directly: the intent's get_event would first make sure the bot is joined.
+            first = await self._bot.api.request(
+                Method.GET, Path.v3.rooms[RoomID(room_id)].event[EventID(original)]
+            )
         except MatrixRequestError as error:
             if error.http_status >= 500 or error.http_status == 429:
                 raise  # passing trouble: the portal tries again
             return None  # gone (redacted, say): no thread to keep
-        return await self._thread_target(first.content.serialize())
+        content = first.get("content")
+        return await self._thread_target(content) if isinstance(content, dict) else None
 
     async def _thread_target(self, content: dict[str, Any]) -> RemoteMessageID | None:
         """The remote thread (a forum topic) of a message in a Matrix thread, if its root was

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bridge.matrix.gaps import RETRY_SILENCE
 from portals.core import BridgeCore
 from tests.bridge.test_listener_integration import Homeserverish
 from tests.conftest import StartBridge
@@ -112,7 +113,11 @@ async def test_a_stranded_last_event_is_found_by_the_sweep(
         if stranded:
             break
         await asyncio.sleep(0.05)
-    # Any later transaction does: here the echo of a remote message in another portal.
+    # A homeserver strands a transaction only while it recovers from a failed delivery, which
+    # it retries after a backoff (2 s at the least): the next delivery comes after a silence.
+    # Any later transaction then shows the gap: here the echo of a remote message in another
+    # portal.
+    await asyncio.sleep(RETRY_SILENCE + 0.1)
     await connector.create_portal("elsewhere", "Elsewhere")
     await connector.remote_message("elsewhere", "1", "7", "Else", "a later transaction")
     for _ in range(200):

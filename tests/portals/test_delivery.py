@@ -5,9 +5,16 @@ happened (portals/delivery.py Backlog)."""
 from __future__ import annotations
 
 import pytest
+from mautrix.errors import (
+    IntentError,
+    MatrixRequestError,
+    MatrixStandardRequestError,
+    MForbidden,
+    MLimitExceeded,
+)
 
 from portals import delivery
-from portals.delivery import Backlog
+from portals.delivery import Backlog, describe, retry_delay
 
 
 class Room:
@@ -48,3 +55,23 @@ async def test_a_short_wait_tells_nothing(monkeypatch: pytest.MonkeyPatch) -> No
     await backlog.waiting("the homeserver is rate-limiting the bridge", delay=1.0, queued=1)
     await backlog.flowing()
     assert room.shown == []
+
+
+@pytest.mark.parametrize(
+    ("cause", "waits"),
+    [
+        (MLimitExceeded(429, "Too many requests"), True),
+        (MatrixStandardRequestError(502, "Bad gateway"), True),
+        (MForbidden(403, "You are not invited"), False),
+    ],
+)
+def test_what_mautrix_wraps_on_the_way_is_judged_by_its_cause(
+    cause: MatrixRequestError, waits: bool
+) -> None:
+    """The fault suite found this: the bot's get_event first joins the room, and a rate-limited
+    join came back as IntentError, which was taken for a refusal and the edit dropped."""
+    try:
+        raise IntentError("Failed to join room") from cause
+    except IntentError as wrapped:
+        assert (retry_delay(wrapped, 0) is not None) is waits
+        assert describe(wrapped) == describe(cause)
