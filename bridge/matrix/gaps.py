@@ -29,6 +29,9 @@ log = logging.getLogger("bridge.matrix.gaps")
 # Seconds without a transaction after which a skip in the ids may hide a stranded one:
 # Synapse retries a failed delivery after 2 s at the soonest.
 RETRY_SILENCE = 1.5
+# Seconds after a start or a sign of failed deliveries during which every skip counts: the
+# homeserver then resends what it kept back without pauses, and a stranded one hides there.
+RECOVERY = 60.0
 # Gap starts remembered (a homeserver without numbered transactions opens one per transaction).
 MAX_STARTS = 1000
 
@@ -38,6 +41,7 @@ class DeliveryGaps:
         """``first_new_id``: the first inbox id this run stores."""
         self._clock = clock
         self._last_seen = clock()
+        self._recovering_until = clock() + RECOVERY
         self._starts: deque[int] = deque([1, first_new_id], maxlen=MAX_STARTS)
         self._next_id = first_new_id
         self._last: int | None = None
@@ -70,9 +74,12 @@ class DeliveryGaps:
             return
         if number == last:
             return  # the same transaction again (the bridge asked for a retry)
-        if number > last and silence < RETRY_SILENCE:
+        steady = now >= self._recovering_until
+        if number > last and silence < RETRY_SILENCE and steady:
             self._last = number  # the other appservices' share of the sequence
             return
+        if number < last or silence >= RETRY_SILENCE:
+            self._recovering_until = now + RECOVERY  # late, restarted, or after a failure
         log.info(
             "Transaction %d came after %d: looking for events delivered late or not at all",
             number,
@@ -83,6 +90,7 @@ class DeliveryGaps:
 
     def mark(self) -> None:
         """Another reason to look (the homeserver was unreachable for a while, say)."""
+        self._recovering_until = self._clock() + RECOVERY
         self._open()
 
     def _open(self) -> None:
