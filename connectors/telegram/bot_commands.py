@@ -16,6 +16,7 @@ from bridge.network.ids import PortalKey, RemoteUserID
 from bridge.network.interface import BridgeContext, ChatUnavailable, LinkRefused
 
 from . import ids
+from .answers import answer
 from .people import People
 
 log = logging.getLogger("connectors.telegram.commands")
@@ -162,13 +163,4 @@ class BotCommands:
             log.warning("Could not tell chat %s it is bridged: %s", portal.chat_id, error)
 
     async def _reply(self, message: Message, text: str) -> None:
-        try:
-            await self._bot.send_message(
-                message.chat.id,
-                text,
-                reply_parameters=ReplyParameters(
-                    message.message_id, allow_sending_without_reply=True
-                ),
-            )
-        except TelegramError as error:
-            log.warning("Could not answer in chat %d: %s", message.chat.id, error)
+        await answer(self._bot, message, text)

@@ -13,8 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-from telegram import Bot, Chat, Message, ReplyParameters, Update
-from telegram.error import TelegramError
+from telegram import Bot, Chat, Message, Update
 
 from bridge.lru import BoundedDict
 from bridge.network.events import RemoteEvent
@@ -22,6 +21,7 @@ from bridge.network.ids import PortalKey, RemoteChatID
 from bridge.network.interface import BridgeContext
 
 from . import ids
+from .answers import answer
 
 log = logging.getLogger("connectors.telegram.direct")
 
@@ -86,16 +86,7 @@ class DirectChats:
         )
 
     async def _answer(self, message: Message, text: str) -> None:
-        try:
-            await self._bot.send_message(
-                message.chat.id,
-                text,
-                reply_parameters=ReplyParameters(
-                    message.message_id, allow_sending_without_reply=True
-                ),
-            )
-        except TelegramError as error:
-            log.warning("Could not answer in the private chat %d: %s", message.chat.id, error)
+        await answer(self._bot, message, text)
 
 
 def _message_about(update: Update) -> int | None:
