@@ -48,7 +48,7 @@ from .matrix.client import MatrixClient
 from .matrix.gaps import DeliveryGaps
 from .matrix.listener import AppserviceListener
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
-from .network.capabilities import TellsLimits
+from .network.capabilities import ServesHttp, TellsLimits
 from .network.interface import NetworkConnector
 from .users import UserManager
 
@@ -221,6 +221,8 @@ class Bridge:
             config.appservice.port,
             config.appservice.max_body_size,
         )
+        if isinstance(self.connector, ServesHttp):
+            self._listener.add_routes(self.connector.http_routes())
         await self._listener.start()
         await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
         await self.connector.start_receiving()

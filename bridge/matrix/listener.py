@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -63,6 +63,11 @@ class AppserviceListener:
             ]
         )
         self._runner: web.AppRunner | None = None
+
+    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+        """More routes on the same port (provisioning, a network's webhook); before ``start``.
+        Only /_matrix/app/ is behind the homeserver's token: other routes check their own."""
+        self.app.add_routes(routes)
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

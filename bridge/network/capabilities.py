@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from aiohttp import web
+
 from .events import MediaFile
 from .ids import PortalKey, RemoteMessageID, RemoteUserID
 from .outgoing import FileKind, MatrixEdit, PartRemoved, SendingPart, SendProgress, SentMessage
@@ -136,3 +138,10 @@ class SendsAsUser(Protocol):
 class TellsLimits(Protocol):
     def limits(self) -> str:
         """One or two sentences for ``help``: what the network never tells the bridge."""
+
+
+@runtime_checkable
+class ServesHttp(Protocol):
+    def http_routes(self) -> Sequence[web.RouteDef]:
+        """Routes the network serves on the bridge's own listener (a webhook, say), added
+        before it starts. They are not behind the homeserver's token: each checks its own."""
