@@ -533,6 +533,26 @@ async def test_edit_message_text_and_not_modified(
     record = fake_telegram.sent_to(alice.id)[0]
     assert record.text == "two"
     assert [e["text"] for e in record.edits] == ["one"]
+    assert record.content_edits == 1
+
+
+async def test_button_only_edits_are_versions_but_not_content_edits(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+) -> None:
+    """A look-up's probe puts a button on a message and takes it off: two versions, while what
+    the message says changed once (the text edit between them)."""
+    alice = fake_telegram.add_user("Alice")
+    sent = await bot.send_message(alice.id, "first")
+    button = telegram.InlineKeyboardMarkup(
+        [[telegram.InlineKeyboardButton("x", callback_data="x")]]
+    )
+    await bot.edit_message_reply_markup(alice.id, sent.message_id, reply_markup=button)
+    await bot.edit_message_text("second", alice.id, sent.message_id, reply_markup=button)
+    await bot.edit_message_reply_markup(alice.id, sent.message_id)
+    record = fake_telegram.sent_to(alice.id)[0]
+    assert len(record.edits) == 3
+    assert record.content_edits == 1
 
 
 async def test_delete_message_rules(

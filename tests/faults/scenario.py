@@ -255,7 +255,7 @@ class Scenario:
                     in_telegram.setdefault(str(index), []).append(number)
                     if match.group(3):
                         self.edits_in_telegram.setdefault(str(index), []).extend(
-                            [number] * len(sent.edits)
+                            [number] * sent.content_edits
                         )
                     if is_file(number) and sent.method != "sendDocument":
                         self.misshapen.append(f"mx {index} {number} went as {sent.method}")

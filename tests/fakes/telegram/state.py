@@ -154,6 +154,21 @@ class Sent:
         value = self.message.get("entities", self.message.get("caption_entities", []))
         return list(value) if isinstance(value, list) else []
 
+    @property
+    def content_edits(self) -> int:
+        """Edits that changed what the message says (its text or caption and their entities);
+        ``edits`` also holds versions that only changed the buttons, as a look-up's probe does."""
+        versions = [*self.edits, self.message]
+        return sum(
+            1
+            for before, after in itertools.pairwise(versions)
+            if _content(before) != _content(after)
+        )
+
+
+def _content(message: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(message.get(key) for key in ("text", "entities", "caption", "caption_entities"))
+
 
 @dataclass
 class BusinessConnection:
