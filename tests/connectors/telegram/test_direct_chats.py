@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bridge.db.models import Portal
+from bridge.db.models import Message, Portal
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_messages import body_is
@@ -49,6 +49,21 @@ async def delivered(fake: FakeTelegram, remote: FakeUser, text: str) -> Sent:
     return sent
 
 
+async def recorded(running: RunningBridge, sent: Sent) -> Sent:
+    """Wait until the bridge has recorded a message it delivered: the fake has it as soon as
+    the Bot API call ends, the message map a moment later, and replies are routed by the map."""
+
+    async def found() -> bool:
+        async with running.bridge.db.session() as session:
+            row = await session.scalar(
+                select(Message.id).where(Message.remote_id == str(sent.message_id))
+            )
+        return row is not None
+
+    await eventually(found, what=f"message {sent.message_id} recorded")
+    return sent
+
+
 async def portals_of(running: RunningBridge, remote: FakeUser) -> int:
     async with running.bridge.db.session() as session:
         count = await session.scalar(
@@ -74,9 +89,9 @@ async def test_direct_chats_both_ways_with_replies_routed_to_their_matrix_user(
     room_one, room_two = rooms[one.user_id], rooms[two.user_id]
 
     await one.send_message(room_one, "hello from one")
-    from_one = await delivered(fake_telegram, alice, "One: hello from one")
+    from_one = await recorded(running, await delivered(fake_telegram, alice, "One: hello from one"))
     await two.send_message(room_two, "hello from two")
-    from_two = await delivered(fake_telegram, alice, "Two: hello from two")
+    from_two = await recorded(running, await delivered(fake_telegram, alice, "Two: hello from two"))
     private = fake_telegram.private_chat(alice)
 
     # A reply goes to the sender of the message replied to, whoever wrote last.
@@ -85,7 +100,7 @@ async def test_direct_chats_both_ways_with_replies_routed_to_their_matrix_user(
     assert answer["sender"] == ghost_of(alice)
     # Without a reply: the latest conversation (one's, just now); Alice is told once.
     await two.send_message(room_two, "two again")
-    await delivered(fake_telegram, alice, "Two: two again")
+    await recorded(running, await delivered(fake_telegram, alice, "Two: two again"))
     fake_telegram.inject_text(private, alice, "to whoever")
     await two.wait_for_event(room_two, body_is("to whoever"))
     fake_telegram.inject_text(private, alice, "still to two")
