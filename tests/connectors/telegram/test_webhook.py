@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bridge.db.models import RemoteInbox
 from connectors.telegram.polling import ALLOWED_UPDATES
+from connectors.telegram.webhook import WebhookBacklog
 from portals.core import BridgeCore
 from tests.connectors.telegram.conftest import StartTelegramBridge, confirmed, last_update_id
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
@@ -244,3 +245,17 @@ async def test_switching_back_to_polling_deletes_the_webhook(
         "by polling",
     ]
     assert fake_telegram.calls_to("getUpdates")
+
+
+async def test_a_look_up_waits_until_telegram_holds_no_update(fake_telegram: FakeTelegram) -> None:
+    # Nothing reaches the webhook's host here: the update stays pending at Telegram.
+    alice = fake_telegram.add_user("Alice")
+    async with fake_telegram.make_bot() as bot:
+        backlog = WebhookBacklog(bot)
+        assert await bot.set_webhook(URL, secret_token=SECRET)
+        fake_telegram.inject_text(fake_telegram.private_chat(alice), alice, "held")
+        assert not await backlog.wait_caught_up(0.3)
+        assert await bot.delete_webhook(drop_pending_updates=True)
+        assert await backlog.wait_caught_up(0.3)
+        backlog.stopped()
+        assert not await backlog.wait_caught_up(0.3)
