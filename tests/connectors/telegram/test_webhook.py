@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bridge.db.models import RemoteInbox
+from bridge.logging_setup import SecretFilter
 from connectors.telegram.polling import ALLOWED_UPDATES
 from connectors.telegram.webhook import WebhookBacklog
 from portals.core import BridgeCore
@@ -151,8 +153,9 @@ async def test_exactly_once_and_in_order_across_a_restart(
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
     routed: str,
+    db_url: str,
 ) -> None:
-    running = await telegram_bridge(**WEBHOOK)
+    running = await telegram_bridge(database=db_url, **WEBHOOK)
     user = await make_matrix_user("restarted")
     group, member, room_id = await open_portal(fake_telegram, user, "Restarted")
     fake_telegram.inject_text(group, member, "before 1")
@@ -171,7 +174,7 @@ async def test_exactly_once_and_in_order_across_a_restart(
     assert stored_before["message"]["text"] == "before 2"
     fake_telegram.updates.push_raw(stored_before)
 
-    restarting = asyncio.ensure_future(telegram_bridge(**WEBHOOK))
+    restarting = asyncio.ensure_future(telegram_bridge(database=db_url, **WEBHOOK))
     await eventually(lambda: len(fake_telegram.calls_to("getMe")) == 2, what="the restart")
     fake_telegram.inject_text(group, member, "during the start")
     await restarting
@@ -259,3 +262,23 @@ async def test_a_look_up_waits_until_telegram_holds_no_update(fake_telegram: Fak
         assert await backlog.wait_caught_up(0.3)
         backlog.stopped()
         assert not await backlog.wait_caught_up(0.3)
+
+
+async def test_the_secret_never_reaches_the_log(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    routed: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        running = await telegram_bridge(**WEBHOOK)
+    raw = "\n".join(record.getMessage() for record in caplog.records)
+    assert SECRET in raw, "python-telegram-bot logs setWebhook's parameters at DEBUG"
+
+    # The filter the bridge puts on its log handlers, made from what the connector names.
+    secret_filter = SecretFilter(running.connector.secrets())
+    for record in caplog.records:
+        secret_filter.filter(record)
+    shown = "\n".join(record.getMessage() for record in caplog.records)
+    assert "setWebhook" in shown
+    assert SECRET not in shown and fake_telegram.token not in shown
