@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from telegram import Bot, Update, User
 from telegram.constants import ChatAction
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
@@ -231,10 +231,12 @@ class TelegramConnector:
                 drop_pending_updates=False,
                 secret_token=config.webhook.secret_token,
             )
-        except TelegramError as error:
+        except BadRequest as error:
             raise StartupError(
                 f"Telegram refused telegram.webhook.url ({config.webhook.url}): {error.message}"
             ) from None
+        except TelegramError as error:
+            raise StartupError(f"Could not set the webhook at Telegram: {error.message}") from None
         log.info("Telegram posts updates to %s", config.webhook.url)
 
     async def _take_posted(self, updates: Sequence[Update]) -> None:

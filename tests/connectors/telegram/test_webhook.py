@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bridge.db.models import RemoteInbox
+from bridge.errors import StartupError
 from bridge.logging_setup import SecretFilter
 from connectors.telegram.polling import ALLOWED_UPDATES
 from connectors.telegram.webhook import WebhookBacklog
@@ -282,3 +283,16 @@ async def test_the_secret_never_reaches_the_log(
     shown = "\n".join(record.getMessage() for record in caplog.records)
     assert "setWebhook" in shown
     assert SECRET not in shown and fake_telegram.token not in shown
+
+
+async def test_a_webhook_telegram_refuses_is_one_clear_line(
+    telegram_bridge: StartTelegramBridge, fake_telegram: FakeTelegram
+) -> None:
+    # Allowed by the config with a Local Bot API server (api_url is the fake's), refused here
+    # as the official server refuses it.
+    refused = {"url": "https://bridge.example.test:8080/hook", "secret_token": SECRET}
+    with pytest.raises(StartupError) as failure:
+        await telegram_bridge(mode="webhook", webhook=refused)
+    message = str(failure.value)
+    assert "telegram.webhook.url" in message and "ports 80, 88, 443 or 8443" in message
+    assert SECRET not in message and "\n" not in message
