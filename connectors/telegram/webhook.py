@@ -87,7 +87,8 @@ class WebhookReceiver:
             try:
                 await self._handle([update])
             except Exception:
-                # Not stored: Telegram posts it again later, and nothing after it meanwhile.
+                # Not stored: Telegram posts it again later (and nothing after it in its chat
+                # meanwhile).
                 log.exception("Could not take update %d; Telegram sends it again", update.update_id)
                 return _plain(503, "Could not store the update; try again later")
         return _plain(200, "")
