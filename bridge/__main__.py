@@ -33,6 +33,9 @@ FILL_IN = (
     "bridge.permissions",
     "telegram.bot_token",
 )
+# Secrets the config may leave to the bridge: "generate" becomes a random value when loaded.
+GENERATED_SECRETS = ("telegram.webhook.secret_token",)
+GENERATE = "generate"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -101,13 +104,16 @@ def load(path: Path) -> tuple[ConfigFile, str]:
     config_file = ConfigFile.load(path)
     example = example_config_text()
     report = config_file.upgrade_from(example)
-    if report.changed:
+    generated = generate_secrets(config_file)
+    if report.changed or generated:
         try:
             config_file.save()
             for key in report.added:
                 print(f"Config: added {key} with its default", file=sys.stderr)
             for old, new in report.renamed:
                 print(f"Config: renamed {old} to {new}", file=sys.stderr)
+            for key in generated:
+                print(f"Config: wrote a random {key}", file=sys.stderr)
         except OSError as error:
             print(
                 f"Config: could not write the upgraded config ({error}); using it in memory",
@@ -121,6 +127,20 @@ def load(path: Path) -> tuple[ConfigFile, str]:
     for key in config_file.unknown_keys(example, networks):
         print(f"Config: unknown key {key} is ignored (a typo?)", file=sys.stderr)
     return config_file, networks[0]
+
+
+def generate_secrets(config_file: ConfigFile) -> list[str]:
+    """Replace each secret set to "generate" with a random one; the keys replaced."""
+    generated = []
+    for key in GENERATED_SECRETS:
+        try:
+            value = config_file.get(key)
+        except (KeyError, TypeError):
+            continue  # another network's, or not in this config
+        if value == GENERATE:
+            config_file.set(key, new_token())
+            generated.append(key)
+    return generated
 
 
 def validated(

@@ -9,9 +9,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
+from aiohttp import web
 from telegram import Bot, Update, User
 from telegram.constants import ChatAction
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
@@ -53,10 +54,11 @@ from .lookup import MessageFinder, Sightings
 from .media import fetch
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
-from .polling import Intake, Poller
+from .polling import ALLOWED_UPDATES, Intake, Poller
 from .reactions import set_reaction, telegram_reaction
 from .sending import delete_messages, edit_message, send_message
 from .updates import UpdateTranslator
+from .webhook import WebhookBacklog, WebhookReceiver
 
 log = logging.getLogger("connectors.telegram")
 
@@ -76,6 +78,8 @@ class TelegramConnector:
         self._direct: DirectChats | None = None
         self._business: BusinessChats | None = None
         self._poller: Poller | None = None
+        self._webhook: WebhookReceiver | None = None
+        self._webhook_backlog: WebhookBacklog | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._pacer: Pacer | None = None
         # What a look-up for a part in doubt skips, and waits for.
@@ -89,7 +93,11 @@ class TelegramConnector:
         self._config = load_config(section)
 
     def secrets(self) -> Sequence[str]:
-        return [self._config.bot_token] if self._config is not None else []
+        config = self._config
+        if config is None:
+            return []
+        secret = config.webhook.secret_token
+        return [config.bot_token, secret] if config.mode == "webhook" else [config.bot_token]
 
     async def start(self, bridge: BridgeContext) -> None:
         config = self._require_config()
@@ -135,18 +143,34 @@ class TelegramConnector:
             self._sightings,
             animated_stickers=config.animated_stickers != "none",
         )
-        self._finder = MessageFinder(self._bot, self._pacer, self._sightings, self._intake)
+        backlog: Intake | WebhookBacklog = self._intake
+        if config.mode == "webhook":
+            backlog = self._webhook_backlog = WebhookBacklog(self._bot)
+            self._webhook = WebhookReceiver(
+                self._bot, config.webhook.path, config.webhook.secret_token, self._take_posted
+            )
+        self._finder = MessageFinder(self._bot, self._pacer, self._sightings, backlog)
         self._commands = BotCommands(self._bot, self._me, bridge, self._people, self.get_chat_info)
         self._direct = DirectChats(self._bot, bridge)
         self._business = BusinessChats(self._bot, bridge)
         await self._business.load()
         log.info("Connected to Telegram as @%s", self._me.username)
 
+    def http_routes(self) -> Sequence[web.RouteDef]:
+        """The webhook's route, in webhook mode (called after ``start``)."""
+        return self._webhook.routes() if self._webhook is not None else []
+
     async def start_receiving(self) -> None:
         bot, config = self._require_bot(), self._require_config()
-        await bot.delete_webhook()
-        self._poller = Poller(bot, self._take_updates, config.poll_timeout, self._intake)
-        self._poller.start()
+        if self._webhook is not None:
+            self._webhook.open()
+            await self._set_webhook(bot, config)
+        else:
+            # Telegram refuses getUpdates while a webhook is set (after webhook mode, say);
+            # updates it holds wait for the poller.
+            await bot.delete_webhook(drop_pending_updates=False)
+            self._poller = Poller(bot, self._take_updates, config.poll_timeout, self._intake)
+            self._poller.start()
         if config.chat_resync_interval > 0:
             self._resync_task = asyncio.create_task(self._resync_periodically())
 
@@ -158,6 +182,11 @@ class TelegramConnector:
         if self._poller is not None:
             await self._poller.stop()
             self._poller = None
+        if self._webhook is not None:
+            # The webhook stays set: what comes meanwhile waits at Telegram for the next start.
+            await self._webhook.close()
+        if self._webhook_backlog is not None:
+            self._webhook_backlog.stopped()
         self._intake.stopped()
 
     async def stop(self) -> None:
@@ -193,6 +222,26 @@ class TelegramConnector:
         )
 
     # Updates from Telegram.
+
+    async def _set_webhook(self, bot: Bot, config: TelegramConfig) -> None:
+        try:
+            await bot.set_webhook(
+                config.webhook.url,
+                allowed_updates=list(ALLOWED_UPDATES),
+                drop_pending_updates=False,
+                secret_token=config.webhook.secret_token,
+            )
+        except BadRequest as error:
+            raise StartupError(
+                f"Telegram refused telegram.webhook.url ({config.webhook.url}): {error.message}"
+            ) from None
+        except TelegramError as error:
+            raise StartupError(f"Could not set the webhook at Telegram: {error.message}") from None
+        log.info("Telegram posts updates to %s", config.webhook.url)
+
+    async def _take_posted(self, updates: Sequence[Update]) -> None:
+        """An update the webhook got: stored when this returns (no offset to move)."""
+        await self._take_updates(updates, lambda _update_id: None)
 
     async def _take_updates(self, updates: Sequence[Update], taken: Callable[[int], None]) -> None:
         """Hand a batch of updates' events to the bridge, stored together; returns once they

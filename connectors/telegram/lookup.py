@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
@@ -32,7 +32,6 @@ from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import TemporaryFailure
 
 from .pacing import Pacer, retry_seconds
-from .polling import Intake
 
 log = logging.getLogger("connectors.telegram.lookup")
 
@@ -105,8 +104,14 @@ class _CannotLook(Exception):
     meets the same refusal and tells it."""
 
 
+class Backlog(Protocol):
+    async def wait_caught_up(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until the updates Telegram holds are taken; whether
+        they are."""
+
+
 class MessageFinder:
-    def __init__(self, bot: Bot, pacer: Pacer, sightings: Sightings, intake: Intake) -> None:
+    def __init__(self, bot: Bot, pacer: Pacer, sightings: Sightings, intake: Backlog) -> None:
         self._bot = bot
         self._pacer = pacer
         self._sightings = sightings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,25 @@ def test_generate_registration(tmp_path: Path) -> None:
     run_cli("-c", "config.yaml", "-r", "reg.yaml", "-g", cwd=tmp_path)
     again = YAML(typ="safe").load((tmp_path / "reg.yaml").read_text())
     assert again["as_token"] != registration["as_token"]
+
+
+def test_a_webhook_secret_left_to_generate_is_written_once(tmp_path: Path) -> None:
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    config_path = tmp_path / "config.yaml"
+    config_file = ConfigFile.load(config_path)
+    assert config_file.get("telegram.webhook.secret_token") == "generate"
+    config_file.set("homeserver.domain", "example.org")
+    config_file.set("telegram.bot_token", "123456789:" + "A" * 35)
+    config_file.save()
+
+    result = run_cli("-c", "config.yaml", "-g", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote a random telegram.webhook.secret_token" in result.stderr
+    secret = ConfigFile.load(config_path).get("telegram.webhook.secret_token")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret)
+    assert secret not in result.stderr
+    run_cli("-c", "config.yaml", "-g", cwd=tmp_path)
+    assert ConfigFile.load(config_path).get("telegram.webhook.secret_token") == secret
 
 
 def test_generating_from_an_untouched_config_names_everything_to_fill_in(tmp_path: Path) -> None:

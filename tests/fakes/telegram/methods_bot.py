@@ -10,6 +10,7 @@ from .errors import bad_request
 from .events import Simulation
 from .objects import user_object
 from .updates import CONFLICT_SET_WEBHOOK, Poll
+from .webhook import check_secret_token, check_webhook_url
 
 Params = dict[str, Any]
 LONG_POLL_MAX_TIMEOUT = 50  # the official server's cap
@@ -41,21 +42,27 @@ async def get_updates(sim: Simulation, p: Params) -> Any:
 
 async def set_webhook(sim: Simulation, p: Params) -> Any:
     url = p["url"]
+    if url:
+        check_webhook_url(url)
+    secret = p.get("secret_token", "")
+    check_secret_token(secret)
     sim.updates.set_allowed(p.get("allowed_updates"))
     if p.get("drop_pending_updates"):
         sim.updates.drop_pending()
     if url:
         sim.updates.abort_poll(CONFLICT_SET_WEBHOOK)
-        sim.updates.webhook = {"url": url, "max_connections": p.get("max_connections", 40)}
+        sim.updates.set_webhook(
+            {"url": url, "max_connections": p.get("max_connections", 40), "secret_token": secret}
+        )
     else:
-        sim.updates.webhook = {}
+        sim.updates.set_webhook({})
     return True
 
 
 async def delete_webhook(sim: Simulation, p: Params) -> Any:
     if p.get("drop_pending_updates"):
         sim.updates.drop_pending()
-    sim.updates.webhook = {}
+    sim.updates.set_webhook({})
     return True
 
 
@@ -69,6 +76,9 @@ async def get_webhook_info(sim: Simulation, p: Params) -> Any:
     if queue.webhook:
         info["max_connections"] = queue.webhook["max_connections"]
         info["ip_address"] = "127.0.0.1"
+        for key in ("last_error_date", "last_error_message"):
+            if key in queue.webhook:
+                info[key] = queue.webhook[key]
     if not queue.allowed_is_default:
         info["allowed_updates"] = sorted(queue.allowed)
     return info

@@ -24,6 +24,7 @@ from .params import UploadedFile, decode_params, telegram_description
 from .records import Call, Direction, Violation
 from .schema import Issue, Schema, load_schema
 from .updates import UpdateQueue
+from .webhook import WebhookSender
 
 _MAX_BODY = 60 * 1024 * 1024  # uploads up to Telegram's 50 MB, plus form overhead
 
@@ -62,6 +63,7 @@ class FakeTelegram(Simulation):
         )
         self.schema = schema or load_schema()
         self.updates = UpdateQueue(self.schema.update_types(), first_update_id)
+        self.webhook = WebhookSender(self.updates, self._check_posted)
         self.faults = Faults()
         self.calls: list[Call] = []
         self.violations: list[Violation] = []
@@ -91,8 +93,10 @@ class FakeTelegram(Simulation):
         self._runner = runner
         self._release = asyncio.Event()
         self.updates.reopen()
+        self.webhook.start()
 
     async def stop(self) -> None:
+        await self.webhook.stop()
         self.updates.close()
         if self._release is not None:
             self._release.set()
@@ -214,6 +218,9 @@ class FakeTelegram(Simulation):
             return _json(error.body(), error.code)
         self._record("response", method, self.schema.check_result(method, result))
         return _json({"ok": True, "result": result}, 200)
+
+    def _check_posted(self, update: dict[str, Any]) -> None:
+        self._record("response", "webhook", self.schema.check(update, ["Update"], "update"))
 
     def _check_error(self, method: str, error: ApiError) -> None:
         if error.parameters is not None:

@@ -4,6 +4,7 @@ As in the official server: an update whose type is not allowed when it is create
 queued (changing allowed_updates later does not bring it back, nor does it remove queued ones);
 `offset` confirms, and so forgets, every update below it; a negative offset keeps only the last
 -offset updates; a getUpdates that has to wait ends one already waiting with 409 Conflict.
+While a webhook is set, getUpdates is refused and webhook.py posts the pending updates.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class UpdateQueue:
         self.webhook: dict[str, Any] = {}
         self._active: Poll | None = None
         self._closing = False
+        self._changed = asyncio.Event()
 
     # -- producing -------------------------------------------------------------------------------
 
@@ -79,7 +81,16 @@ class UpdateQueue:
         self.created.append(update)
         if self._active is not None:
             self._active.wake.set()
+        self._notify()
         return update
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_changed(self) -> None:
+        """Until an update is queued or the webhook changes."""
+        await self._changed.wait()
 
     # -- settings --------------------------------------------------------------------------------
 
@@ -96,6 +107,17 @@ class UpdateQueue:
 
     def drop_pending(self) -> None:
         self.pending.clear()
+
+    def set_webhook(self, webhook: dict[str, Any]) -> None:
+        """Set (a dict with url) or delete (an empty dict) the webhook."""
+        self.webhook = webhook
+        self._notify()
+
+    def acknowledge(self, update: dict[str, Any]) -> None:
+        """The webhook answered 2xx for this update: forget it, like a confirming offset."""
+        if any(u is update for u in self.pending):
+            self.pending = [u for u in self.pending if u is not update]
+            self.confirmed.append(update["update_id"])
 
     # -- consuming -------------------------------------------------------------------------------
 
