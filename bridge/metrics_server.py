@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
+from .errors import StartupError
 from .metrics import BridgeMetrics
 
 log = logging.getLogger("bridge.metrics")
@@ -41,7 +42,7 @@ class MetricsServer:
             await web.TCPSite(self._runner, self._host, self._port).start()
         except OSError as error:
             await self.stop()
-            raise OSError(
+            raise StartupError(
                 f"Cannot serve metrics on {self._host}:{self._port} (metrics.hostname, "
                 f"metrics.listen_port): {error.strerror or error}"
             ) from None

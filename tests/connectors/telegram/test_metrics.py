@@ -5,6 +5,7 @@ flood limit (429) is waited out and as an event is refused."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 import aiohttp
@@ -12,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge import __version__
+from bridge.errors import StartupError
 from connectors.telegram.http import api_method
 from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram
@@ -206,6 +208,17 @@ async def test_disabled_metrics_open_no_port(
     assert running.bridge.metrics.registry.get_sample_value(
         "bridge_remote_api_call_seconds_count", {"method": "getMe"}
     )
+
+
+async def test_a_metrics_port_in_use_is_a_startup_error_naming_the_keys(
+    telegram_bridge: StartTelegramBridge, fake_telegram: FakeTelegram
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StartupError, match=rf"127.0.0.1:{port} \(metrics.hostname, metrics"):
+            await telegram_bridge(overrides={"metrics.enabled": True, "metrics.listen_port": port})
 
 
 @pytest.mark.parametrize(
