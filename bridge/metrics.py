@@ -47,7 +47,7 @@ class BridgeMetrics:
         )
         self._failed = Counter(
             "bridge_messages_failed",
-            "Events that did not cross (their sender was told), by direction and reason.",
+            "Events that did not cross, by direction and reason.",
             ["direction", "reason"],
             registry=registry,
         )
@@ -72,7 +72,7 @@ class BridgeMetrics:
         )
         self._transactions = Counter(
             "bridge_transactions_received",
-            "Appservice transactions received from the homeserver (stored, so answered).",
+            "Appservice transactions from the homeserver (one it sends again counts again).",
             registry=registry,
         )
         self._transaction_events = Counter(
