@@ -102,9 +102,13 @@ async def test_every_family_is_served_and_the_counters_move_as_messages_cross(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
+    db_url: str,
 ) -> None:
+    """On both databases: the gauges are read from the store."""
     port = free_port()
-    await telegram_bridge(overrides={**PLAIN, "metrics.enabled": True, "metrics.listen_port": port})
+    await telegram_bridge(
+        database=db_url, overrides={**PLAIN, "metrics.enabled": True, "metrics.listen_port": port}
+    )
     first = await scrape(port)
     assert {name: first.types.get(name) for name in FAMILIES} == FAMILIES
     assert first.value("bridge_build_info", version=__version__, network="telegram") == 1
@@ -149,6 +153,9 @@ async def test_every_family_is_served_and_the_counters_move_as_messages_cross(
         # Each event handled was timed in its queue (the Matrix side also had joins, say).
         waits = now.value("bridge_queue_wait_seconds_count", direction=direction)
         assert waits >= 2, direction
+        # Measured from when each was stored: seconds here, not more.
+        waited = now.value("bridge_queue_wait_seconds_sum", direction=direction)
+        assert 0 <= waited < 30 * waits, direction
     assert now.value("bridge_transactions_received_total") > first.value(
         "bridge_transactions_received_total"
     )
