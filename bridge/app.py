@@ -30,6 +30,7 @@ from .commands.core_commands import core_commands
 from .commands.processor import CommandProcessor
 from .config.model import Config, PermissionLevel
 from .db.accounts import AccountStore
+from .db.counts import bridge_counts
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks
@@ -44,10 +45,13 @@ from .db.stores import (
 from .double_puppet import DoublePuppets
 from .ghosts import GhostManager
 from .management import ManagementRooms
+from .matrix.call_metrics import matrix_call_trace
 from .matrix.client import MatrixClient
 from .matrix.gaps import DeliveryGaps
 from .matrix.listener import AppserviceListener
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
+from .metrics import MATRIX_TO_REMOTE, REMOTE_TO_MATRIX, BridgeMetrics
+from .metrics_server import MetricsServer
 from .network.capabilities import ServesHttp, TellsLimits
 from .network.interface import NetworkConnector
 from .users import UserManager
@@ -82,6 +86,9 @@ class Bridge:
         self.queue_size = queue_size
         self.idle_after = idle_after
         self.db = Database(config.appservice.database)
+        # Counted whether or not they are served: a registry of this bridge's own.
+        self.metrics = BridgeMetrics(__version__, connector.name)
+        self._metrics_server: MetricsServer | None = None
         self._http: aiohttp.ClientSession | None = None
         self._listener: AppserviceListener | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,7 +124,8 @@ class Bridge:
         config = self.config
         await self.db.migrate()
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=config.homeserver.verify_ssl)
+            connector=aiohttp.TCPConnector(ssl=config.homeserver.verify_ssl),
+            trace_configs=[matrix_call_trace(self.metrics)],
         )
         matrix = self.matrix = MatrixClient(config, self._http)
         await check_homeserver(matrix, config)
@@ -166,6 +174,7 @@ class Bridge:
             gaps=gaps,
             accounts=accounts,
             puppets=puppets,
+            metrics=self.metrics,
             startup=startup,
             queue_size=self.queue_size,
             idle_after=self.idle_after,
@@ -206,6 +215,7 @@ class Bridge:
             accounts,
             messages,
             KeyValueStore(self.db),
+            self.metrics,
             self.ephemeral,
         )
 
@@ -224,6 +234,7 @@ class Bridge:
         if isinstance(self.connector, ServesHttp):
             self._listener.add_routes(self.connector.http_routes())
         await self._listener.start()
+        await self._serve_metrics()
         await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
         await self.connector.start_receiving()
         self._tasks += [
@@ -233,6 +244,28 @@ class Bridge:
         ]
         core.is_ready = True
         log.info("Bridge started as %s", config.bot_mxid)
+
+    async def _serve_metrics(self) -> None:
+        settings = self.config.metrics
+        if settings.enabled:
+            server = self._metrics_server = MetricsServer(
+                self.metrics, settings.hostname, settings.listen_port, self._count
+            )
+            await server.start()
+
+    async def _count(self) -> None:
+        """The gauges, read from the database when the metrics are scraped."""
+        counts = await bridge_counts(self.db, self.connector.name)
+        metrics = self.metrics
+        metrics.portals.set(counts.portals)
+        metrics.ghosts.set(counts.ghosts)
+        metrics.linked_users.set(counts.linked_users)
+        # Handled events whose marks are held back (bridge/db/marks.py) wait no more.
+        held = self.marks
+        matrix = counts.matrix_waiting - (held.pending("matrix") if held is not None else 0)
+        remote = counts.remote_waiting - (held.pending("remote") if held is not None else 0)
+        metrics.queue_depth.labels(MATRIX_TO_REMOTE).set(max(0, matrix))
+        metrics.queue_depth.labels(REMOTE_TO_MATRIX).set(max(0, remote))
 
     async def _prepare_bot(self, matrix: MatrixClient) -> None:
         bot = matrix.bot
@@ -326,5 +359,7 @@ class Bridge:
             log.exception("Stopping the %s connector failed", self.connector.name)
         if self._http is not None:
             await self._http.close()
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
         await self.db.close()
         log.info("Bridge stopped")

@@ -15,6 +15,7 @@ from bridge.ghosts import GhostManager
 from bridge.lru import BoundedDict
 from bridge.matrix.client import MatrixClient
 from bridge.matrix.gaps import DeliveryGaps
+from bridge.metrics import BridgeMetrics
 from bridge.network.interface import NetworkConnector
 from bridge.users import UserManager
 
@@ -51,6 +52,7 @@ class PortalContext:
     gaps: DeliveryGaps
     accounts: AccountLinks
     puppets: DoublePuppets
+    metrics: BridgeMetrics
     index: PortalIndex = field(default_factory=PortalIndex)
     startup: StartupIds = field(default_factory=StartupIds)
     names: BoundedDict[tuple[str, str], str] = field(default_factory=lambda: BoundedDict(MAX_NAMES))

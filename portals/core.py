@@ -14,6 +14,7 @@ from bridge.db.stores import KeyValueStore, MessageStore
 from bridge.ghosts import GhostManager
 from bridge.lru import BoundedDict
 from bridge.matrix.gaps import DeliveryGaps
+from bridge.metrics import BridgeMetrics
 from bridge.network.events import ChatInfo, RemoteEvent, RemoteUser, encode_event
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
@@ -41,8 +42,10 @@ class BridgeCore:
         accounts: AccountLinks,
         messages: MessageStore,
         state: KeyValueStore,
+        metrics: BridgeMetrics,
         ephemeral: Sequence[EphemeralRelay] = (),
     ) -> None:
+        self._metrics = metrics
         self._accounts = accounts
         self._messages = messages
         self._state = state
@@ -67,11 +70,16 @@ class BridgeCore:
     def config(self) -> Config:
         return self._config
 
+    @property
+    def metrics(self) -> BridgeMetrics:
+        return self._metrics
+
     # The listener's side (TransactionSink).
 
     async def handle_transaction(
         self, txn_id: str, events: list[dict[str, Any]], ephemeral: list[dict[str, Any]]
     ) -> None:
+        self._metrics.transaction(len(events))
         valid = [event for event in events if _has_identity(event)]
         if len(valid) != len(events):
             log.warning(

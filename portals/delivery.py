@@ -62,6 +62,31 @@ def describe(error: BaseException) -> str:
             return "the homeserver cannot be reached"
 
 
+def failure_reason(error: BaseException) -> str:
+    """``describe`` as one of a few words, for the metrics' labels."""
+    match error:
+        case IntentError() if error.__cause__ is not None:
+            return failure_reason(error.__cause__)
+        case TemporaryFailure():
+            return (
+                "network_rate_limited" if error.retry_after is not None else "network_unavailable"
+            )
+        case MatrixRequestError(errcode="M_LIMIT_EXCEEDED"):
+            return "homeserver_rate_limited"
+        case MatrixRequestError() if error.http_status == 429:
+            return "homeserver_rate_limited"
+        case MatrixRequestError():
+            return "homeserver_error"
+        case MatrixConnectionError() | aiohttp.ClientError() | TimeoutError() | OSError():
+            return "homeserver_unreachable"
+        case SQLAlchemyError():
+            return "database"
+        case _ if is_transient(error):
+            return "database"
+        case _:
+            return "internal"
+
+
 class Backlog:
     """Tells a room once when its events start waiting, and once when they flow again."""
 

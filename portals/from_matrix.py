@@ -17,6 +17,7 @@ from bridge.db.inbox import MatrixInboxStore, RemoteInboxStore, StoredMatrixEven
 from bridge.db.stores import MessageStore
 from bridge.lru import BoundedDict
 from bridge.matrix.gaps import DeliveryGaps
+from bridge.metrics import MATRIX_TO_REMOTE, BridgeMetrics, MessageKind
 from bridge.network.capabilities import SendsAsUser
 from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError, NetworkConnector, TemporaryFailure
@@ -65,8 +66,10 @@ class FromMatrix:
         edits: MatrixEdits,
         reactions: MatrixReactions,
         redactions: MatrixRedactions,
+        metrics: BridgeMetrics,
     ) -> None:
         self._config = config
+        self._metrics = metrics
         self._bot = bot
         self._senders = senders
         self._commands = commands
@@ -125,6 +128,7 @@ class FromMatrix:
                 event_id = str(event.get("event_id"))
                 await self._reactions.carry(portal, event_id, sender, target, key, notify)
             case "org.matrix.msc3381.poll.start" | "m.poll.start" if relays:
+                self._metrics.failed(MATRIX_TO_REMOTE, "unsupported")
                 network = self._connector.display_name
                 await notify(f"Your poll was not bridged: polls are not carried to {network}.")
             case "m.room.redaction" if relays and (redacts := redacted_event(event)) is not None:
@@ -141,7 +145,10 @@ class FromMatrix:
                     "cannot be turned off in a room). For a direct chat, send pm with their "
                     f"{network} id to the bridge bot for an unencrypted one."
                 )
-            case "m.room.encrypted" if sender not in portal.told_encrypted:
+            case "m.room.encrypted":
+                self._metrics.failed(MATRIX_TO_REMOTE, "encrypted")
+                if sender in portal.told_encrypted:
+                    return False
                 portal.told_encrypted.add(sender)
                 network = self._connector.display_name
                 await notify(
@@ -216,6 +223,7 @@ class FromMatrix:
             return False
         as_user = self._sends_as(portal, sender)
         if as_user is False:
+            self._metrics.failed(MATRIX_TO_REMOTE, "not_permitted")
             await self.notice(
                 portal,
                 f"{sender}, your message was not bridged: this chat belongs to another user's "
@@ -225,6 +233,7 @@ class FromMatrix:
         if as_user is None and not self._config.bridge.relay.enabled:
             # The bot cannot write as a user's remote account (a linked one neither): each
             # Matrix user's messages would be relayed by the bot.
+            self._metrics.failed(MATRIX_TO_REMOTE, "not_permitted")
             if sender not in portal.told_relay_off:
                 network = self._connector.display_name
                 await self.notice(
@@ -286,12 +295,14 @@ class FromMatrix:
             if not edit:  # an edit changes only the caption: the file stays as it was sent
                 file = await fetch_file(self._connector, self._bot, kind, content, notify)
                 if file is None:
+                    self._metrics.failed(MATRIX_TO_REMOTE, "file_refused")
                     return None
             msgtype = "m.text"
             text, formatted = caption_of(kind, content)
         elif msgtype == "m.location" and not edit:
             geo = await location_of(self._connector, content, notify)
             if geo is None:
+                self._metrics.failed(MATRIX_TO_REMOTE, "unsupported")
                 return None
             msgtype, text, formatted = "m.text", "", None
         elif msgtype in TEXT_TYPES:
@@ -300,6 +311,7 @@ class FromMatrix:
                 formatted = None
         else:
             what = "edit" if edit else "message"
+            self._metrics.failed(MATRIX_TO_REMOTE, "unsupported")
             await notify(
                 f"Your {msgtype} {what} was not bridged: the bridge does not carry that kind yet."
             )
@@ -349,6 +361,7 @@ class FromMatrix:
                         )
                         leaving = None
         except DeliveryError as refusal:
+            self._metrics.failed(MATRIX_TO_REMOTE, "refused")
             await messages.forget_intents(event_id)
             await notify(f"Your message was not bridged: {refusal}")
             return False
@@ -361,6 +374,8 @@ class FromMatrix:
             if retry_delay(failure, 0) is None:
                 await notify("Your message was not bridged: an internal error; see the bridge log.")
             raise
+        kind: MessageKind = "file" if message.file is not None else "text"
+        self._metrics.bridged(MATRIX_TO_REMOTE, "location" if message.geo is not None else kind)
         return True
 
     async def _progress(

@@ -43,11 +43,12 @@ def build_handlers(ctx: PortalContext) -> PortalHandlers:
         ctx.portals,
         rooms,
         ChatMoves(ctx.config, ctx.matrix, ctx.portals, ctx.index),
-        RemoteReactions(remote_senders, ctx.messages, ctx.reactions),
+        RemoteReactions(remote_senders, ctx.messages, ctx.reactions, ctx.metrics),
         remote_senders,
+        ctx.metrics,
     )
     senders = MatrixSenders(ctx.config, ctx.users, ctx.ghosts, bot, ctx.names)
-    reactions = MatrixReactions(ctx.connector, ctx.messages, ctx.reactions)
+    reactions = MatrixReactions(ctx.connector, ctx.messages, ctx.reactions, ctx.metrics)
     from_matrix = FromMatrix(
         ctx.config,
         bot,
@@ -60,8 +61,9 @@ def build_handlers(ctx: PortalContext) -> PortalHandlers:
         ctx.activity,
         UndeliveredEvents(bot, ctx.matrix_inbox, ctx.marks, ctx.gaps, senders.is_bridge_user),
         MatrixRoomChanges(ctx.config, senders, ctx.connector, ctx.portals),
-        MatrixEdits(ctx.connector, ctx.messages),
+        MatrixEdits(ctx.connector, ctx.messages, ctx.metrics),
         reactions,
-        MatrixRedactions(ctx.connector, ctx.messages, ctx.reactions, reactions),
+        MatrixRedactions(ctx.connector, ctx.messages, ctx.reactions, reactions, ctx.metrics),
+        ctx.metrics,
     )
     return PortalHandlers(rooms, to_matrix, from_matrix)

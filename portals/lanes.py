@@ -39,6 +39,8 @@ class MatrixItem:
     # Stored before this start of the bridge: it may have been handled partly before it stopped.
     replayed: bool = False
     source: Source = "matrix"
+    # When it was stored (seconds since the epoch), for the time it waited in the queue.
+    received_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class RemoteItem:
     event: RemoteEvent
     replayed: bool = False
     source: Source = "remote"
+    received_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class Lane:
         window: int,
         idle_after: float = 60.0,
         on_idle: Callable[[Lane], None] | None = None,
+        on_take: Callable[[StoredItem], None] | None = None,
     ) -> None:
         self.name = name
         self._handle = handle
@@ -81,6 +85,8 @@ class Lane:
         self._size = max(1, window)
         self._idle_after = idle_after
         self._on_idle = on_idle
+        # Told of each stored event as its handling starts (the metrics' queue wait).
+        self._on_take = on_take
         self._window: deque[LaneItem] = deque()
         self._ids: dict[Source, set[int]] = {source: set() for source in SOURCES}
         self._in_hand: tuple[Source, int] | None = None
@@ -227,6 +233,8 @@ class Lane:
             if not isinstance(item, CallItem):
                 self._ids[item.source].discard(item.inbox_id)
                 self._in_hand = (item.source, item.inbox_id)
+                if self._on_take is not None:
+                    self._on_take(item)
             try:
                 await self._handle(item)
             except Exception:

@@ -10,6 +10,7 @@ the same text is harmless, so an edit interrupted midway is simply made again.
 from __future__ import annotations
 
 from bridge.db.stores import MessageStore
+from bridge.metrics import MATRIX_TO_REMOTE, BridgeMetrics
 from bridge.network.capabilities import EditsMessages
 from bridge.network.ids import RemoteMessageID, part_order
 from bridge.network.interface import DeliveryError, NetworkConnector, TemporaryFailure
@@ -27,9 +28,12 @@ from .state import Notify, PortalState
 
 
 class MatrixEdits:
-    def __init__(self, connector: NetworkConnector, messages: MessageStore) -> None:
+    def __init__(
+        self, connector: NetworkConnector, messages: MessageStore, metrics: BridgeMetrics
+    ) -> None:
         self._connector = connector
         self._messages = messages
+        self._metrics = metrics
 
     async def carry(
         self,
@@ -55,6 +59,7 @@ class MatrixEdits:
             return False
         connector = self._connector
         if not isinstance(connector, EditsMessages):
+            self._metrics.failed(MATRIX_TO_REMOTE, "unsupported")
             await notify(
                 f"Your edit was not bridged: {connector.display_name} does not take edits of "
                 "bridged messages. The message there still reads as first sent."
@@ -92,6 +97,7 @@ class MatrixEdits:
                     case PartRemoved(part_id=part_id):
                         await self._messages.remove_part(original_id, part_id)
         except DeliveryError as refusal:
+            self._metrics.failed(MATRIX_TO_REMOTE, "refused")
             await self._messages.forget_intents(edit_id)
             await notify(f"Your edit was not bridged: {refusal}")
             return False
@@ -103,4 +109,5 @@ class MatrixEdits:
             if retry_delay(failure, 0) is None:
                 await notify("Your edit was not bridged: an internal error; see the bridge log.")
             raise
+        self._metrics.bridged(MATRIX_TO_REMOTE, "edit")
         return True

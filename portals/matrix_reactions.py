@@ -11,6 +11,7 @@ from typing import Any
 
 from bridge.db.models import Reaction
 from bridge.db.stores import RELAYED_PREFIX, MessageStore, ReactionStore
+from bridge.metrics import MATRIX_TO_REMOTE, BridgeMetrics
 from bridge.network.capabilities import ReactsToMessages
 from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError, NetworkConnector
@@ -31,11 +32,16 @@ def annotation(content: dict[str, Any]) -> tuple[str, str] | None:
 
 class MatrixReactions:
     def __init__(
-        self, connector: NetworkConnector, messages: MessageStore, reactions: ReactionStore
+        self,
+        connector: NetworkConnector,
+        messages: MessageStore,
+        reactions: ReactionStore,
+        metrics: BridgeMetrics,
     ) -> None:
         self._connector = connector
         self._messages = messages
         self._reactions = reactions
+        self._metrics = metrics
 
     async def carry(
         self,
@@ -52,10 +58,12 @@ class MatrixReactions:
         connector = self._connector
         network = connector.display_name
         if not isinstance(connector, ReactsToMessages):
+            self._metrics.failed(MATRIX_TO_REMOTE, "unsupported")
             await notify(f"Your reaction {key} was not bridged: {network} does not take reactions.")
             return
         emoji = connector.reaction_key(key)
         if emoji is None:
+            self._metrics.failed(MATRIX_TO_REMOTE, "unsupported")
             await notify(
                 f"Your reaction {key} was not bridged: {network} offers bots no such reaction."
             )
@@ -65,8 +73,10 @@ class MatrixReactions:
         try:
             await connector.set_reaction(portal.key, remote_id, emoji)
         except DeliveryError as refusal:
+            self._metrics.failed(MATRIX_TO_REMOTE, "refused")
             await notify(f"Your reaction {key} was not bridged: {refusal}")
             return
+        self._metrics.bridged(MATRIX_TO_REMOTE, "reaction")
         if previous is not None:
             await self._reactions.remove(previous.id)
         await self._reactions.add(
@@ -92,8 +102,10 @@ class MatrixReactions:
                 portal.key, RemoteMessageID(reaction.message_remote_id), None
             )
         except DeliveryError as refusal:
+            self._metrics.failed(MATRIX_TO_REMOTE, "refused")
             await notify(f"Your reaction was removed here only: {refusal}")
             return
+        self._metrics.bridged(MATRIX_TO_REMOTE, "redaction")
         await self._reactions.remove(reaction.id)
 
 

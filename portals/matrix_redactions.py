@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.db.stores import MessageStore, ReactionStore
+from bridge.metrics import MATRIX_TO_REMOTE, BridgeMetrics
 from bridge.network.capabilities import DeletesMessages
 from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import DeliveryError, NetworkConnector
@@ -35,7 +36,9 @@ class MatrixRedactions:
         messages: MessageStore,
         reactions: ReactionStore,
         reactions_out: MatrixReactions,
+        metrics: BridgeMetrics,
     ) -> None:
+        self._metrics = metrics
         self._connector = connector
         self._messages = messages
         self._reactions = reactions
@@ -54,6 +57,7 @@ class MatrixRedactions:
             return
         connector = self._connector
         if not isinstance(connector, DeletesMessages):
+            self._metrics.failed(MATRIX_TO_REMOTE, "unsupported")
             await notify(
                 f"Your message was removed here only: {connector.display_name} does not let the "
                 "bridge delete messages."
@@ -63,6 +67,8 @@ class MatrixRedactions:
         try:
             await connector.delete_messages(portal.key, remote_ids)
         except DeliveryError as refusal:
+            self._metrics.failed(MATRIX_TO_REMOTE, "refused")
             await notify(f"Your message was removed here only: {refusal}")
             return
+        self._metrics.bridged(MATRIX_TO_REMOTE, "redaction")
         await self._messages.forget(redacts)

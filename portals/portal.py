@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bridge.db.errors import is_transient
 from bridge.db.models import Portal as PortalRecord
+from bridge.metrics import Direction
 from bridge.network.events import decode_event
 from bridge.network.ids import PortalKey
 
 from .context import PortalContext
-from .delivery import Backlog, describe, retry_delay
+from .delivery import Backlog, describe, failure_reason, retry_delay
+from .directions import DIRECTIONS, queue_wait_recorder
 from .handlers import PortalHandlers
 from .lanes import CallItem, Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
 from .notices import send_notice
@@ -45,6 +47,7 @@ class Portal:
             ctx.queue_size,
             ctx.idle_after,
             (lambda _lane: on_idle(self)) if on_idle is not None else None,
+            queue_wait_recorder(ctx.metrics),
         )
         self.backlog = Backlog(self._notice)
 
@@ -105,16 +108,26 @@ class Portal:
         if source == "matrix":
             rows = await ctx.matrix_inbox.lane_batch(self.lane.name, after, limit)
             first = ctx.startup.matrix
-            return [MatrixItem(row.id, row.event, row.id <= first) for row in rows]
+            return [
+                MatrixItem(row.id, row.event, row.id <= first, received_at=row.received_at)
+                for row in rows
+            ]
         remote_rows = await ctx.remote_inbox.lane_batch(self.lane.name, after, limit)
         first = ctx.startup.remote
-        return [RemoteItem(row.id, decode_event(row.event), row.id <= first) for row in remote_rows]
+        return [
+            RemoteItem(
+                row.id, decode_event(row.event), row.id <= first, received_at=row.received_at
+            )
+            for row in remote_rows
+        ]
 
     async def _handle(self, item: LaneItem) -> None:
         if isinstance(item, CallItem):
             await self._call(item)
             return
+        direction = DIRECTIONS[item.source]
         if not await self.load():
+            self._ctx.metrics.failed(direction, "portal_gone")
             await self._mark(item, False, "the portal no longer exists")
             return
         match item:
@@ -126,14 +139,16 @@ class Portal:
                     return
                 from_matrix = self._handlers.from_matrix
                 safe, error = await self._until_done(
+                    direction,
                     lambda tries: from_matrix.handle(
                         self.state, event, retry=tries > 0 or replayed, inbox_id=inbox_id
-                    )
+                    ),
                 )
             case RemoteItem(event=remote, replayed=replayed):
                 to_matrix = self._handlers.to_matrix
                 safe, error = await self._until_done(
-                    lambda tries: to_matrix.handle(self.state, remote, tries > 0 or replayed)
+                    direction,
+                    lambda tries: to_matrix.handle(self.state, remote, tries > 0 or replayed),
                 )
         await self._mark(item, safe, error)
 
@@ -169,7 +184,7 @@ class Portal:
                 await asyncio.sleep(min(0.5 * 2.0**attempt, MAX_BACKOFF))
 
     async def _until_done(
-        self, attempt: Callable[[int], Awaitable[bool]]
+        self, direction: Direction, attempt: Callable[[int], Awaitable[bool]]
     ) -> tuple[bool, str | None]:
         """Run the head of the lane until it succeeds or fails for good (the failure returned
         as text), with whether handling it again would be harmless.
@@ -184,7 +199,9 @@ class Portal:
                 delay = retry_delay(failure, tries)
                 if delay is None:
                     self.log.exception("Failed for good; moving on")
+                    self._ctx.metrics.failed(direction, failure_reason(failure))
                     return False, repr(failure)
+                self._ctx.metrics.retried(direction, failure_reason(failure))
                 tries += 1
                 self.log.warning("Waiting %.1f s to try again: %s", delay, describe(failure))
                 await self.backlog.waiting(describe(failure), delay, self._waiting())

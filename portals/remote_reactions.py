@@ -7,6 +7,7 @@ from __future__ import annotations
 from mautrix.types import EventID, EventType, RoomID
 
 from bridge.db.stores import MessageStore, ReactionStore
+from bridge.metrics import REMOTE_TO_MATRIX, BridgeMetrics
 from bridge.network.events import RemoteReaction
 
 from .remote_senders import RemoteSenders
@@ -16,8 +17,13 @@ from .to_matrix_ids import SOURCE_KEY, transaction_id
 
 class RemoteReactions:
     def __init__(
-        self, senders: RemoteSenders, messages: MessageStore, reactions: ReactionStore
+        self,
+        senders: RemoteSenders,
+        messages: MessageStore,
+        reactions: ReactionStore,
+        metrics: BridgeMetrics,
     ) -> None:
+        self._metrics = metrics
         self._senders = senders
         self._messages = messages
         self._reactions = reactions
@@ -31,12 +37,14 @@ class RemoteReactions:
         target = rows[0].mxid
         intent = await self._senders.joined(portal, room_id, change.sender)
         sender = str(change.sender.id)
+        changed = False
         for emoji in change.removed:
             known = await self._reactions.find(portal.id, change.message_id, sender, emoji)
             if known is None:
                 continue
             await intent.redact(RoomID(room_id), EventID(known.mxid))
             await self._reactions.remove(known.id)
+            changed = True
         timestamp = int(change.timestamp.timestamp() * 1000)
         for emoji in change.added:
             if await self._reactions.find(portal.id, change.message_id, sender, emoji) is not None:
@@ -56,3 +64,6 @@ class RemoteReactions:
                 timestamp=timestamp,
             )
             await self._reactions.add(portal.id, change.message_id, sender, emoji, emoji, event_id)
+            changed = True
+        if changed:
+            self._metrics.bridged(REMOTE_TO_MATRIX, "reaction")

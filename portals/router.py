@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from bridge.network.events import RemoteChatCreate, RemoteChatMigrate, RemoteEve
 from bridge.network.ids import PortalKey
 
 from .context import PortalContext
+from .directions import queue_wait_recorder
 from .lanes import Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
 from .manager import ROOM_PREFIX, PortalManager, lane_of, portal_id_of, room_lane
 
@@ -71,7 +73,8 @@ class Router:
     def offer_matrix(self, stored: StoredMatrixEvent) -> None:
         lane_name = stored.lane or self.matrix_lane(stored.event)
         replayed = stored.id <= self._ctx.startup.matrix
-        self._offer(lane_name, MatrixItem(stored.id, stored.event, replayed))
+        received = stored.received_at or time.time()
+        self._offer(lane_name, MatrixItem(stored.id, stored.event, replayed, received_at=received))
 
     def offer_remote(self, stored: StoredRemoteEvent, event: RemoteEvent | None = None) -> None:
         if stored.lane is None:
@@ -83,7 +86,8 @@ class Router:
             log.exception("Remote event %d cannot be read; skipped", stored.id)
             return
         replayed = stored.id <= self._ctx.startup.remote
-        self._offer(stored.lane, RemoteItem(stored.id, decoded, replayed))
+        received = stored.received_at or time.time()
+        self._offer(stored.lane, RemoteItem(stored.id, decoded, replayed, received_at=received))
 
     def _offer(self, lane_name: str, item: StoredItem) -> None:
         try:
@@ -137,6 +141,7 @@ class Router:
                 self._ctx.queue_size,
                 self._ctx.idle_after,
                 self._let_go,
+                queue_wait_recorder(self._ctx.metrics),
             )
         return lane
 
@@ -172,7 +177,10 @@ class Router:
                 return []
             rows = await self._ctx.matrix_inbox.lane_batch(name, after, limit)
             first = self._ctx.startup.matrix
-            return [MatrixItem(row.id, row.event, row.id <= first) for row in rows]
+            return [
+                MatrixItem(row.id, row.event, row.id <= first, received_at=row.received_at)
+                for row in rows
+            ]
 
         return load
 

@@ -13,6 +13,7 @@ from mautrix.types import EventID, EventType, RoomID
 from bridge.db.stores import MessageStore, PortalStore
 from bridge.ghosts import GhostManager
 from bridge.matrix.client import MatrixClient
+from bridge.metrics import REMOTE_TO_MATRIX, BridgeMetrics, MessageKind
 from bridge.network.events import (
     MessageContent,
     PollStart,
@@ -53,7 +54,9 @@ class ToMatrix:
         moves: ChatMoves,
         reactions: RemoteReactions,
         senders: RemoteSenders,
+        metrics: BridgeMetrics,
     ) -> None:
+        self._metrics = metrics
         self._matrix = matrix
         self._ghosts = ghosts
         self._connector = connector
@@ -179,6 +182,9 @@ class ToMatrix:
                 sender_remote_id=str(message.sender.id),
                 sender_mxid=intent.mxid,
             )
+        self._metrics.bridged(
+            REMOTE_TO_MATRIX, _kind(message.parts[0]) if message.parts else "text"
+        )
 
     async def _deletion(self, portal: PortalState, deletion: RemoteDeletion) -> None:
         """Every Matrix event the message became is redacted (by the bot, which moderates portal
@@ -193,6 +199,7 @@ class ToMatrix:
                 RoomID(room_id), EventID(row.mxid), reason=f"Deleted in {network}"
             )
             await self._messages.remove_part(row.mxid, row.part_id)
+        self._metrics.bridged(REMOTE_TO_MATRIX, "redaction")
 
     async def _edit(self, portal: PortalState, edit: RemoteEdit, recheck: bool) -> None:
         """Each part the message became in Matrix is replaced (``m.replace``) by its new content."""
@@ -229,6 +236,7 @@ class ToMatrix:
                 txn_id=txn_id,
                 timestamp=timestamp,
             )
+        self._metrics.bridged(REMOTE_TO_MATRIX, "edit")
 
     async def _reply_target(self, portal: PortalState, message: RemoteMessage) -> str | None:
         if message.reply_to is None:
@@ -336,6 +344,14 @@ def _relation(reply_to: str | None, thread_root: str | None) -> dict[str, Any] |
     if reply_to is not None:
         return {"m.in_reply_to": {"event_id": reply_to}}
     return None
+
+
+def _kind(part: MessageContent) -> MessageKind:
+    if part.poll is not None:
+        return "poll"
+    if part.media is not None:
+        return "file"
+    return "location" if part.geo_uri is not None else "text"
 
 
 def _content(part: MessageContent) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from .model import Config
 from .upgrade import Rename, UpgradeReport, indent_step, upgrade
 
-CORE_SECTIONS = ("homeserver", "appservice", "bridge", "logging")
+CORE_SECTIONS = ("homeserver", "appservice", "bridge", "metrics", "logging")
 
 # Keys whose names changed; the value a user set under the old name is carried to the new one.
 RENAMES = (

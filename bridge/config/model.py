@@ -10,7 +10,7 @@ import re
 from enum import IntEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -256,14 +256,33 @@ class BridgeConfig(_Section):
         return localpart[len(before) : len(localpart) - len(after)]
 
 
+class MetricsConfig(_Section):
+    enabled: bool = False
+    listen_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    hostname: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+
+
 class Config(_Section):
     """The whole bridge config; ``networks`` keeps each network's raw section for its connector."""
 
     homeserver: HomeserverConfig
     appservice: AppserviceConfig
     bridge: BridgeConfig
+    # Optional: a config from before metrics existed has them off.
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: dict[str, Any]
     networks: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_port(cls, value: MetricsConfig, info: ValidationInfo) -> MetricsConfig:
+        appservice = info.data.get("appservice")
+        if value.enabled and appservice is not None and value.listen_port == appservice.port:
+            raise ValueError(
+                f"listen_port must differ from appservice.port ({appservice.port}): the metrics "
+                "have a port of their own"
+            )
+        return value
 
     @property
     def bot_mxid(self) -> str:

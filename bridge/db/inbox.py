@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -30,6 +30,8 @@ class StoredMatrixEvent:
     room_id: str | None
     event: dict[str, Any]
     lane: str | None = None
+    # When it was stored (seconds since the epoch); None when just stored (it is now).
+    received_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class StoredRemoteEvent:
     portal_receiver: str
     event: dict[str, Any]
     lane: str | None = None
+    received_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,10 +393,24 @@ class RemoteInboxStore(_Inbox):
 
 
 def _matrix(row: MatrixInbox) -> StoredMatrixEvent:
-    return StoredMatrixEvent(row.id, row.room_id, row.event or {}, row.lane)
+    return StoredMatrixEvent(
+        row.id, row.room_id, row.event or {}, row.lane, _epoch_seconds(row.received_at)
+    )
 
 
 def _remote(row: RemoteInbox) -> StoredRemoteEvent:
     return StoredRemoteEvent(
-        row.id, row.portal_remote_id, row.portal_receiver, row.event or {}, row.lane
+        row.id,
+        row.portal_remote_id,
+        row.portal_receiver,
+        row.event or {},
+        row.lane,
+        _epoch_seconds(row.received_at),
     )
+
+
+def _epoch_seconds(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    # SQLite gives the stored UTC time back without its zone.
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()

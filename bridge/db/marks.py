@@ -57,6 +57,10 @@ class HandledMarks:
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._pending.values())
 
+    def pending(self, source: Source) -> int:
+        """Events of ``source`` handled but not marked in the store yet."""
+        return len(self._pending[source])
+
     async def flush(self) -> None:
         """Write the marks taken so far. On failure they stay pending (and raise)."""
         async with self._lock:

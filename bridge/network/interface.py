@@ -15,6 +15,7 @@ from .outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 if TYPE_CHECKING:
     from ..commands.types import Command
     from ..config.model import Config
+    from ..metrics import BridgeMetrics
 
 
 NOTHING_SENT = SendProgress()
@@ -25,6 +26,10 @@ class BridgeContext(Protocol):
 
     @property
     def config(self) -> Config: ...
+
+    @property
+    def metrics(self) -> BridgeMetrics:
+        """The bridge's metrics, for the network's API calls (``remote_call``)."""
 
     async def submit(self, event: RemoteEvent, dedup_key: str) -> bool:
         """Store a remote event durably and queue it for its portal.

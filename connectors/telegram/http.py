@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,17 @@ from telegram.request import BaseRequest, RequestData
 
 # Each request at DEBUG (the URL holds the bot token: the log filter redacts it).
 log = logging.getLogger("connectors.telegram.http")
+
+# Told of each call: its method, seconds, and its error (an HTTP status, timeout or
+# connection), None if it succeeded (the bridge's metrics).
+CallObserver = Callable[[str, float, str | None], None]
+
+
+def api_method(url: str) -> str:
+    """The Bot API method a request URL calls (never the token in it); file downloads as one."""
+    if "/file/bot" in url:
+        return "file_download"
+    return url.rsplit("/", 1)[-1].split("?", 1)[0]
 
 
 class AiohttpRequest(BaseRequest):
@@ -34,7 +46,9 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        observe: CallObserver | None = None,
     ) -> None:
+        self._observe = observe
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -99,12 +113,19 @@ class AiohttpRequest(BaseRequest):
                 body = await response.read()
         except TimeoutError as error:
             log.debug("%s %s timed out after %.3f s", method, url, time.monotonic() - started)
+            self._observed(url, started, "timeout")
             raise TimedOut from error
         except aiohttp.ClientError as error:
             log.debug("%s %s failed: %r", method, url, error)
+            self._observed(url, started, "connection")
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
         log.debug("%s %s -> %d in %.3f s", method, url, response.status, time.monotonic() - started)
+        self._observed(url, started, str(response.status) if response.status >= 400 else None)
         return response.status, body
+
+    def _observed(self, url: str, started: float, error: str | None) -> None:
+        if self._observe is not None:
+            self._observe(api_method(url), time.monotonic() - started, error)
 
     @staticmethod
     def _given(value: Any, default: float | None) -> float | None:

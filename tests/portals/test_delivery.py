@@ -12,9 +12,11 @@ from mautrix.errors import (
     MForbidden,
     MLimitExceeded,
 )
+from sqlalchemy.exc import OperationalError
 
+from bridge.network.interface import TemporaryFailure
 from portals import delivery
-from portals.delivery import Backlog, describe, retry_delay
+from portals.delivery import Backlog, describe, failure_reason, retry_delay
 
 
 class Room:
@@ -75,3 +77,27 @@ def test_what_mautrix_wraps_on_the_way_is_judged_by_its_cause(
     except IntentError as wrapped:
         assert (retry_delay(wrapped, 0) is not None) is waits
         assert describe(wrapped) == describe(cause)
+
+
+def _wrapped(cause: BaseException) -> IntentError:
+    try:
+        raise IntentError("Failed to join room") from cause
+    except IntentError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (TemporaryFailure("Telegram's flood limit", retry_after=3.0), "network_rate_limited"),
+        (TemporaryFailure("Telegram cannot be reached"), "network_unavailable"),
+        (MLimitExceeded(429, "Too many requests"), "homeserver_rate_limited"),
+        (_wrapped(MLimitExceeded(429, "Too many requests")), "homeserver_rate_limited"),
+        (MatrixStandardRequestError(502, "Bad gateway"), "homeserver_error"),
+        (ConnectionRefusedError(), "homeserver_unreachable"),
+        (OperationalError("SELECT 1", {}, Exception("database is locked")), "database"),
+        (KeyError("content"), "internal"),
+    ],
+)
+def test_failures_are_told_to_the_metrics_in_a_few_words(error: Exception, reason: str) -> None:
+    assert failure_reason(error) == reason

@@ -229,3 +229,28 @@ async def test_close_gives_up_on_a_stuck_item_after_the_timeout() -> None:
     lane.offer(store.add(matrix(1)))
     await asyncio.sleep(0.05)
     assert not await lane.close(0.2)
+
+
+async def test_each_stored_event_is_told_as_its_handling_starts_also_from_the_store() -> None:
+    # The metrics' queue wait: every event once, in order, whether it stayed in memory or was
+    # read back from the store; calls (someone waits for them) are no stored events.
+    store, gate = Store(), asyncio.Event()
+    recorder = Recorder(store, gate)
+    taken: list[tuple[Source, int, int]] = []
+
+    def on_take(item: StoredItem) -> None:
+        # Told before the handler has it.
+        taken.append((item.source, item.inbox_id, len(recorder.handled)))
+
+    lane = Lane("told", recorder, store.load, 2, 5.0, on_take=on_take)
+    store.lane = lane
+    for inbox_id in range(1, 7):
+        lane.offer(store.add(matrix(inbox_id)))
+    assert lane.spilled
+    called = CallItem(lambda: asyncio.sleep(0, "done"))
+    lane.call(called)
+    gate.set()
+    assert await called.done == "done"
+    await until(lambda: len(recorder.handled) == 6)
+    assert taken == [("matrix", i, i - 1) for i in range(1, 7)]
+    await lane.close(1)

@@ -76,6 +76,8 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
             {"https://other.org": "https://other.org"},
             "bridge.double_puppet.servers: https://other.org: must be a server name",
         ),
+        ("metrics.listen_port", 0, "metrics.listen_port: Input should be greater than or equal"),
+        ("metrics.enabled", "perhaps", "metrics.enabled: Input should be a valid boolean"),
     ],
 )
 def test_validation_errors_name_the_key(
@@ -101,6 +103,22 @@ def test_double_puppet_secrets_and_servers(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as failure:
         bad.typed(["telegram"])
     assert "hunter2-secret" not in str(failure.value)
+
+
+def test_metrics_default_off_and_need_a_port_of_their_own(tmp_path: Path) -> None:
+    config = config_with(tmp_path).typed(["telegram"])
+    assert not config.metrics.enabled
+    assert (config.metrics.hostname, config.metrics.listen_port) == ("127.0.0.1", 8000)
+    # A config from before metrics existed has them off.
+    old = config_with(tmp_path)
+    del old.document["metrics"]
+    assert old.typed(["telegram"]).metrics == config.metrics
+    # On, on the appservice's port: refused, saying which ports.
+    clash = config_with(tmp_path, metrics__enabled=True, metrics__listen_port=29317)
+    with pytest.raises(ConfigError, match=r"metrics: listen_port must differ .*\(29317\)"):
+        clash.typed(["telegram"])
+    # Off, the port is not used, so it may be anything valid.
+    config_with(tmp_path, metrics__listen_port=29317).typed(["telegram"])
 
 
 def test_a_missing_key_is_named(tmp_path: Path) -> None:

@@ -125,3 +125,10 @@ def test_relay_enabled_is_a_known_key(tmp_path: Path) -> None:
     assert config_file.typed(["telegram"]).bridge.relay.enabled is False
     # On by default: Matrix users are relayed by the bot under their own name.
     assert upgraded(tmp_path, "")[1].typed(["telegram"]).bridge.relay.enabled is True
+
+
+def test_an_old_config_gets_the_metrics_section_off_and_commented(tmp_path: Path) -> None:
+    text, config_file, _ = upgraded(tmp_path, OLD_CONFIG)
+    assert "metrics:\n    # Whether to serve the metrics.\n    enabled: false\n" in text
+    assert text.index("\nmetrics:") < text.index("\nlogging:")
+    assert config_file.typed(["telegram"]).metrics.enabled is False
