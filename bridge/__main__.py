@@ -17,7 +17,7 @@ from connectors import NETWORKS, create_connector
 
 from . import __version__
 from .config.loader import ConfigError, ConfigFile, example_config_text, write_first_config
-from .config.model import Config
+from .config.model import GENERATE_SECRET, Config
 from .errors import StartupError
 from .logging_setup import configure_logging
 from .network.interface import NetworkConnector
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     secrets = [config.appservice.as_token, config.appservice.hs_token, *connector.secrets()]
     secrets += config.bridge.double_puppet.secrets.values()
+    if config.appservice.provisioning.active:
+        secrets.append(config.appservice.provisioning.shared_secret)
     secret_filter = configure_logging(config.logging, secrets)
     return asyncio.run(run(config, connector, secret_filter.add))
 
@@ -101,13 +103,16 @@ def load(path: Path) -> tuple[ConfigFile, str]:
     config_file = ConfigFile.load(path)
     example = example_config_text()
     report = config_file.upgrade_from(example)
-    if report.changed:
+    generated = generate_secrets(config_file)
+    if report.changed or generated:
         try:
             config_file.save()
             for key in report.added:
                 print(f"Config: added {key} with its default", file=sys.stderr)
             for old, new in report.renamed:
                 print(f"Config: renamed {old} to {new}", file=sys.stderr)
+            for key in generated:
+                print(f"Config: generated a random {key}", file=sys.stderr)
         except OSError as error:
             print(
                 f"Config: could not write the upgraded config ({error}); using it in memory",
@@ -156,6 +161,23 @@ def validated(
     return config, connector
 
 
+GENERATED_SECRETS = ("appservice.provisioning.shared_secret",)
+
+
+def generate_secrets(config_file: ConfigFile) -> list[str]:
+    """Replace each secret that says ``generate`` with a random one; the keys replaced."""
+    replaced = []
+    for key in GENERATED_SECRETS:
+        try:
+            value = config_file.get(key)
+        except (KeyError, TypeError):
+            continue
+        if value == GENERATE_SECRET:
+            config_file.set(key, new_token())
+            replaced.append(key)
+    return replaced
+
+
 def generate_registration(config_file: ConfigFile, config: Config, path: Path) -> None:
     as_token, hs_token = new_token(), new_token()
     registration = build_registration(config, as_token, hs_token)
@@ -166,6 +188,7 @@ def generate_registration(config_file: ConfigFile, config: Config, path: Path) -
     path.chmod(0o600)
     config_file.set("appservice.as_token", as_token)
     config_file.set("appservice.hs_token", hs_token)
+    generate_secrets(config_file)
     config_file.save()
     print(
         f"Wrote {path} and stored its tokens in {config_file.path}.\n"

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import aiohttp
+from aiohttp import web
 from mautrix.errors import MatrixRequestError
 from mautrix.types import RoomID
 
+from portals.bridging import PortalBridging
 from portals.commands import portal_commands
 from portals.context import PortalContext, StartupIds
 from portals.core import BridgeCore
@@ -50,6 +52,7 @@ from .matrix.listener import AppserviceListener
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
 from .network.capabilities import ServesHttp, TellsLimits
 from .network.interface import NetworkConnector
+from .provisioning.api import ProvisioningAPI
 from .users import UserManager
 
 log = logging.getLogger("bridge")
@@ -174,7 +177,8 @@ class Bridge:
         await portals.load_index()
         management = ManagementRooms(config, matrix, users, commands, self.connector.display_name)
         router = self.router = Router(ctx, portals, management.handle)
-        for command in portal_commands(portals, self.connector, accounts):
+        bridging = PortalBridging(portals, ctx.portals, users, self.connector, accounts)
+        for command in portal_commands(bridging):
             commands.register(command)
         direct = DirectChats(matrix, ghosts, users, portals, self.connector)
         management.on_invite = direct.invited
@@ -223,6 +227,9 @@ class Bridge:
         )
         if isinstance(self.connector, ServesHttp):
             self._listener.add_routes(self.connector.http_routes())
+        self._listener.add_routes(
+            self._provisioning_routes(matrix, users, ghosts, accounts, bridging)
+        )
         await self._listener.start()
         await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
         await self.connector.start_receiving()
@@ -233,6 +240,36 @@ class Bridge:
         ]
         core.is_ready = True
         log.info("Bridge started as %s", config.bot_mxid)
+
+    def _provisioning_routes(
+        self,
+        matrix: MatrixClient,
+        users: UserManager,
+        ghosts: GhostManager,
+        accounts: AccountLinks,
+        bridging: PortalBridging,
+    ) -> list[web.RouteDef]:
+        """The provisioning API's routes, if it is enabled."""
+        config = self.config
+        if not config.appservice.provisioning.active:
+            return []
+
+        def level(mxid: str) -> PermissionLevel:
+            # The bridge's own users never act through the API.
+            if ghosts.is_ghost(mxid) or mxid == config.bot_mxid:
+                return PermissionLevel.NONE
+            return users.level(mxid)
+
+        api = ProvisioningAPI(
+            config.appservice.provisioning,
+            __version__,
+            self.connector,
+            level,
+            accounts,
+            bridging,
+            matrix,
+        )
+        return api.routes()
 
     async def _prepare_bot(self, matrix: MatrixClient) -> None:
         bot = matrix.bot
