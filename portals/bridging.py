@@ -60,7 +60,8 @@ class PortalBridging:
         if await self._users.is_management_room(sender, room_id):
             raise BridgingRefused(
                 "management_room",
-                "Run this in the room you want to bridge, not in your management room.",
+                "That is your management room (your private chat with the bridge bot): "
+                "bridge another room.",
             )
         if await self._portals.by_room(room_id) is not None:
             raise BridgingRefused(

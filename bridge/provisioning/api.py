@@ -14,9 +14,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-from mautrix.errors import MatrixRequestError, MNotFound
-from mautrix.types import EventType, Membership, RoomID, UserID
+from mautrix.errors import MatrixRequestError
+from mautrix.types import RoomID
 
 from ..accounts import AccountLinks
 from ..bridging import BridgedRoom, BridgingRefused, Refusal, RoomBridging
@@ -223,14 +224,10 @@ class ProvisioningAPI:
 
     async def _is_member(self, room_id: str, mxid: str) -> bool:
         try:
-            member = await self._matrix.bot.get_state_event(
-                RoomID(room_id), EventType.ROOM_MEMBER, UserID(mxid)
-            )
-        except (MNotFound, MatrixRequestError) as error:
-            if isinstance(error, MNotFound) or 400 <= error.http_status < 500:
-                return False  # never joined, or the bot cannot see the room
+            membership = await self._matrix.membership(room_id, mxid)
+        except (MatrixRequestError, aiohttp.ClientError, TimeoutError):
             raise Refused(502, "M_UNKNOWN", "The homeserver did not answer; try again") from None
-        return getattr(member, "membership", None) == Membership.JOIN
+        return membership == "join"
 
     def _announcer(self, room_id: str, mxid: str) -> Callable[[str], Awaitable[None]]:
         """Tells the room what happened, as a command's reply would; best effort (the change
