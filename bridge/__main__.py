@@ -90,12 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)
         return 2
+    secret_filter = configure_logging(config.logging, known_secrets(config, connector))
+    return asyncio.run(run(config, connector, secret_filter.add))
+
+
+def known_secrets(config: Config, connector: NetworkConnector) -> list[str]:
+    """What no log line may show."""
     secrets = [config.appservice.as_token, config.appservice.hs_token, *connector.secrets()]
     secrets += config.bridge.double_puppet.secrets.values()
     if config.appservice.provisioning.active:
         secrets.append(config.appservice.provisioning.shared_secret)
-    secret_filter = configure_logging(config.logging, secrets)
-    return asyncio.run(run(config, connector, secret_filter.add))
+    return secrets
 
 
 def load(path: Path) -> tuple[ConfigFile, str]:
