@@ -8,6 +8,7 @@ does for the commands, and bridging goes through the same checks (bridge/bridgin
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -36,6 +37,8 @@ USER_ID = re.compile(r"^@[\x21-\x39\x3b-\x7e]+:[\x21-\x7e]+$")
 ROOM_ID = re.compile(r"^![\x21-\x7e]+$")
 CHAT_ID = re.compile(r"^[\x21-\x7e]+$")
 MAX_ID_LENGTH = 255
+# Membership questions to the homeserver at once, for a user's portals.
+MEMBERSHIP_QUERIES = 8
 
 _REFUSALS: dict[Refusal, tuple[int, str]] = {
     "not_permitted": (403, "M_FORBIDDEN"),
@@ -184,13 +187,18 @@ class ProvisioningAPI:
     async def _portals(
         self, _request: web.Request, mxid: str, _level: PermissionLevel
     ) -> web.Response:
-        """The portal rooms the user is joined to (asked of the homeserver room by room)."""
-        mine = [
-            room
-            for room in await self._bridging.bridged_rooms()
-            if room.receiver in (None, mxid) and await self._is_member(room.room_id, mxid)
-        ]
-        return web.json_response({"portals": [_portal(room) for room in mine]})
+        """The portal rooms the user is joined to (asked of the homeserver room by room, a
+        few at a time)."""
+        rooms = [r for r in await self._bridging.bridged_rooms() if r.receiver in (None, mxid)]
+        limit = asyncio.Semaphore(MEMBERSHIP_QUERIES)
+
+        async def is_member(room: BridgedRoom) -> bool:
+            async with limit:
+                return await self._is_member(room.room_id, mxid)
+
+        joined = await asyncio.gather(*(is_member(room) for room in rooms))
+        mine = [_portal(room) for room, member in zip(rooms, joined, strict=True) if member]
+        return web.json_response({"portals": mine})
 
     async def _bridge(
         self, request: web.Request, mxid: str, level: PermissionLevel
@@ -204,6 +212,7 @@ class ProvisioningAPI:
         bridged = await self._bridging.bridge(
             mxid, level, room_id, chat_id, self._announcer(room_id, mxid)
         )
+        log.info("Provisioning: %s bridged %s to chat %s", mxid, room_id, chat_id)
         return web.json_response(_portal(bridged))
 
     async def _unbridge(
@@ -213,6 +222,7 @@ class ProvisioningAPI:
         _check_id(room_id, ROOM_ID, "room_id", "a Matrix room ID such as !abc:example.com")
         await self._require_room(room_id, mxid)
         gone = await self._bridging.unbridge(mxid, level, room_id, self._announcer(room_id, mxid))
+        log.info("Provisioning: %s unbridged %s from chat %s", mxid, room_id, gone.chat_id)
         return web.json_response(_portal(gone))
 
     async def _require_room(self, room_id: str, mxid: str) -> None:
