@@ -125,6 +125,17 @@ async def test_every_operation_refuses_a_caller_without_the_secret_or_permission
     ) as response:
         assert response.status == 403
 
+    # A front end in a browser on another origin may call it, and read its refusals.
+    async with http.options(
+        f"{api.base}/portals", headers={"Access-Control-Request-Method": "POST"}
+    ) as response:
+        assert response.status == 204
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    async with http.get(f"{api.base}/bridge", params={"user_id": admin.user_id}) as response:
+        assert response.status == 401
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
     # The document is public, and names every operation.
     async with http.get(f"{api.base}/openapi.json") as response:
         assert response.status == 200
