@@ -132,9 +132,7 @@ class ProvisioningAPI:
         if header is None:
             raise Refused(401, "M_MISSING_TOKEN", "Missing the shared secret (Authorization)")
         scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            secret.strip().encode(), self._secret
-        ):
+        if scheme.lower() != "bearer" or not self._is_secret(secret.strip()):
             raise Refused(403, "M_FORBIDDEN", "Invalid shared secret")
         mxid = request.query.get("user_id")
         if mxid is None:
@@ -149,6 +147,14 @@ class ProvisioningAPI:
                 f"they have {level.name.lower()}",
             )
         return mxid, level
+
+    def _is_secret(self, given: str) -> bool:
+        try:
+            # A header's bytes that are not UTF-8 come as surrogates: back to those bytes.
+            raw = given.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return False
+        return hmac.compare_digest(raw, self._secret)
 
     async def _openapi(self, _request: web.Request) -> web.Response:
         return web.json_response(openapi_document(self._base, self._version), headers=_CORS)

@@ -125,6 +125,16 @@ async def test_every_operation_refuses_a_caller_without_the_secret_or_permission
     ) as response:
         assert response.status == 403
 
+    # Header bytes that are no text are a wrong secret, not a server error.
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.config.appservice.port)
+    writer.write(
+        b"GET /_matrix/provision/v1/bridge?user_id=%40a%3Ab HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n"
+    )
+    answer_bytes = await reader.read()
+    writer.close()
+    assert answer_bytes.startswith(b"HTTP/1.1 403"), answer_bytes[:100]
+
     # A front end in a browser on another origin may call it, and read its refusals.
     async with http.options(
         f"{api.base}/portals", headers={"Access-Control-Request-Method": "POST"}
