@@ -17,7 +17,7 @@ from connectors import NETWORKS, create_connector
 
 from . import __version__
 from .config.loader import ConfigError, ConfigFile, example_config_text, write_first_config
-from .config.model import Config
+from .config.model import GENERATE_SECRET, Config
 from .errors import StartupError
 from .logging_setup import configure_logging
 from .network.interface import NetworkConnector
@@ -34,8 +34,7 @@ FILL_IN = (
     "telegram.bot_token",
 )
 # Secrets the config may leave to the bridge: "generate" becomes a random value when loaded.
-GENERATED_SECRETS = ("telegram.webhook.secret_token",)
-GENERATE = "generate"
+GENERATED_SECRETS = ("appservice.provisioning.shared_secret", "telegram.webhook.secret_token")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,10 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)
         return 2
+    secret_filter = configure_logging(config.logging, known_secrets(config, connector))
+    return asyncio.run(run(config, connector, secret_filter.add))
+
+
+def known_secrets(config: Config, connector: NetworkConnector) -> list[str]:
+    """What no log line may show."""
     secrets = [config.appservice.as_token, config.appservice.hs_token, *connector.secrets()]
     secrets += config.bridge.double_puppet.secrets.values()
-    secret_filter = configure_logging(config.logging, secrets)
-    return asyncio.run(run(config, connector, secret_filter.add))
+    if config.appservice.provisioning.active:
+        secrets.append(config.appservice.provisioning.shared_secret)
+    return secrets
 
 
 def load(path: Path) -> tuple[ConfigFile, str]:
@@ -137,7 +143,7 @@ def generate_secrets(config_file: ConfigFile) -> list[str]:
             value = config_file.get(key)
         except (KeyError, TypeError):
             continue  # another network's, or not in this config
-        if value == GENERATE:
+        if value == GENERATE_SECRET:
             config_file.set(key, new_token())
             generated.append(key)
     return generated
@@ -186,6 +192,7 @@ def generate_registration(config_file: ConfigFile, config: Config, path: Path) -
     path.chmod(0o600)
     config_file.set("appservice.as_token", as_token)
     config_file.set("appservice.hs_token", hs_token)
+    generate_secrets(config_file)
     config_file.save()
     print(
         f"Wrote {path} and stored its tokens in {config_file.path}.\n"

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from .db.accounts import AccountStore, TokenRefused
 from .db.models import utcnow
@@ -34,6 +36,17 @@ _REFUSALS = {
 }
 
 
+LoginStage = Literal["waiting", "linked", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginState:
+    """Where a login token is: waiting to be presented, spent on a link, or expired."""
+
+    stage: LoginStage
+    expires_at: datetime
+
+
 class AccountLinks:
     def __init__(
         self, store: AccountStore, tell: Callable[[str, str], Awaitable[None]] | None = None
@@ -52,6 +65,23 @@ class AccountLinks:
         token = secrets.token_urlsafe(24)
         await self._store.add_token(token, mxid, utcnow() + TOKEN_LIFETIME)
         return token
+
+    async def login_state(self, mxid: str, token: str) -> LoginState | None:
+        """The state of a token made for ``mxid``; None for a token that is not theirs or is
+        forgotten (a day after it expired)."""
+        found = await self._store.token(token)
+        if found is None or found.mxid != mxid:
+            return None
+        expires_at = found.expires_at
+        if expires_at.tzinfo is None:  # SQLite keeps no time zone; the bridge writes UTC
+            expires_at = expires_at.replace(tzinfo=UTC)
+        if found.used_at is not None:
+            stage: LoginStage = "linked"
+        elif expires_at <= utcnow():
+            stage = "expired"
+        else:
+            stage = "waiting"
+        return LoginState(stage, expires_at)
 
     async def link(self, token: str, user: RemoteUser) -> str:
         """Link ``user`` to the Matrix user the token was made for; that user. Raises

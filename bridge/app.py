@@ -10,9 +10,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import aiohttp
+from aiohttp import web
 from mautrix.errors import MatrixRequestError
 from mautrix.types import RoomID
 
+from portals.bridging import PortalBridging
 from portals.commands import portal_commands
 from portals.context import PortalContext, StartupIds
 from portals.core import BridgeCore
@@ -54,6 +56,7 @@ from .metrics import MATRIX_TO_REMOTE, REMOTE_TO_MATRIX, BridgeMetrics
 from .metrics_server import MetricsServer
 from .network.capabilities import ServesHttp, TellsLimits
 from .network.interface import NetworkConnector
+from .provisioning.api import ProvisioningAPI
 from .users import UserManager
 
 log = logging.getLogger("bridge")
@@ -183,7 +186,8 @@ class Bridge:
         await portals.load_index()
         management = ManagementRooms(config, matrix, users, commands, self.connector.display_name)
         router = self.router = Router(ctx, portals, management.handle)
-        for command in portal_commands(portals, self.connector, accounts):
+        bridging = PortalBridging(portals, ctx.portals, users, self.connector, accounts)
+        for command in portal_commands(bridging):
             commands.register(command)
         direct = DirectChats(matrix, ghosts, users, portals, self.connector)
         management.on_invite = direct.invited
@@ -224,16 +228,9 @@ class Bridge:
         if lanes:
             log.info("Events stored before the last stop wait in %d chats or rooms", lanes)
         self._marks_task = asyncio.create_task(marks.run(), name="inbox-marks")
-        self._listener = AppserviceListener(
-            config.appservice.hs_token,
-            core,
-            config.appservice.hostname,
-            config.appservice.port,
-            config.appservice.max_body_size,
+        await self._listen(
+            core, self._provisioning_routes(matrix, users, ghosts, accounts, bridging)
         )
-        if isinstance(self.connector, ServesHttp):
-            self._listener.add_routes(self.connector.http_routes())
-        await self._listener.start()
         await self._serve_metrics()
         await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
         await self.connector.start_receiving()
@@ -266,6 +263,47 @@ class Bridge:
         remote = counts.remote_waiting - (held.pending("remote") if held is not None else 0)
         metrics.queue_depth.labels(MATRIX_TO_REMOTE).set(max(0, matrix))
         metrics.queue_depth.labels(REMOTE_TO_MATRIX).set(max(0, remote))
+
+    async def _listen(self, core: BridgeCore, provisioning: list[web.RouteDef]) -> None:
+        """The homeserver's listener, with the network's routes and the provisioning API."""
+        settings = self.config.appservice
+        listener = self._listener = AppserviceListener(
+            settings.hs_token, core, settings.hostname, settings.port, settings.max_body_size
+        )
+        if isinstance(self.connector, ServesHttp):
+            listener.add_routes(self.connector.http_routes())
+        listener.add_routes(provisioning)
+        await listener.start()
+
+    def _provisioning_routes(
+        self,
+        matrix: MatrixClient,
+        users: UserManager,
+        ghosts: GhostManager,
+        accounts: AccountLinks,
+        bridging: PortalBridging,
+    ) -> list[web.RouteDef]:
+        """The provisioning API's routes, if it is enabled."""
+        config = self.config
+        if not config.appservice.provisioning.active:
+            return []
+
+        def level(mxid: str) -> PermissionLevel:
+            # The bridge's own users never act through the API.
+            if ghosts.is_ghost(mxid) or mxid == config.bot_mxid:
+                return PermissionLevel.NONE
+            return users.level(mxid)
+
+        api = ProvisioningAPI(
+            config.appservice.provisioning,
+            __version__,
+            self.connector,
+            level,
+            accounts,
+            bridging,
+            matrix,
+        )
+        return api.routes()
 
     async def _prepare_bot(self, matrix: MatrixClient) -> None:
         bot = matrix.bot

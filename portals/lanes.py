@@ -165,6 +165,10 @@ class Lane:
         self._window = kept
         return released
 
+    def is_current(self) -> bool:
+        """Whether the caller is this lane's worker, handling one of its items."""
+        return self._worker is not None and asyncio.current_task() is self._worker
+
     def call(self, item: CallItem) -> None:
         if self._closed:
             raise RuntimeError(f"lane {self.name} is closed")

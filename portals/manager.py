@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
@@ -22,6 +23,8 @@ from .portal import Portal
 from .room import OPENED_BY_CHAT_ADMIN
 
 log = logging.getLogger("portals")
+
+T = TypeVar("T")
 
 LANE_PREFIX = "portal:"
 ROOM_PREFIX = "room:"
@@ -161,11 +164,21 @@ class PortalManager:
         portal.lane.call(item)
         await item.done
 
+    async def in_order(self, portal: Portal, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` in the portal's order of events: at once when called from the portal's
+        own lane (a command in its room, where queueing would wait for itself), else queued."""
+        if portal.lane.is_current():
+            return await work()
+        item = CallItem(work)
+        portal.lane.call(item)
+        result: T = await item.done
+        return result
+
     async def unbind_room(self, portal: Portal) -> None:
         """Forget the portal (and its message map); the room stays as an ordinary room.
 
-        Runs directly: it is called from the portal's own lane (a command in its room), where
-        queueing it would wait for itself.
+        Call it in the portal's order (``in_order``): the room's events behind it are handed
+        to the room's own lane.
         """
         room_id = portal.room_id
         await self._ctx.portals.delete(portal.id)

@@ -87,6 +87,41 @@ def normalize_database_url(value: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+GENERATE_SECRET = "generate"
+DISABLE_SECRET = "disable"
+# Prefixes the listener keeps for the homeserver and for health checks.
+_RESERVED_PREFIXES = ("/_matrix/app", "/_matrix/mau")
+
+
+class ProvisioningConfig(_Section):
+    enabled: bool = False
+    prefix: str = "/_matrix/provision"
+    shared_secret: str = DISABLE_SECRET
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not re.match(r"^(/[A-Za-z0-9._~\-]+)+$", value):
+            raise ValueError("must be a path such as /_matrix/provision")
+        if any(value == p or value.startswith(p + "/") for p in _RESERVED_PREFIXES):
+            raise ValueError("must not be under /_matrix/app or /_matrix/mau")
+        return value
+
+    @field_validator("shared_secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        if value not in (GENERATE_SECRET, DISABLE_SECRET) and len(value) < 16:
+            # Shorter secrets are guessable, and too short for the log filter to hide.
+            raise ValueError("must be at least 16 characters, generate or disable")
+        return value
+
+    @property
+    def active(self) -> bool:
+        """Served: enabled with a real secret (``generate`` is replaced at start-up)."""
+        return self.enabled and self.shared_secret not in (GENERATE_SECRET, DISABLE_SECRET)
+
+
 class AppserviceConfig(_Section):
     address: str
     hostname: str
@@ -100,6 +135,7 @@ class AppserviceConfig(_Section):
     as_token: str
     hs_token: str
     ephemeral_events: bool = True
+    provisioning: ProvisioningConfig = Field(default_factory=ProvisioningConfig)
 
     @field_validator("address")
     @classmethod

@@ -34,6 +34,10 @@ class AccountStore:
             )
             session.add(LoginToken(token=token, mxid=mxid, expires_at=expires_at))
 
+    async def token(self, token: str) -> LoginToken | None:
+        async with self._db.session() as session:
+            return await session.get(LoginToken, token)
+
     async def redeem(self, token: str, remote_id: str, remote_name: str) -> tuple[str, str | None]:
         """Spend ``token`` and link ``remote_id`` to its Matrix user, in one transaction.
 

@@ -65,6 +65,16 @@ class PortalStore:
             )
             return list(rows)
 
+    async def with_rooms(self) -> list[tuple[str, str, str, str | None]]:
+        """Every portal that has a room: its room, chat, receiver and name."""
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(Portal.mxid, Portal.remote_id, Portal.receiver, Portal.name)
+                .where(Portal.network == self._network, Portal.mxid.is_not(None))
+                .order_by(Portal.id)
+            )
+            return [(str(room), remote, receiver, name) for room, remote, receiver, name in rows]
+
     async def roomless(self, older_than: timedelta) -> list[int]:
         """Portals that never got a room (created long ago, by an older version for a private
         chat, or by a /bridge that failed)."""

@@ -115,6 +115,20 @@ class MatrixClient:
                 raise _error(response.status, text)
             return str(json.loads(text)["user_id"])
 
+    async def membership(self, room_id: str, user_id: str) -> str | None:
+        """A user's membership of a room as the bot sees it, asked without joining (the bot
+        intent's state getters join first); None if the bot cannot see the room or the user
+        never had a membership there."""
+        path = Path.v3.rooms[room_id].state["m.room.member"][user_id]
+        try:
+            content = await self.api.request(Method.GET, path)
+        except MatrixRequestError as error:
+            if 400 <= error.http_status < 500:
+                return None
+            raise
+        membership = content.get("membership")
+        return membership if isinstance(membership, str) else None
+
     async def ping_appservice(self, transaction_id: str) -> int:
         return await self.bot.appservice_ping(self._config.appservice.id, transaction_id)
 

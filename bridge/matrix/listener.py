@@ -110,7 +110,7 @@ class AppserviceListener:
 
     async def _transaction(self, request: web.Request) -> web.Response:
         txn_id = request.match_info["txn_id"]
-        body = await _json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         events = _event_list(body, "events")
@@ -136,7 +136,7 @@ class AppserviceListener:
         return matrix_error(404, "M_NOT_FOUND", "No such room alias")
 
     async def _ping(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         transaction_id = body.get("transaction_id")
@@ -160,7 +160,7 @@ def _request_token(request: web.Request) -> str | None:
     return request.query.get("access_token")
 
 
-async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
+async def json_object(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:

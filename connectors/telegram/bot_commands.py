@@ -137,7 +137,11 @@ class BotCommands:
         )
 
     async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
-        return await self._is_admin(ids.chat_id_of(portal), int(user))
+        try:
+            chat_id, user_id = ids.chat_id_of(portal), int(user)
+        except ValueError:
+            return False  # not a Telegram chat (a chat id a Matrix user typed)
+        return await self._is_admin(chat_id, user_id)
 
     async def _is_admin(self, chat_id: int, user_id: int) -> bool:
         try:

@@ -10,7 +10,12 @@ def portal_key(chat_id: int) -> PortalKey:
 
 
 def chat_id_of(portal: PortalKey) -> int:
-    return int(portal.chat_id)
+    """Raise ValueError for anything but a chat id as Telegram writes it (no sign, spaces or
+    leading zeros that int() would let through): one chat must have one key."""
+    chat_id = int(portal.chat_id)
+    if str(chat_id) != portal.chat_id:
+        raise ValueError(f"{portal.chat_id!r} is not a Telegram chat id")
+    return chat_id
 
 
 def user_id(telegram_id: int) -> RemoteUserID:

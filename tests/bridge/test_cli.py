@@ -101,10 +101,17 @@ def test_generate_registration(tmp_path: Path) -> None:
     # The user's other settings survived the save.
     assert saved.get("homeserver.domain") == "example.org"
 
-    # Generating again makes fresh tokens.
+    # The provisioning API's secret was generated too, and is never printed.
+    provisioning_secret = saved.get("appservice.provisioning.shared_secret")
+    assert provisioning_secret != "generate" and len(provisioning_secret) >= 32
+    assert provisioning_secret not in result.stderr + result.stdout
+
+    # Generating again makes fresh tokens; the provisioning secret stays (front ends use it).
     run_cli("-c", "config.yaml", "-r", "reg.yaml", "-g", cwd=tmp_path)
     again = YAML(typ="safe").load((tmp_path / "reg.yaml").read_text())
     assert again["as_token"] != registration["as_token"]
+    kept = ConfigFile.load(config_path).get("appservice.provisioning.shared_secret")
+    assert kept == provisioning_secret
 
 
 def test_a_webhook_secret_left_to_generate_is_written_once(tmp_path: Path) -> None:
@@ -207,6 +214,10 @@ def test_an_old_config_is_upgraded_in_place(tmp_path: Path) -> None:
     text = config_path.read_text()
     assert "# mine" in text and "address: http://hs:8008  # local" in text
     assert "# The prefix of commands outside your management room" in text
+    # The provisioning section came with the example, its secret generated at once.
+    assert "wrote a random appservice.provisioning.shared_secret" in result.stderr
+    secret = ConfigFile.load(config_path).get("appservice.provisioning.shared_secret")
+    assert secret != "generate" and len(secret) >= 32
 
 
 def test_start_up_logs_one_line_for_a_migration_and_none_at_head(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from ruamel.yaml import YAML
 
 from bridge.config.loader import ConfigFile
@@ -113,8 +114,9 @@ async def generate_registration(
     config_file.save()
 
 
-async def start_and_stop(bin_dir: Path, work: Path, port: int) -> tuple[int, str]:
-    """Start the bridge, wait until it is ready, SIGTERM; its exit code and log."""
+async def start_and_stop(bin_dir: Path, work: Path, port: int) -> tuple[int, str, dict[str, Any]]:
+    """Start the bridge, wait until it is ready, read its provisioning API's OpenAPI document
+    (package data), SIGTERM; its exit code, log and the document."""
     log_path = work / "bridge.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
@@ -130,13 +132,17 @@ async def start_and_stop(bin_dir: Path, work: Path, port: int) -> tuple[int, str
         )
         try:
             await wait_ready(port, process, timeout=60)
+            url = f"http://127.0.0.1:{port}/_matrix/provision/v1/openapi.json"
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                assert response.status == 200, await response.text()
+                document = await response.json()
             process.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(process.wait(), 30)
         finally:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    return code, log_path.read_text()
+    return code, log_path.read_text(), document
 
 
 async def test_the_installed_package_starts_and_stops(
@@ -170,9 +176,14 @@ async def test_the_installed_package_starts_and_stops(
             "telegram.poll_timeout": 1,
         }
         await generate_registration(bin_dir, work, settings, appservice_setup)
-        code, output = await start_and_stop(bin_dir, work, appservice_setup.port)
+        code, output, document = await start_and_stop(bin_dir, work, appservice_setup.port)
     assert code == 0, output
     assert f"Bridge started as @telegrambot:{SERVER_NAME}" in output
     assert "Bridge stopped" in output
-    for secret in (fake.token, appservice_setup.as_token, appservice_setup.hs_token):
+    assert "/bridge" in document["paths"]
+    # -g replaced the example's "generate" with a random provisioning secret.
+    provisioning_secret = ConfigFile.load(config_path).get("appservice.provisioning.shared_secret")
+    assert provisioning_secret != "generate" and len(provisioning_secret) >= 32
+    secrets = (fake.token, appservice_setup.as_token, appservice_setup.hs_token)
+    for secret in (*secrets, provisioning_secret):
         assert secret not in output

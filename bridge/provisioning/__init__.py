@@ -1,0 +1,1 @@
+"""The provisioning HTTP API for web front ends and integration managers."""

@@ -1,0 +1,65 @@
+"""What the provisioning API reads from the database, on SQLite and PostgreSQL: a login's
+state (waiting, linked, expired; only for its own user) and every portal that has a room."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest_asyncio
+from sqlalchemy import update
+
+from bridge.accounts import TOKEN_LIFETIME, AccountLinks
+from bridge.db.accounts import AccountStore
+from bridge.db.database import Database
+from bridge.db.models import LoginToken, utcnow
+from bridge.db.stores import PortalStore
+from bridge.network.events import RemoteUser
+from bridge.network.ids import RemoteUserID
+
+
+@pytest_asyncio.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+async def test_a_login_is_waiting_then_linked_or_expired(db: Database) -> None:
+    accounts = AccountLinks(AccountStore(db))
+    before = utcnow()
+    token = await accounts.new_token("@alice:x")
+    waiting = await accounts.login_state("@alice:x", token)
+    assert waiting is not None and waiting.stage == "waiting"
+    assert before + TOKEN_LIFETIME <= waiting.expires_at <= utcnow() + TOKEN_LIFETIME
+    assert await accounts.login_state("@bob:x", token) is None  # not Bob's
+    assert await accounts.login_state("@alice:x", "unknown") is None
+
+    await accounts.link(token, RemoteUser(RemoteUserID("42"), "Alice"))
+    linked = await accounts.login_state("@alice:x", token)
+    assert linked is not None and linked.stage == "linked"
+
+    late = await accounts.new_token("@alice:x")
+    async with db.session() as session:
+        await session.execute(
+            update(LoginToken)
+            .where(LoginToken.token == late)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    expired = await accounts.login_state("@alice:x", late)
+    assert expired is not None and expired.stage == "expired"
+
+
+async def test_portals_with_rooms_and_their_names(db: Database) -> None:
+    store = PortalStore(db, "telegram")
+    group = await store.get_or_create("-100123")
+    await store.update(group.id, mxid="!group:x", name="Group")
+    direct = await store.get_or_create("42", receiver="@alice:x")
+    await store.update(direct.id, mxid="!direct:x")
+    await store.get_or_create("-100999")  # no room yet
+    await PortalStore(db, "other").get_or_create("-100123")  # another network's
+    assert await store.with_rooms() == [
+        ("!group:x", "-100123", "", "Group"),
+        ("!direct:x", "42", "@alice:x", None),
+    ]
