@@ -51,6 +51,11 @@ def example_config_text() -> str:
     return resources.files("bridge.config").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
 
 
+def example_document() -> CommentedMap:
+    """The example config, parsed for round-trip use."""
+    return _parse(example_config_text(), EXAMPLE_NAME)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
