@@ -140,6 +140,11 @@ def register(config_path: Path, registration_path: Path) -> int:
 def fill_from_environment(config_path: Path, env: Mapping[str, str]) -> list[str]:
     """Set each setting the environment gives that still has the example's value; the
     settings filled, with their variables (never their values: some are secrets)."""
+    admin = env.get(ADMIN_VARIABLE, "")
+    if admin and not _MXID.match(admin):
+        raise BadEnvironment(
+            f"{ADMIN_VARIABLE} must be a Matrix user ID such as @alice:example.org"
+        )
     config_file = ConfigFile.load(config_path)
     example = ConfigFile(Path(EXAMPLE_NAME), example_document())
     filled: list[str] = []
@@ -166,10 +171,6 @@ def _fill_permissions(config_file: ConfigFile, env: Mapping[str, str]) -> list[s
         _replace_key(permissions, EXAMPLE_DOMAIN, domain, "user")
         filled.append("bridge.permissions (BRIDGE_HOMESERVER_DOMAIN: user)")
     admin = env.get(ADMIN_VARIABLE, "")
-    if admin and not _MXID.match(admin):
-        raise BadEnvironment(
-            f"{ADMIN_VARIABLE} must be a Matrix user ID such as @alice:example.org"
-        )
     if admin and permissions.get(EXAMPLE_ADMIN) == "admin" and admin not in permissions:
         _replace_key(permissions, EXAMPLE_ADMIN, admin, "admin")
         filled.append(f"bridge.permissions ({ADMIN_VARIABLE}: admin)")

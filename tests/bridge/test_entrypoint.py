@@ -178,6 +178,18 @@ def test_without_any_variable_everything_to_fill_in_is_named(tmp_path: Path) -> 
     assert not (data / "registration.yaml").exists()
 
 
+def test_a_wrong_database_url_is_named_without_its_password(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    wrong = {**COMPOSE_LIKE, "BRIDGE_DATABASE": f"mysql://bridge:{PASSWORD}@db/bridge"}
+    result = run_entrypoint(data, wrong)
+    assert result.returncode == 2
+    assert "appservice.database: database 'mysql' is not supported" in result.stderr
+    assert "mysql://bridge:***@db/bridge" in result.stderr
+    assert PASSWORD not in result.stderr
+    assert not (data / "registration.yaml").exists()
+
+
 def test_an_admin_that_is_not_a_matrix_id_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
