@@ -238,3 +238,11 @@ def test_readme_names_the_compose_services_variables_and_commands() -> None:
     for variable, key in rows.items():
         assert key == settings.get(variable, "bridge.permissions"), variable
     assert f"`{entrypoint.DATA_DIR_VARIABLE}`" in section
+
+
+def test_the_volumes_and_the_env_file_stay_out_of_git() -> None:
+    ignored = set((ROOT / ".gitignore").read_text().splitlines())
+    for name in services():
+        for host in bind_mounts(name):
+            assert f"/{host.removeprefix('./')}/" in ignored, host
+    assert "/.env" in ignored  # it holds the database password and the bot token
