@@ -8,6 +8,10 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,12 +194,18 @@ def test_the_entrypoint_is_the_packaged_module() -> None:
     assert (ROOT / "bridge" / "entrypoint.py").exists()
 
 
-def test_the_build_context_holds_what_the_dockerfile_copies_and_not_the_volumes() -> None:
+def copied_sources() -> list[str]:
+    """What the build stage copies from the build context."""
     copied = []
     for name, arguments in dockerfile():
         if name == "COPY" and not arguments.startswith("--from"):
             *sources, _ = arguments.split()
             copied += sources
+    return copied
+
+
+def test_the_build_context_holds_what_the_dockerfile_copies_and_not_the_volumes() -> None:
+    copied = copied_sources()
     for source in copied:
         assert (ROOT / source).exists(), source
     lines = [
@@ -246,3 +256,38 @@ def test_the_volumes_and_the_env_file_stay_out_of_git() -> None:
         for host in bind_mounts(name):
             assert f"/{host.removeprefix('./')}/" in ignored, host
     assert "/.env" in ignored  # it holds the database password and the bot token
+
+
+def test_the_copied_sources_build_a_wheel_with_the_entrypoint_and_the_example(
+    tmp_path: Path,
+) -> None:
+    """The build stage's pip wheel, on exactly what the Dockerfile copies (symlinks kept, as
+    COPY keeps them: bridge/config/config.example.yaml points at the top-level file)."""
+    context = tmp_path / "src"
+    context.mkdir()
+    for source in copied_sources():
+        if (ROOT / source).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(ROOT / source, context / source, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / source, context / source)
+    wheels = tmp_path / "wheels"
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
+    built = subprocess.run(
+        [*command, "--wheel-dir", str(wheels), "."],
+        cwd=context,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheels.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (arguments,) = instruction("ENTRYPOINT")
+        module = json.loads(arguments)[2]
+        assert module.replace(".", "/") + ".py" in names
+        example_text = archive.read("bridge/config/config.example.yaml").decode()
+    assert example_text == (ROOT / "config.example.yaml").read_text()
+    assert any(name.startswith("bridge/db/migrations/versions/") for name in names)
