@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     try:
-        config_file, network = load(args.config)
-        config, connector = validated(config_file, network, args.generate_registration)
         if args.generate_registration:
-            generate_registration(config_file, config, args.registration)
+            write_registration(args.config, args.registration)
+            print(registration_advice(args.registration, args.config), file=sys.stderr)
             return 0
+        config_file, network = load(args.config)
+        config, connector = validated(config_file, network, registering=False)
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)
         return 2
@@ -182,26 +183,41 @@ def validated(
     return config, connector
 
 
-def generate_registration(config_file: ConfigFile, config: Config, path: Path) -> None:
+def write_registration(config_path: Path, registration_path: Path, mode: int = 0o600) -> None:
+    """Write the registration with new tokens and store them in the config; a ConfigError
+    names everything the registration still lacks (and nothing is written then)."""
+    config_file, network = load(config_path)
+    config, _ = validated(config_file, network, registering=True)
+    generate_registration(config_file, config, registration_path, mode)
+
+
+def generate_registration(
+    config_file: ConfigFile, config: Config, registration_path: Path, mode: int = 0o600
+) -> None:
+    """Write the registration for a validated config, and its tokens into the config file."""
     as_token, hs_token = new_token(), new_token()
     registration = build_registration(config, as_token, hs_token)
     yaml = YAML()
     yaml.default_flow_style = False
-    with path.open("w", encoding="utf-8") as handle:
+    # Created with its final mode: the file holds the tokens from its first byte.
+    descriptor = os.open(registration_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         yaml.dump(registration, handle)
-    path.chmod(0o600)
+    registration_path.chmod(mode)
     config_file.set("appservice.as_token", as_token)
     config_file.set("appservice.hs_token", hs_token)
     generate_secrets(config_file)
     config_file.save()
-    print(
-        f"Wrote {path} and stored its tokens in {config_file.path}.\n"
+
+
+def registration_advice(path: Path, config_path: Path) -> str:
+    return (
+        f"Wrote {path} and stored its tokens in {config_path}.\n"
         f"Add {path.resolve()} to app_service_config_files in your homeserver.yaml and restart "
         "the homeserver, then start the bridge.\n"
         f"The file holds secrets, so only you may read it (mode 600). If the homeserver runs as "
         f"another user, let it read the file, for example: chgrp synapse {path} && "
-        f"chmod 640 {path}",
-        file=sys.stderr,
+        f"chmod 640 {path}"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -49,6 +50,11 @@ def example_config_text() -> str:
     admins read; building the package copies its content, so there is one source of truth.
     """
     return resources.files("bridge.config").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
+
+
+def example_document() -> CommentedMap:
+    """The example config, parsed for round-trip use."""
+    return _parse(example_config_text(), EXAMPLE_NAME)
 
 
 def _yaml() -> YAML:
@@ -212,7 +218,13 @@ def describe_validation_error(source: Path | str, error: ValidationError) -> str
 def _shown(value: Any) -> str:
     if isinstance(value, dict | list) or value is None:
         return ""
+    if isinstance(value, str):
+        value = _URL_PASSWORD.sub(r"\1***@", value)
     return f" (found {value!r})"
+
+
+# The password of a URL such as postgresql://user:password@host/db (a database URL).
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 
 def write_first_config(path: Path) -> None:

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Insert, Table, make_url
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ..errors import StartupError
 from .direct import DirectPath
 from .engine import create_engine, session_factory
 from .migrate import upgrade_to_head
@@ -28,7 +30,25 @@ class Database:
         return self.engine.dialect.name
 
     async def migrate(self) -> None:
-        await upgrade_to_head(self.engine)
+        """Bring the schema up to date: the first use of the database at start-up, so a
+        database that cannot be used ends the start with a line saying which and why."""
+        try:
+            await upgrade_to_head(self.engine)
+        except (OSError, SQLAlchemyError) as error:
+            raise StartupError(self.unusable(error)) from None
+
+    def unusable(self, error: Exception) -> str:
+        url = make_url(self.url)
+        shown = url.set(drivername=url.get_backend_name())
+        cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
+        reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        if url.password:
+            reason = reason.replace(str(url.password), "***")
+        return (
+            f"Cannot use the database at appservice.database "
+            f"({shown.render_as_string(hide_password=True)}): {reason}. Check the URL, and that "
+            "the database server runs and the database and its user exist."
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
