@@ -72,7 +72,7 @@ def example() -> Any:
 def docker_section() -> str:
     readme = (ROOT / "README.md").read_text()
     start = readme.index("### Running with Docker")
-    end = readme.index("\n## ", start)
+    end = min(readme.index("\n## ", start), readme.index("\n### ", start + 1))
     return readme[start:end]
 
 
