@@ -6,13 +6,14 @@ request gets a 4xx with a Matrix error body, never a 500.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from aiohttp import web
+
+from ..secret_check import matches_secret
 
 log = logging.getLogger("bridge.listener")
 
@@ -104,7 +105,7 @@ class AppserviceListener:
         token = _request_token(request)
         if token is None:
             return matrix_error(401, "M_UNAUTHORIZED", "Missing access token")
-        if not hmac.compare_digest(token.encode(), self._hs_token):
+        if not matches_secret(token, self._hs_token):
             return matrix_error(403, "M_FORBIDDEN", "Invalid access token")
         return await handler(request)
 

@@ -9,7 +9,6 @@ does for the commands, and bridging goes through the same checks (bridge/bridgin
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from ..matrix.client import MatrixClient
 from ..matrix.listener import json_object, matrix_error
 from ..network.capabilities import LinksAccounts
 from ..network.interface import NetworkConnector
+from ..secret_check import matches_secret
 from .document import openapi_document
 
 log = logging.getLogger("bridge.provisioning")
@@ -149,12 +149,7 @@ class ProvisioningAPI:
         return mxid, level
 
     def _is_secret(self, given: str) -> bool:
-        try:
-            # A header's bytes that are not UTF-8 come as surrogates: back to those bytes.
-            raw = given.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            return False
-        return hmac.compare_digest(raw, self._secret)
+        return matches_secret(given, self._secret)
 
     async def _openapi(self, _request: web.Request) -> web.Response:
         return web.json_response(openapi_document(self._base, self._version), headers=_CORS)

@@ -9,7 +9,6 @@ request without Telegram's secret is refused with 401 before anything is read fr
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
+
+from bridge.secret_check import matches_secret
 
 log = logging.getLogger("connectors.telegram.webhook")
 
@@ -61,7 +62,7 @@ class WebhookReceiver:
 
     async def _receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER)
-        if given is None or not hmac.compare_digest(given.encode(), self._secret):
+        if not matches_secret(given, self._secret):
             log.warning(
                 "Refused a request to the webhook from %s: %s secret token",
                 request.remote,

@@ -684,6 +684,18 @@ def test_a_body_that_cannot_be_decoded_gets_400(
     live.assert_alive(errors)
 
 
+def test_a_token_that_is_no_text_is_a_wrong_token(live: BridgeThread, errors: ErrorLog) -> None:
+    reply = live.request(
+        "PUT",
+        TXN_PATH + fresh_txn(),
+        dump({"events": []}),
+        token=None,
+        headers={"Authorization": b"Bearer \xff\xfe"},  # type: ignore[dict-item]
+    )
+    reply.assert_matrix_error(403)
+    live.assert_alive(errors)
+
+
 def test_a_left_over_portal_alias_is_taken_over(
     live: BridgeThread, synapse: SynapseServer, appservice_setup: AppserviceSetup
 ) -> None:
