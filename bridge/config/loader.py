@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from ..redaction import without_url_passwords
 from .model import Config
 from .upgrade import Rename, UpgradeReport, indent_step, upgrade
 
@@ -212,7 +213,8 @@ def describe_validation_error(source: Path | str, error: ValidationError) -> str
 def _shown(value: Any) -> str:
     if isinstance(value, dict | list) or value is None:
         return ""
-    return f" (found {value!r})"
+    # A database URL may carry its password.
+    return f" (found {without_url_passwords(repr(value))})"
 
 
 def write_first_config(path: Path) -> None:

@@ -15,6 +15,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
+from bridge.log_context import log_context
 from bridge.network.capabilities import FetchedMedia
 from bridge.network.events import (
     AvatarRef,
@@ -211,14 +212,15 @@ class TelegramConnector:
                 taken(last)
 
         for update in updates:
-            self._translator.note(update)
-            if self._commands.may_handle(update):
-                await store_batch()
-                if await self._commands.handle(update):
-                    taken(update.update_id)
-                    last = None
-                    continue
-            events = await self._routed(update)
+            with log_context(update=update.update_id):
+                self._translator.note(update)
+                if self._commands.may_handle(update):
+                    await store_batch()
+                    if await self._commands.handle(update):
+                        taken(update.update_id)
+                        last = None
+                        continue
+                events = await self._routed(update)
             for index, event in enumerate(events):
                 batch.append((event, ids.update_key(update.update_id, index)))
             last = update.update_id

@@ -13,6 +13,7 @@ with aiohttp's exception as the cause, which tells whether a request may have re
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -21,7 +22,10 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-# Each request at DEBUG (the URL holds the bot token: the log filter redacts it).
+from bridge.redaction import REDACTED
+
+# Each request at DEBUG, its URL without the bot token it holds (the log filter would redact
+# it too; these lines need not count on it).
 log = logging.getLogger("connectors.telegram.http")
 
 
@@ -93,17 +97,25 @@ class AiohttpRequest(BaseRequest):
             # Writing a request and reading its answer: aiohttp times the reading only.
             sock_read=None if read is None else read + (write or 0.0),
         )
+        shown = without_token(url, url)
         started = time.monotonic()
         try:
             async with session.request(method, url, data=data, timeout=timeout) as response:
                 body = await response.read()
         except TimeoutError as error:
-            log.debug("%s %s timed out after %.3f s", method, url, time.monotonic() - started)
+            log.debug("%s %s timed out after %.3f s", method, shown, time.monotonic() - started)
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            log.debug("%s %s failed: %r", method, url, error)
-            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
-        log.debug("%s %s -> %d in %.3f s", method, url, response.status, time.monotonic() - started)
+            log.debug("%s %s failed: %s", method, shown, without_token(repr(error), url))
+            text = without_token(f"aiohttp.{error.__class__.__name__}: {error}", url)
+            raise NetworkError(text) from error
+        log.debug(
+            "%s %s -> %d in %.3f s", method, shown, response.status, time.monotonic() - started
+        )
+        if response.status != 200:
+            # Error texts reach Matrix rooms (a notice of what did not cross); a Local Bot API
+            # server names its files by a path holding the token.
+            body = without_token(body.decode("utf-8", "replace"), url).encode()
         return response.status, body
 
     @staticmethod
@@ -112,3 +124,12 @@ class AiohttpRequest(BaseRequest):
         if isinstance(value, DefaultValue):
             return default
         return None if value is None else float(value)
+
+
+_TOKEN_IN_URL = re.compile(r"/bot([^/]+)/")
+
+
+def without_token(text: str, url: str) -> str:
+    """``text`` without the bot token that ``url`` (a Bot API request's) carries."""
+    found = _TOKEN_IN_URL.search(url)
+    return text.replace(found.group(1), REDACTED) if found else text

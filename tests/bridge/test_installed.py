@@ -18,6 +18,7 @@ from bridge.config.loader import ConfigFile
 from tests.bridge.test_process import wait_ready
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import SERVER_NAME, AppserviceSetup
+from tests.support.session_log import attach_output
 from tests.support.synapse import SynapseServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +117,7 @@ async def generate_registration(
 async def start_and_stop(bin_dir: Path, work: Path, port: int) -> tuple[int, str]:
     """Start the bridge, wait until it is ready, SIGTERM; its exit code and log."""
     log_path = work / "bridge.log"
+    attach_output(log_path)
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             bin_dir / "python",
