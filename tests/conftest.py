@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bridge.__main__ import known_secrets
-from bridge.app import Bridge
+from bridge.app import HEALTH_INTERVAL, Bridge
 from bridge.log_context import ContextFilter
 from bridge.logging_setup import SecretFilter
 from bridge.network.interface import NetworkConnector
@@ -92,6 +92,7 @@ async def start_bridge(
         overrides: dict[str, Any] | None = None,
         queue_size: int = 256,
         idle_after: float = 60.0,
+        health_interval: float = HEALTH_INTERVAL,
     ) -> RunningBridge:
         connector = connector or FakeConnector()
         config = bridge_config(
@@ -109,6 +110,7 @@ async def start_bridge(
             queue_size=queue_size,
             idle_after=idle_after,
             keep_secret=secret_filter.add,
+            health_interval=health_interval,
         )
         try:
             await bridge.start()

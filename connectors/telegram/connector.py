@@ -15,6 +15,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
+from bridge.health import HealthCheck, Supervisor
 from bridge.log_context import log_context
 from bridge.network.capabilities import FetchedMedia
 from bridge.network.events import (
@@ -77,7 +78,8 @@ class TelegramConnector:
         self._direct: DirectChats | None = None
         self._business: BusinessChats | None = None
         self._poller: Poller | None = None
-        self._resync_task: asyncio.Task[None] | None = None
+        # The poller and the chat resync: restarted if they die, and reported (health).
+        self._tasks = Supervisor()
         self._pacer: Pacer | None = None
         # What a look-up for a part in doubt skips, and waits for.
         self._sightings = Sightings()
@@ -147,19 +149,22 @@ class TelegramConnector:
         bot, config = self._require_bot(), self._require_config()
         await bot.delete_webhook()
         self._poller = Poller(bot, self._take_updates, config.poll_timeout, self._intake)
-        self._poller.start()
+        self._tasks.start("telegram-polling", self._poller.run)
         if config.chat_resync_interval > 0:
-            self._resync_task = asyncio.create_task(self._resync_periodically())
+            self._tasks.start("telegram-resync", self._resync_periodically)
 
     async def stop_receiving(self) -> None:
-        if self._resync_task is not None:
-            self._resync_task.cancel()
-            await asyncio.gather(self._resync_task, return_exceptions=True)
-            self._resync_task = None
+        await self._tasks.stop()
         if self._poller is not None:
-            await self._poller.stop()
+            await self._poller.confirm()
             self._poller = None
         self._intake.stopped()
+
+    def health(self) -> list[HealthCheck]:
+        """The Bot API as the last poll found it, and the polling and resync tasks."""
+        if self._poller is None:
+            return []
+        return [self._poller.check, *self._tasks.checks()]
 
     async def stop(self) -> None:
         await self.stop_receiving()
