@@ -45,7 +45,7 @@ class SecretFilter(logging.Filter):
             record.msg, record.args = self.redact(str(record.msg)), None
             message = record.msg
         redacted = self.redact(message)
-        if redacted != message or record.args:
+        if redacted != message:
             record.msg = redacted
             record.args = None
         if record.exc_info and not record.exc_text:

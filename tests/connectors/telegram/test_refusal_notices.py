@@ -42,9 +42,7 @@ async def test_a_refusal_naming_the_token_is_told_without_it(
     assert not fake_telegram.sent_to(group), "refused, so nothing was sent"
     # The bridge's log line about it names the portal, its room and the event.
     (record,) = [r for r in caplog.records if r.getMessage().startswith("Message not bridged")]
-    assert getattr(record, "ids", None) == {
-        "portal": str(group.id),
-        "room": room_id,
-        "event": event_id,
-    }
+    ids = getattr(record, "ids", {})
+    assert (ids["portal"], ids["room"], ids["event"]) == (str(group.id), room_id, event_id)
+    assert ids["lane"].startswith("portal:")
     assert fake_telegram.token not in record.getMessage()
