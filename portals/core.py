@@ -178,7 +178,9 @@ class BridgeCore:
         return transaction_id in self._pings
 
     def health(self) -> list[HealthCheck]:
-        started = HealthCheck("bridge", self.is_ready, "started" if self.is_ready else "starting")
+        started = HealthCheck(
+            "bridge", self.is_ready, "started" if self.is_ready else "starting or stopping"
+        )
         if not self.is_ready:
             return [started]
         return [started, *self.health_checks()]
