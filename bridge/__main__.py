@@ -17,9 +17,9 @@ from connectors import NETWORKS, create_connector
 
 from . import __version__
 from .config.loader import ConfigError, ConfigFile, example_config_text, write_first_config
-from .config.model import GENERATE_SECRET, Config
+from .config.model import AS_TOKEN_PREFIX, GENERATE_SECRET, Config
 from .errors import StartupError
-from .logging_setup import configure_logging
+from .logging_setup import LoggingConfigError, configure_logging
 from .network.interface import NetworkConnector
 from .registration import build_registration, new_token
 
@@ -93,14 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)
         return 2
-    secret_filter = configure_logging(config.logging, known_secrets(config, connector))
+    try:
+        secret_filter = configure_logging(config.logging, known_secrets(config, connector))
+    except LoggingConfigError as error:
+        print(f"Config error: {error}", file=sys.stderr)
+        return 2
     return asyncio.run(run(config, connector, secret_filter.add))
 
 
 def known_secrets(config: Config, connector: NetworkConnector) -> list[str]:
-    """What no log line may show."""
+    """What no log line may show, as far as the config tells (more are learnt while running)."""
     secrets = [config.appservice.as_token, config.appservice.hs_token, *connector.secrets()]
-    secrets += config.bridge.double_puppet.secrets.values()
+    for secret in config.bridge.double_puppet.secrets.values():
+        secrets += [secret, secret.removeprefix(AS_TOKEN_PREFIX)]
     if config.appservice.provisioning.active:
         secrets.append(config.appservice.provisioning.shared_secret)
     return secrets

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
@@ -30,6 +29,7 @@ from .accounts import AccountLinks
 from .commands.account_commands import account_commands, link_status
 from .commands.core_commands import core_commands
 from .commands.processor import CommandProcessor
+from .commands.status_command import status_command
 from .config.model import Config, PermissionLevel
 from .db.accounts import AccountStore
 from .db.counts import bridge_counts
@@ -46,6 +46,7 @@ from .db.stores import (
 )
 from .double_puppet import DoublePuppets
 from .ghosts import GhostManager
+from .health import HealthCheck, Probe, Supervisor
 from .management import ManagementRooms
 from .matrix.call_metrics import matrix_call_trace
 from .matrix.client import MatrixClient
@@ -54,7 +55,7 @@ from .matrix.listener import AppserviceListener
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
 from .metrics import MATRIX_TO_REMOTE, REMOTE_TO_MATRIX, BridgeMetrics
 from .metrics_server import MetricsServer
-from .network.capabilities import ServesHttp, TellsLimits
+from .network.capabilities import ReportsHealth, ServesHttp, TellsLimits
 from .network.interface import NetworkConnector
 from .provisioning.api import ProvisioningAPI
 from .users import UserManager
@@ -69,6 +70,8 @@ SWEEP_ACTIVE_WITHIN = 600.0
 # Handled events are remembered this long for deduplication, then pruned.
 INBOX_RETENTION = timedelta(days=7)
 PRUNE_INTERVAL = 3600.0
+# Seconds between checks that the homeserver answers (for /_matrix/mau/ready and status).
+HEALTH_INTERVAL = 15.0
 # Portals that never got a room are forgotten after this long.
 ROOMLESS_RETENTION = timedelta(days=1)
 
@@ -81,6 +84,7 @@ class Bridge:
         queue_size: int = 256,
         idle_after: float = 60.0,
         keep_secret: Callable[[str], None] = lambda _: None,
+        health_interval: float = HEALTH_INTERVAL,
     ) -> None:
         self.config = config
         self.connector = connector
@@ -94,8 +98,10 @@ class Bridge:
         self._metrics_server: MetricsServer | None = None
         self._http: aiohttp.ClientSession | None = None
         self._listener: AppserviceListener | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._marks_task: asyncio.Task[None] | None = None
+        # Background tasks, restarted if they die and reported by /ready and status.
+        self.tasks = Supervisor()
+        self.health_interval = health_interval
+        self._homeserver: Probe | None = None
         self.core: BridgeCore | None = None
         self.portals: PortalManager | None = None
         self.matrix: MatrixClient | None = None
@@ -157,6 +163,13 @@ class Bridge:
         )
         for command in account_commands(accounts, puppets, self.connector):
             commands.register(command)
+        commands.register(
+            status_command(
+                display_name,
+                lambda: self.core.health() if self.core is not None else [],
+                self.queue_summary,
+            )
+        )
         for command in self.connector.commands():
             commands.register(command)
         startup = StartupIds(await matrix_inbox.max_id(), await remote_inbox.max_id())
@@ -227,18 +240,17 @@ class Bridge:
         lanes = await router.replay()
         if lanes:
             log.info("Events stored before the last stop wait in %d chats or rooms", lanes)
-        self._marks_task = asyncio.create_task(marks.run(), name="inbox-marks")
+        self.tasks.start("inbox-marks", marks.run)
         await self._listen(
             core, self._provisioning_routes(matrix, users, ghosts, accounts, bridging)
         )
         await self._serve_metrics()
         await check_ping(matrix, config, f"startup-{secrets.token_hex(8)}")
         await self.connector.start_receiving()
-        self._tasks += [
-            asyncio.create_task(self._prune_periodically(matrix_inbox, remote_inbox, messages)),
-            asyncio.create_task(portals.sweep_periodically(SWEEP_INTERVAL, SWEEP_ACTIVE_WITHIN)),
-            asyncio.create_task(self._rescan_periodically(router)),
-        ]
+        self._start_background_tasks(
+            matrix, router, lambda: self._prune_periodically(matrix_inbox, remote_inbox, messages)
+        )
+        core.health_checks = self.health
         core.is_ready = True
         log.info("Bridge started as %s", config.bot_mxid)
 
@@ -305,6 +317,39 @@ class Bridge:
         )
         return api.routes()
 
+    def _start_background_tasks(
+        self, matrix: MatrixClient, router: Router, prune: Callable[[], Awaitable[None]]
+    ) -> None:
+        assert self.portals is not None
+        portals = self.portals
+        homeserver = self._homeserver = Probe("homeserver", matrix.versions)
+        self.tasks.start("homeserver-check", lambda: homeserver.run(self.health_interval))
+        self.tasks.start("prune", prune)
+        self.tasks.start(
+            "sweep", lambda: portals.sweep_periodically(SWEEP_INTERVAL, SWEEP_ACTIVE_WITHIN)
+        )
+        self.tasks.start("rescan", lambda: self._rescan_periodically(router))
+
+    def health(self) -> list[HealthCheck]:
+        """The homeserver as last probed, the network's connection and every background task."""
+        checks = [self._homeserver.check] if self._homeserver is not None else []
+        if isinstance(self.connector, ReportsHealth):
+            checks += self.connector.health()
+        return checks + self.tasks.checks()
+
+    def queue_summary(self) -> str:
+        """How much waits in the portals' queues (those with work in memory)."""
+        if self.portals is None:
+            return "not started"
+        lanes = [portal.lane for portal in self.portals.loaded()]
+        busy = [lane for lane in lanes if lane.busy or len(lane) or lane.spilled]
+        held = sum(len(lane) for lane in lanes)
+        spilled = sum(1 for lane in lanes if lane.spilled)
+        text = f"{len(busy)} of {len(lanes)} loaded portals have work; {held} events in memory"
+        if spilled:
+            text += f", and {spilled} portals have more waiting in the database"
+        return text
+
     async def _prepare_bot(self, matrix: MatrixClient) -> None:
         bot = matrix.bot
         await bot.ensure_registered()
@@ -369,10 +414,8 @@ class Bridge:
             await self._listener.stop()
         for relay in self.ephemeral:
             await relay.stop()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Marks are written until the lanes are done (below).
+        await self.tasks.stop(keep=("inbox-marks",))
         lanes = []
         if self.router is not None:
             lanes.append(self.router.close(timeout))
@@ -381,10 +424,7 @@ class Bridge:
         finished = all(await asyncio.gather(*lanes))
         if not finished:
             log.warning("Stopped with events still queued; they are handled after the next start")
-        if self._marks_task is not None:
-            self._marks_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._marks_task
+        await self.tasks.stop()
         if self.marks is not None:
             try:
                 await self.marks.flush()

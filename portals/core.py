@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bridge.accounts import AccountLinks
@@ -12,6 +12,7 @@ from bridge.config.model import Config
 from bridge.db.inbox import IncomingRemote, MatrixInboxStore, RemoteInboxStore, StoredMatrixEvent
 from bridge.db.stores import KeyValueStore, MessageStore
 from bridge.ghosts import GhostManager
+from bridge.health import HealthCheck
 from bridge.lru import BoundedDict
 from bridge.matrix.gaps import DeliveryGaps
 from bridge.metrics import BridgeMetrics
@@ -65,6 +66,8 @@ class BridgeCore:
         # before", whatever is stored of them and not handled is queued then, in its place.
         self._store_in_doubt: BoundedDict[str, bool] = BoundedDict(10_000)
         self.is_ready = False
+        # The bridge's health checks (bridge/health.py), set by the composition root.
+        self.health_checks: Callable[[], Sequence[HealthCheck]] = tuple
 
     @property
     def config(self) -> Config:
@@ -182,9 +185,13 @@ class BridgeCore:
     def was_pinged(self, transaction_id: str) -> bool:
         return transaction_id in self._pings
 
-    @property
-    def ready(self) -> bool:
-        return self.is_ready
+    def health(self) -> list[HealthCheck]:
+        started = HealthCheck(
+            "bridge", self.is_ready, "started" if self.is_ready else "starting or stopping"
+        )
+        if not self.is_ready:
+            return [started]
+        return [started, *self.health_checks()]
 
     # The connector's side (BridgeContext).
 

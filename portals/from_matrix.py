@@ -362,6 +362,7 @@ class FromMatrix:
                         leaving = None
         except DeliveryError as refusal:
             self._metrics.failed(MATRIX_TO_REMOTE, "refused")
+            portal.log.info("Message not bridged: %s", refusal)
             await messages.forget_intents(event_id)
             await notify(f"Your message was not bridged: {refusal}")
             return False

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bridge.log_context import log_context
 from bridge.lru import BoundedDict
 from bridge.network.events import RemoteEvent
 
@@ -240,7 +241,8 @@ class Lane:
                 if self._on_take is not None:
                     self._on_take(item)
             try:
-                await self._handle(item)
+                with log_context(lane=self.name):
+                    await self._handle(item)
             except Exception:
                 # Handlers record and report their own failures; this keeps the worker alive
                 # so one bad item never stops the items behind it.

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bridge.db.errors import is_transient
 from bridge.db.models import Portal as PortalRecord
+from bridge.log_context import log_context
 from bridge.metrics import Direction
 from bridge.network.events import decode_event
 from bridge.network.ids import PortalKey
@@ -122,6 +123,11 @@ class Portal:
         ]
 
     async def _handle(self, item: LaneItem) -> None:
+        # Every line logged while this item is handled names the portal and the event.
+        with log_context(portal=self.key, room=self.room_id, **_item_ids(item)):
+            await self._handle_item(item)
+
+    async def _handle_item(self, item: LaneItem) -> None:
         if isinstance(item, CallItem):
             await self._call(item)
             return
@@ -216,3 +222,13 @@ class Portal:
     def _waiting(self) -> int | None:
         """Events behind the one in hand; None when more wait in the store than in memory."""
         return None if self.lane.spilled else len(self.lane)
+
+
+def _item_ids(item: LaneItem) -> dict[str, object]:
+    match item:
+        case MatrixItem(event=event):
+            return {"event": event.get("event_id")}
+        case RemoteItem(event=remote):
+            return {"remote": getattr(remote, "message_id", None)}
+        case _:
+            return {}

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from bridge.db.inbox import StoredMatrixEvent, StoredRemoteEvent
+from bridge.log_context import log_context
 from bridge.network.events import RemoteChatCreate, RemoteChatMigrate, RemoteEvent, decode_event
 from bridge.network.ids import PortalKey
 
@@ -161,7 +162,8 @@ class Router:
                 return
             error = None
             try:
-                await self._handle_room_event(item.event)
+                with log_context(room=item.event.get("room_id"), event=item.event.get("event_id")):
+                    await self._handle_room_event(item.event)
             except Exception as failure:
                 log.exception("Failed to handle event %s", item.event.get("event_id"))
                 error = repr(failure)

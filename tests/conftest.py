@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bridge.app import Bridge
+from bridge.__main__ import known_secrets
+from bridge.app import HEALTH_INTERVAL, Bridge
+from bridge.log_context import ContextFilter
+from bridge.logging_setup import SecretFilter
 from bridge.network.interface import NetworkConnector
 from tests.fakes.fake_network import FakeConnector
 from tests.support.bridge_harness import (
@@ -22,6 +26,14 @@ from tests.support.bridge_harness import (
 from tests.support.databases import database_url
 from tests.support.double_puppet import DoublePuppetSetup, make_double_puppet_setup
 from tests.support.ports import free_port
+
+# The run-wide log and its check for secrets, as this conftest's hooks.
+from tests.support.session_log import (  # noqa: F401
+    guard,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+    unguard,
+)
 from tests.support.synapse import SynapseServer
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -80,13 +92,26 @@ async def start_bridge(
         overrides: dict[str, Any] | None = None,
         queue_size: int = 256,
         idle_after: float = 60.0,
+        health_interval: float = HEALTH_INTERVAL,
     ) -> RunningBridge:
         connector = connector or FakeConnector()
         config = bridge_config(
             appservice_setup, synapse.url, database or default_database, connector.name, overrides
         )
         connector.configure(config.networks[connector.name])
-        bridge = Bridge(config, connector, queue_size=queue_size, idle_after=idle_after)
+        # Its log lines pass the filters bridge/__main__.py gives every handler.
+        secret_filter = SecretFilter(known_secrets(config, connector))
+        filters = [secret_filter, ContextFilter()]
+        guard(filters)
+        guarded.append(filters)
+        bridge = Bridge(
+            config,
+            connector,
+            queue_size=queue_size,
+            idle_after=idle_after,
+            keep_secret=secret_filter.add,
+            health_interval=health_interval,
+        )
         try:
             await bridge.start()
         except BaseException:
@@ -96,6 +121,9 @@ async def start_bridge(
         running.append(handle)
         return handle
 
+    guarded: list[list[logging.Filter]] = []
     yield start
     for handle in running:
         await handle.stop()
+    for filters in guarded:
+        unguard(filters)

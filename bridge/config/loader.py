@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -16,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from ..redaction import without_url_passwords
 from .model import Config
 from .upgrade import Rename, UpgradeReport, indent_step, upgrade
 
@@ -218,13 +218,8 @@ def describe_validation_error(source: Path | str, error: ValidationError) -> str
 def _shown(value: Any) -> str:
     if isinstance(value, dict | list) or value is None:
         return ""
-    if isinstance(value, str):
-        value = _URL_PASSWORD.sub(r"\1***@", value)
-    return f" (found {value!r})"
-
-
-# The password of a URL such as postgresql://user:password@host/db (a database URL).
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+    # A database URL may carry its password.
+    return f" (found {without_url_passwords(repr(value))})"
 
 
 def write_first_config(path: Path) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from ..health import HealthCheck, all_ok
 from ..secret_check import matches_secret
 
 log = logging.getLogger("bridge.listener")
@@ -34,8 +35,9 @@ class TransactionSink(Protocol):
 
     def pinged(self, transaction_id: str | None) -> None: ...
 
-    @property
-    def ready(self) -> bool: ...
+    def health(self) -> Sequence[HealthCheck]:
+        """The bridge is ready when every check is up."""
+        ...
 
 
 def matrix_error(status: int, errcode: str, error: str) -> web.Response:
@@ -148,8 +150,14 @@ class AppserviceListener:
         return web.json_response({"ok": True})
 
     async def _ready(self, _request: web.Request) -> web.Response:
-        ready = self._sink.ready
-        return web.json_response({"ok": ready}, status=200 if ready else 503)
+        """Each check by name, up or not and why; 503 when any is down."""
+        checks = self._sink.health()
+        ready = all_ok(checks)
+        body = {
+            "ok": ready,
+            "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
+        }
+        return web.json_response(body, status=200 if ready else 503)
 
 
 def _request_token(request: web.Request) -> str | None:

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
+from ..health import HealthCheck
 from .events import MediaFile
 from .ids import PortalKey, RemoteMessageID, RemoteUserID
 from .outgoing import FileKind, MatrixEdit, PartRemoved, SendingPart, SendProgress, SentMessage
@@ -145,3 +146,11 @@ class ServesHttp(Protocol):
     def http_routes(self) -> Sequence[web.RouteDef]:
         """Routes the network serves on the bridge's own listener (a webhook, say), added
         before it starts. They are not behind the homeserver's token: each checks its own."""
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    def health(self) -> Sequence[HealthCheck]:
+        """The network connection as last seen and the connector's background tasks, for
+        /_matrix/mau/ready and the status command; any check down makes the bridge not ready."""
+        ...

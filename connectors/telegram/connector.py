@@ -16,6 +16,8 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
+from bridge.health import HealthCheck, Probe, Supervisor
+from bridge.log_context import log_context
 from bridge.network.capabilities import FetchedMedia
 from bridge.network.events import (
     AvatarRef,
@@ -54,13 +56,16 @@ from .lookup import MessageFinder, Sightings
 from .media import fetch
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
-from .polling import ALLOWED_UPDATES, Intake, Poller
+from .polling import ALLOWED_UPDATES, CHECK_NAME, Intake, Poller
 from .reactions import set_reaction, telegram_reaction
 from .sending import delete_messages, edit_message, send_message
 from .updates import UpdateTranslator
 from .webhook import WebhookBacklog, WebhookReceiver
 
 log = logging.getLogger("connectors.telegram")
+
+# How often webhook mode asks Telegram whether it answers (polling tells that with each poll).
+WEBHOOK_CHECK_INTERVAL = 30.0
 
 
 class TelegramConnector:
@@ -80,7 +85,9 @@ class TelegramConnector:
         self._poller: Poller | None = None
         self._webhook: WebhookReceiver | None = None
         self._webhook_backlog: WebhookBacklog | None = None
-        self._resync_task: asyncio.Task[None] | None = None
+        self._webhook_probe: Probe | None = None
+        # The poller and the chat resync: restarted if they die, and reported (health).
+        self._tasks = Supervisor()
         self._pacer: Pacer | None = None
         # What a look-up for a part in doubt skips, and waits for.
         self._sightings = Sightings()
@@ -170,22 +177,22 @@ class TelegramConnector:
         if self._webhook is not None:
             self._webhook.open()
             await self._set_webhook(bot, config)
+            # Nothing is asked of Telegram in webhook mode: ask now and then whether it answers.
+            probe = self._webhook_probe = Probe(CHECK_NAME, bot.get_webhook_info)
+            self._tasks.start("telegram-check", lambda: probe.run(WEBHOOK_CHECK_INTERVAL))
         else:
             # Telegram refuses getUpdates while a webhook is set (after webhook mode, say);
             # updates it holds wait for the poller.
             await bot.delete_webhook(drop_pending_updates=False)
             self._poller = Poller(bot, self._take_updates, config.poll_timeout, self._intake)
-            self._poller.start()
+            self._tasks.start("telegram-polling", self._poller.run)
         if config.chat_resync_interval > 0:
-            self._resync_task = asyncio.create_task(self._resync_periodically())
+            self._tasks.start("telegram-resync", self._resync_periodically)
 
     async def stop_receiving(self) -> None:
-        if self._resync_task is not None:
-            self._resync_task.cancel()
-            await asyncio.gather(self._resync_task, return_exceptions=True)
-            self._resync_task = None
+        await self._tasks.stop()
         if self._poller is not None:
-            await self._poller.stop()
+            await self._poller.confirm()
             self._poller = None
         if self._webhook is not None:
             # The webhook stays set: what comes meanwhile waits at Telegram for the next start.
@@ -193,6 +200,14 @@ class TelegramConnector:
         if self._webhook_backlog is not None:
             self._webhook_backlog.stopped()
         self._intake.stopped()
+
+    def health(self) -> list[HealthCheck]:
+        """The Bot API as the last poll (or webhook mode's check) found it, and the tasks."""
+        if self._poller is not None:
+            return [self._poller.check, *self._tasks.checks()]
+        if self._webhook_probe is not None:
+            return [self._webhook_probe.check, *self._tasks.checks()]
+        return []
 
     async def stop(self) -> None:
         await self.stop_receiving()
@@ -265,14 +280,15 @@ class TelegramConnector:
                 taken(last)
 
         for update in updates:
-            self._translator.note(update)
-            if self._commands.may_handle(update):
-                await store_batch()
-                if await self._commands.handle(update):
-                    taken(update.update_id)
-                    last = None
-                    continue
-            events = await self._routed(update)
+            with log_context(update=update.update_id):
+                self._translator.note(update)
+                if self._commands.may_handle(update):
+                    await store_batch()
+                    if await self._commands.handle(update):
+                        taken(update.update_id)
+                        last = None
+                        continue
+                events = await self._routed(update)
             for index, event in enumerate(events):
                 batch.append((event, ids.update_key(update.update_id, index)))
             last = update.update_id

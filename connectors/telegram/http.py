@@ -13,6 +13,7 @@ with aiohttp's exception as the cause, which tells whether a request may have re
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,10 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-# Each request at DEBUG (the URL holds the bot token: the log filter redacts it).
+from bridge.redaction import REDACTED
+
+# Each request at DEBUG, its URL without the bot token it holds (the log filter would redact
+# it too; these lines need not count on it).
 log = logging.getLogger("connectors.telegram.http")
 
 # Told of each call: its method, seconds, and its error (an HTTP status, timeout or
@@ -107,20 +111,28 @@ class AiohttpRequest(BaseRequest):
             # Writing a request and reading its answer: aiohttp times the reading only.
             sock_read=None if read is None else read + (write or 0.0),
         )
+        shown = without_token(url, url)
         started = time.monotonic()
         try:
             async with session.request(method, url, data=data, timeout=timeout) as response:
                 body = await response.read()
         except TimeoutError as error:
-            log.debug("%s %s timed out after %.3f s", method, url, time.monotonic() - started)
+            log.debug("%s %s timed out after %.3f s", method, shown, time.monotonic() - started)
             self._observed(url, started, "timeout")
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            log.debug("%s %s failed: %r", method, url, error)
+            log.debug("%s %s failed: %s", method, shown, without_token(repr(error), url))
             self._observed(url, started, "connection")
-            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
-        log.debug("%s %s -> %d in %.3f s", method, url, response.status, time.monotonic() - started)
+            text = without_token(f"aiohttp.{error.__class__.__name__}: {error}", url)
+            raise NetworkError(text) from error
+        log.debug(
+            "%s %s -> %d in %.3f s", method, shown, response.status, time.monotonic() - started
+        )
         self._observed(url, started, str(response.status) if response.status >= 400 else None)
+        if response.status != 200:
+            # Error texts reach Matrix rooms (a notice of what did not cross); a Local Bot API
+            # server names its files by a path holding the token.
+            body = without_token(body.decode("utf-8", "replace"), url).encode()
         return response.status, body
 
     def _observed(self, url: str, started: float, error: str | None) -> None:
@@ -133,3 +145,12 @@ class AiohttpRequest(BaseRequest):
         if isinstance(value, DefaultValue):
             return default
         return None if value is None else float(value)
+
+
+_TOKEN_IN_URL = re.compile(r"/bot([^/]+)/")
+
+
+def without_token(text: str, url: str) -> str:
+    """``text`` without the bot token that ``url`` (a Bot API request's) carries."""
+    found = _TOKEN_IN_URL.search(url)
+    return text.replace(found.group(1), REDACTED) if found else text

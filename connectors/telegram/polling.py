@@ -6,12 +6,13 @@ it (a look-up wants the ids of what others wrote meanwhile)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot, Update
 from telegram.error import Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
+
+from bridge.health import HealthCheck
 
 from .pacing import retry_seconds
 
@@ -32,6 +33,7 @@ ALLOWED_UPDATES: Sequence[str] = (
     "edited_business_message",
     "deleted_business_messages",
 )
+CHECK_NAME = "telegram"
 # Updates asked for at a time (Telegram's maximum); a batch this full may have more behind it.
 POLL_LIMIT = 100
 
@@ -97,23 +99,15 @@ class Poller:
         self._timeout = timeout
         self._offset: int | None = None
         self._confirmed: int | None = None
-        self._task: asyncio.Task[None] | None = None
+        # The last getUpdates' outcome (the bot was just seen by getMe before polling starts).
+        self.check = HealthCheck(CHECK_NAME, True, "connected")
 
     @property
     def offset(self) -> int | None:
         return self._offset
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="telegram-polling")
-
-    async def stop(self) -> None:
-        """Stop polling and tell Telegram which updates are done, so none comes again."""
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+    async def confirm(self) -> None:
+        """Once polling is stopped: tell Telegram which updates are done, so none comes again."""
         if self._offset is not None and self._offset != self._confirmed:
             try:
                 await self._bot.get_updates(offset=self._offset, timeout=0, limit=1)
@@ -121,7 +115,8 @@ class Poller:
             except TelegramError as error:
                 log.warning("Could not confirm the last updates (they come again): %s", error)
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Poll until cancelled (run under a supervisor: see connector.py)."""
         backoff = 1.0
         while True:
             try:
@@ -133,10 +128,14 @@ class Poller:
                 )
                 self._confirmed = self._offset
                 backoff = 1.0
+                self._report(True, "connected, polling for updates")
             except RetryAfter as error:
+                # Telegram answers: only slower.
+                self._report(True, "connected; Telegram asks to poll more slowly")
                 await asyncio.sleep(retry_seconds(error.retry_after))
                 continue
             except Conflict:
+                self._report(False, "another program polls with this bot token")
                 log.error(
                     "Another program is polling with this bot token (or a webhook is set); "
                     "only one may. Retrying in %.0f s",
@@ -146,10 +145,12 @@ class Poller:
                 backoff = min(backoff * 2, 60)
                 continue
             except (InvalidToken, Forbidden) as error:
+                self._report(False, f"Telegram refuses the bot token ({error})")
                 log.critical("Telegram refused the bot token while polling: %s", error)
                 await asyncio.sleep(60)
                 continue
             except TelegramError as error:
+                self._report(False, f"polling fails ({error})")
                 log.warning("Polling failed (%s); retrying in %.0f s", error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
@@ -169,6 +170,10 @@ class Poller:
                 continue
             self._taken(updates[-1].update_id)
             self._intake.taken(complete=len(updates) < POLL_LIMIT)
+
+    def _report(self, ok: bool, detail: str) -> None:
+        if self.check.ok != ok or self.check.detail != detail:
+            self.check = HealthCheck(CHECK_NAME, ok, detail)
 
     def _taken(self, update_id: int) -> None:
         """Everything up to this update is stored: it need not come again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -241,3 +242,42 @@ def test_start_up_logs_one_line_for_a_migration_and_none_at_head(tmp_path: Path)
     again = run_cli("-c", "config.yaml", cwd=tmp_path)
     assert again.returncode == 1 and "Cannot reach the homeserver" in again.stderr, again.stderr
     assert "Database upgraded" not in again.stderr and "alembic" not in again.stderr, again.stderr
+
+
+def test_a_rotating_log_file_from_the_config_and_a_clear_error_without_its_directory(
+    tmp_path: Path,
+) -> None:
+    run_cli("-c", "config.yaml", cwd=tmp_path)
+    config_file = ConfigFile.load(tmp_path / "config.yaml")
+    config_file.set("homeserver.address", f"http://127.0.0.1:{free_port()}")
+    config_file.set("homeserver.domain", "example.org")
+    config_file.set("appservice.database", "sqlite:///bridge.db")
+    config_file.set("telegram.bot_token", "6000000001:AAF-never-used-because-no-homeserver-answers")
+    # The commented file handler of config.example.yaml, switched on as its comment says.
+    config_file.set(
+        "logging.handlers.file",
+        {
+            "class": "logging.handlers.RotatingFileHandler",
+            "formatter": "json",
+            "filename": "./logs/bridge.log",
+            "maxBytes": 10485760,
+            "backupCount": 10,
+        },
+    )
+    config_file.set("logging.root.handlers", ["console", "file"])
+    config_file.save()
+    assert run_cli("-c", "config.yaml", "-g", cwd=tmp_path).returncode == 0
+    as_token = str(ConfigFile.load(tmp_path / "config.yaml").get("appservice.as_token"))
+
+    missing = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert missing.returncode == 2, missing.stderr
+    assert missing.stderr.startswith("Config error: logging: "), missing.stderr
+    assert "cannot open" in missing.stderr and "logs/bridge.log" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    (tmp_path / "logs").mkdir()
+    result = run_cli("-c", "config.yaml", cwd=tmp_path)
+    assert result.returncode == 1 and "Cannot reach the homeserver" in result.stderr
+    lines = [json.loads(line) for line in (tmp_path / "logs/bridge.log").read_text().splitlines()]
+    assert any("Cannot reach the homeserver" in line["message"] for line in lines), lines
+    assert all(as_token not in json.dumps(line) for line in lines)

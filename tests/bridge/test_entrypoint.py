@@ -190,7 +190,7 @@ def test_a_wrong_database_url_is_named_without_its_password(tmp_path: Path) -> N
     result = run_entrypoint(data, wrong)
     assert result.returncode == 2
     assert "appservice.database: database 'mysql' is not supported" in result.stderr
-    assert "mysql://bridge:***@db/bridge" in result.stderr
+    assert "mysql://bridge:<redacted>@db/bridge" in result.stderr
     assert PASSWORD not in result.stderr
     assert not (data / "registration.yaml").exists()
 

@@ -19,6 +19,7 @@ from bridge.config.loader import ConfigFile
 from tests.bridge.test_process import wait_ready
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import SERVER_NAME, AppserviceSetup
+from tests.support.session_log import attach_output
 from tests.support.synapse import SynapseServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +119,7 @@ async def start_and_stop(bin_dir: Path, work: Path, port: int) -> tuple[int, str
     """Start the bridge, wait until it is ready, read its provisioning API's OpenAPI document
     (package data), SIGTERM; its exit code, log and the document."""
     log_path = work / "bridge.log"
+    attach_output(log_path)
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             bin_dir / "python",

@@ -228,7 +228,7 @@ class BridgeThread:
         ping = self.request("POST", "/_matrix/app/v1/ping", b"{}")
         assert ping.status == 200, (ping.status, ping.body)
         ready = self.request("GET", "/_matrix/mau/ready", token=None)
-        assert (ready.status, ready.json()) == (200, {"ok": True})
+        assert (ready.status, ready.json()["ok"]) == (200, True), ready.body
         # Events are handled in the background: no hostile one may wedge a queue.
         deadline = time.monotonic() + 60
         while (left := self.unhandled_events()) and time.monotonic() < deadline:

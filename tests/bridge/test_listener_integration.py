@@ -97,7 +97,7 @@ async def test_tokens_are_checked_on_every_endpoint(
     status, live = await homeserverish.request("GET", "/_matrix/mau/live", token=None)
     assert (status, live) == (200, {"ok": True})
     status, ready = await homeserverish.request("GET", "/_matrix/mau/ready", token=None)
-    assert (status, ready) == (200, {"ok": True})
+    assert (status, ready["ok"], ready["checks"]["homeserver"]["ok"]) == (200, True, True)
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,7 @@ COMMANDS = {
     "bridge": ("user", "Usage: !tg bridge <chat id>"),
     "pm": ("user", "Usage: !tg pm <FakeNet user id>"),
     "unbridge": ("user", "This room is not bridged."),
+    "status": ("admin", "Send status in your management room"),
     "frobnicate": ("relay", "Unknown command frobnicate."),
 }
 RANK = {"none": 0, "relay": 1, "user": 2, "admin": 3}

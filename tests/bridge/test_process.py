@@ -15,6 +15,7 @@ from bridge.config.loader import ConfigFile
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import AppserviceSetup
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.session_log import attach_output
 from tests.support.synapse import SynapseServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ async def test_run_ping_and_stop_as_a_process(
         config_file.document["logging"]["loggers"]["connectors.telegram.http"] = {"level": "DEBUG"}
         config_file.save()
         log_path = tmp_path / "bridge.log"
+        attach_output(log_path)
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.errors import StartupError
+from bridge.health import all_ok
 from tests.conftest import StartBridge
 from tests.support.ports import free_port
 
@@ -55,4 +56,4 @@ async def test_wrong_bot_username(start_bridge: StartBridge) -> None:
 async def test_starts_after_failed_attempts(start_bridge: StartBridge) -> None:
     # Synapse backs off after failed deliveries; the start-up ping makes it retry at once.
     running = await start_bridge()
-    assert running.bridge.core is not None and running.bridge.core.ready
+    assert running.bridge.core is not None and all_ok(running.bridge.core.health())

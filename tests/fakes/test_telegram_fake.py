@@ -189,7 +189,7 @@ async def test_ptb_application_polls_and_confirms_on_stop(
 
     app = (
         ApplicationBuilder()
-        .token(fake_telegram.token)
+        .token(fake_telegram.client_token())
         .base_url(fake_telegram.base_url)
         .base_file_url(fake_telegram.base_file_url)
         .build()

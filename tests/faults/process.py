@@ -11,6 +11,8 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.support.session_log import attach_output
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -19,6 +21,7 @@ class BridgeProcess:
         self.config_path = config_path
         self.port = port
         self.log_path = log_path
+        attach_output(log_path)
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 

@@ -11,6 +11,7 @@ from bridge.app import Bridge
 from bridge.config.loader import ConfigFile, example_config_text
 from bridge.config.model import Config
 from bridge.network.interface import NetworkConnector
+from tests.support.session_log import register_secret
 
 SERVER_NAME = "synapse.test"
 
@@ -40,6 +41,7 @@ def make_appservice_setup(directory: Path, port: int) -> AppserviceSetup:
     registration = directory / "registration.yaml"
     generate_registration(config_file, config, registration)
     saved = ConfigFile.load(config_path)
+    register_secret(str(saved.get("appservice.as_token")), str(saved.get("appservice.hs_token")))
     return AppserviceSetup(
         registration=registration,
         as_token=str(saved.get("appservice.as_token")),

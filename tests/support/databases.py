@@ -15,15 +15,21 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
+
+from bridge.redaction import without_url_passwords
+from tests.support.session_log import register_secret
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# A password in it (CI may set one) must never reach a log line.
+register_secret(make_url(ADMIN_URL).password or "")
 
 
 async def _admin_connection() -> asyncpg.Connection:
     try:
         return await asyncpg.connect(ADMIN_URL, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        reason = f"no PostgreSQL server answers at {ADMIN_URL}: {error}"
+        reason = f"no PostgreSQL server answers at {without_url_passwords(ADMIN_URL)}: {error}"
         if os.environ.get("BRIDGE_REQUIRE_POSTGRES"):
             pytest.fail(reason)
         pytest.skip(reason)

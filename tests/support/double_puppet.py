@@ -11,6 +11,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from bridge.config.loader import example_config_text
+from tests.support.session_log import register_secret
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,10 @@ def registration_from_the_docs(server_name: str) -> str:
 
 def make_double_puppet_setup(directory: Path, server_name: str) -> DoublePuppetSetup:
     text = registration_from_the_docs(server_name)
-    as_token = secrets.token_hex(32)
+    as_token, hs_token = secrets.token_hex(32), secrets.token_hex(32)
+    register_secret(as_token, hs_token)
     text = text.replace("<new random token>", as_token, 1)
-    text = text.replace("<another new random token>", secrets.token_hex(32), 1)
+    text = text.replace("<another new random token>", hs_token, 1)
     text = re.sub(r"<a random string[^>]*>", secrets.token_hex(16), text, count=1)
     assert "<" not in text, text  # every placeholder the docs name was filled in
     registration = directory / "doublepuppet.yaml"

@@ -62,7 +62,8 @@ class HomeserverProxy:
         await self._site.start()
 
     async def set_mode(self, mode: Mode) -> None:
-        """Switch behaviour; "refuse" closes the port so connections are refused."""
+        """Switch behaviour; "refuse" closes the port so connections are refused (and drops
+        requests on connections kept alive from before)."""
         if mode == "refuse" and self._site is not None:
             await self._site.stop()
             self._site = None
@@ -77,6 +78,12 @@ class HomeserverProxy:
             await self._session.close()
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
+        if self.mode == "refuse":
+            # A connection kept alive from before: gone too, as when the server is down.
+            self._count("refuse")
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
         if self.mode in ("502", "503"):
             self._count(self.mode)
             return web.Response(status=int(self.mode), text="upstream trouble")

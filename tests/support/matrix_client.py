@@ -25,6 +25,8 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from yarl import URL
 
+from tests.support.session_log import register_secret
+
 JsonDict = dict[str, Any]
 EventPredicate = Callable[[JsonDict], bool]
 T = TypeVar("T")
@@ -198,6 +200,7 @@ class MatrixTestClient:
         except BaseException:
             await session.close()
             raise
+        register_secret(result["access_token"], password)
         client = cls(
             server.url,
             result["access_token"],

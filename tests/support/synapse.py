@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tests.support.ports import free_port
+from tests.support.session_log import register_secret
 
 DEFAULT_SERVER_NAME = "synapse.test"
 START_TIMEOUT = 60.0
@@ -118,6 +119,7 @@ class SynapseServer:
         self._extra_config = dict(extra_config or {})
         self._start_timeout = start_timeout
         self._registration_shared_secret = secrets.token_hex(16)
+        register_secret(self._registration_shared_secret)
         self._macaroon_secret_key = secrets.token_hex(16)
         self._form_secret = secrets.token_hex(16)
         self._process: subprocess.Popen[bytes] | None = None

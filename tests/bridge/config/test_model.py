@@ -156,3 +156,16 @@ def test_invalid_yaml_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("homeserver:\n  address: [unclosed\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         ConfigFile.load(path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://bridge:hunter2pw@db/telegram", "postgresql://bridge:hunter2pw@db:not-a-port/tg"],
+)
+def test_a_refused_database_url_is_shown_without_its_password(tmp_path: Path, url: str) -> None:
+    config_file = config_with(tmp_path, appservice__database=url)
+    with pytest.raises(ConfigError) as failure:
+        config_file.typed(["telegram"])
+    text = str(failure.value)
+    assert "appservice.database" in text and "bridge:<redacted>@db" in text
+    assert "hunter2pw" not in text

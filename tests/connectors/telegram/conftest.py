@@ -39,6 +39,7 @@ async def telegram_bridge(
         database: str | None = None,
         queue_size: int = 256,
         idle_after: float = 60.0,
+        health_interval: float = 15.0,
         **telegram: Any,
     ) -> RunningBridge:
         section = {
@@ -54,6 +55,7 @@ async def telegram_bridge(
             overrides={"telegram": section, **(overrides or {})},
             queue_size=queue_size,
             idle_after=idle_after,
+            health_interval=health_interval,
         )
 
     return start

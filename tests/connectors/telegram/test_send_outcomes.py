@@ -79,7 +79,7 @@ async def test_a_refused_connection_is_not_in_doubt(fake_telegram: FakeTelegram)
     # A port nobody listens on (a Bot API that is down): the connection is refused.
     nobody = f"http://127.0.0.1:{free_port()}/bot"
     async with AiohttpRequest() as request:
-        bot = Bot(fake_telegram.token, base_url=nobody, request=request)
+        bot = Bot(fake_telegram.client_token(), base_url=nobody, request=request)
         failure = await failure_of(bot, -1001234567890)
     assert failure.in_doubt is False
     assert "ClientConnectorError" in str(failure)

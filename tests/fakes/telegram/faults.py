@@ -1,6 +1,6 @@
 """Faults a test arms for the next calls of a method: flood control (429 with retry_after),
-server errors, answers that never come, connections dropped without an answer, and slow
-answers."""
+server errors, refusals (400), answers the client cannot read, answers that never come,
+connections dropped without an answer, and slow answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from .errors import ApiError
 
-FaultKind = Literal["retry_after", "server_error", "hang", "drop", "delay"]
+FaultKind = Literal[
+    "retry_after", "server_error", "bad_request", "malformed", "hang", "drop", "delay"
+]
 ANY_METHOD = "*"
 
 
@@ -24,6 +26,8 @@ class Fault:
     status: int = 500
     seconds: float = 0.0  # for "delay"
     carried_out: bool = False  # for "drop": the request took effect before the connection went
+    description: str = ""  # for "bad_request"
+    result: Any = None  # for "malformed"
     hits: int = 0
 
     def matches(self, method: str, chat_id: Any) -> bool:
@@ -38,6 +42,8 @@ class Fault:
                 f"Too Many Requests: retry after {self.retry_after}",
                 {"retry_after": self.retry_after},
             )
+        if self.kind == "bad_request":
+            return ApiError(400, f"Bad Request: {self.description}")
         return ApiError(self.status, HTTPStatus(self.status).phrase)
 
 
@@ -61,6 +67,20 @@ class Faults:
     ) -> Fault:
         """Answer with a 5xx status (PTB raises NetworkError)."""
         return self._arm(Fault("server_error", method, times, chat_id, status=status))
+
+    def bad_request(
+        self, method: str, description: str, *, times: int = 1, chat_id: int | str | None = None
+    ) -> Fault:
+        """Refuse with 400 "Bad Request: <description>" (a Local Bot API server's refusals
+        name files by their path on the server, under a directory named by the bot token)."""
+        return self._arm(Fault("bad_request", method, times, chat_id, description=description))
+
+    def malformed(
+        self, method: str, result: Any, *, times: int = 1, chat_id: int | str | None = None
+    ) -> Fault:
+        """Answer "ok" with ``result`` as it is, not as the Bot API's schema says (a broken
+        proxy or server): the client cannot read it. Not counted as the fake's violation."""
+        return self._arm(Fault("malformed", method, times, chat_id, result=result))
 
     def hang(self, method: str, *, times: int = 1, chat_id: int | str | None = None) -> Fault:
         """Never answer: the call waits until the client gives up (or the fake stops)."""

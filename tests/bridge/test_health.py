@@ -1,0 +1,81 @@
+"""Background tasks under the supervisor: one that dies is logged, reported and started again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bridge.health import HealthCheck, Probe, Supervisor
+from tests.support.waiting import eventually
+
+
+async def test_a_task_that_dies_is_reported_while_down_and_started_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs = 0
+    ran_again = asyncio.Event()
+
+    async def flaky() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise RuntimeError("the first run breaks")
+        ran_again.set()
+        await asyncio.Event().wait()
+
+    supervisor = Supervisor(first_delay=0.5)
+    supervisor.start("flaky", flaky)
+    assert supervisor.checks() == [HealthCheck("task:flaky", True, "running")], "from the start"
+    try:
+        await eventually(lambda: runs == 1 and not supervisor.checks()[0].ok, what="the crash")
+        (down,) = supervisor.checks()
+        assert down == HealthCheck(
+            "task:flaky", False, "failed (RuntimeError: the first run breaks); restarting"
+        )
+        await asyncio.wait_for(ran_again.wait(), 5)
+        (up,) = supervisor.checks()
+        assert up == HealthCheck(
+            "task:flaky",
+            True,
+            "running; restarted once, last after: RuntimeError: the first run breaks",
+        )
+    finally:
+        await supervisor.stop()
+    assert supervisor.checks() == []
+    failed = [r for r in caplog.records if r.getMessage() == "Background task flaky failed"]
+    assert len(failed) == 1 and failed[0].levelno == logging.ERROR and failed[0].exc_info
+
+
+async def test_a_task_that_returns_is_started_again_too() -> None:
+    runs = 0
+
+    async def returns() -> None:
+        nonlocal runs
+        runs += 1
+        if runs > 1:
+            await asyncio.Event().wait()
+
+    supervisor = Supervisor(first_delay=0.05)
+    supervisor.start("returns", returns)
+    try:
+        await eventually(lambda: runs == 2, what="the second run")
+        assert supervisor.checks()[0].detail == "running; restarted once, last after: it ended"
+    finally:
+        await supervisor.stop()
+
+
+async def test_a_probe_tells_unreachable_and_back() -> None:
+    reachable = False
+
+    async def request() -> None:
+        if not reachable:
+            raise ConnectionRefusedError("connection refused")
+
+    probe = Probe("homeserver", request)
+    assert (await probe.probe()) == HealthCheck(
+        "homeserver", False, "unreachable: ConnectionRefusedError: connection refused"
+    )
+    reachable = True
+    assert (await probe.probe()) == HealthCheck("homeserver", True, "reachable")
