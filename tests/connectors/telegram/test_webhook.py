@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+import connectors.telegram.connector as connector_module
 from bridge.db.models import RemoteInbox
 from bridge.errors import StartupError
 from bridge.redaction import REDACTED
@@ -23,6 +24,7 @@ from connectors.telegram.polling import ALLOWED_UPDATES
 from connectors.telegram.webhook import WebhookBacklog
 from portals.core import BridgeCore
 from tests.connectors.telegram.conftest import StartTelegramBridge, confirmed, last_update_id
+from tests.connectors.telegram.test_health import check, ready_until
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
@@ -301,3 +303,24 @@ async def test_a_webhook_telegram_refuses_is_one_clear_line(
     message = str(failure.value)
     assert "telegram.webhook.url" in message and "ports 80, 88, 443 or 8443" in message
     assert SECRET not in message and "\n" not in message
+
+
+async def test_ready_asks_telegram_now_and_then_in_webhook_mode(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    routed: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing is asked of Telegram in webhook mode while updates come: /ready asks it."""
+    monkeypatch.setattr(connector_module, "WEBHOOK_CHECK_INTERVAL", 0.3)
+    running = await telegram_bridge(**WEBHOOK)
+    state = await ready_until(running, lambda s: s[0] == 200, "200")
+    assert check(state, "telegram")["ok"] is True
+    fake_telegram.faults.server_error("getWebhookInfo", 502, times=1000)
+    state = await ready_until(running, lambda s: s[0] == 503, "503")
+    telegram = check(state, "telegram")
+    assert telegram["ok"] is False and "unreachable" in telegram["detail"], telegram
+    assert check(state, "homeserver")["ok"] is True, "only Telegram is named"
+    fake_telegram.faults.clear()
+    state = await ready_until(running, lambda s: s[0] == 200, "200 again")
+    assert check(state, "telegram")["ok"] is True
