@@ -112,6 +112,12 @@ class BridgeCore:
                 len(theirs),
             )
             new = await self._with_stored_in_doubt(theirs, new)
+        if new:
+            log.debug(
+                "Transaction %s stored %s",
+                txn_id,
+                ", ".join(f"{stored.event.get('event_id')} as {stored.id}" for stored in new),
+            )
         for stored in new:
             self._gaps.stored(stored.id)
             self._router.offer_matrix(stored)

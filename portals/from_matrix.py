@@ -175,6 +175,12 @@ class FromMatrix:
         message."""
         if not self._gaps.due(portal.checked_at, inbox_id):
             return
+        portal.log.debug(
+            "Looking for undelivered events before %s (inbox %d; last looked at %d)",
+            event.get("event_id"),
+            inbox_id,
+            portal.checked_at,
+        )
         try:
             missing = await self._undelivered.missing_before(portal, event)
         except MatrixRequestError as error:

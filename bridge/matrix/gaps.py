@@ -11,9 +11,10 @@ transaction, while a skip within a steady flow is only the other appservices' sh
 Each such irregularity starts a gap at the next event the bridge stores: what is missing lies
 before that event. A portal that has not looked at its room's timeline from an event at or past
 a gap's start looks before relaying its next message past it (looking from an older event would
-not see what is missing after it). A start of the bridge counts twice: events stored before it
-(anything may have been missed before them) and the first events after it. In the steady state
-(transactions in order, without a silence before a skip) nothing is looked up.
+not see what is missing after it). After a start, each event stored before it is looked before
+once: the gaps the last run saw among them went with it (a stranded transaction's event may
+belong between any two of them); and the first events after the start are a gap's start. In
+the steady state (transactions in order, without a silence before a skip) nothing is looked up.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class DeliveryGaps:
         self._clock = clock
         self._last_seen = clock()
         self._recovering_until = clock() + RECOVERY
-        self._starts: deque[int] = deque([1, first_new_id], maxlen=MAX_STARTS)
+        self._first_new_id = first_new_id
+        self._starts: deque[int] = deque([first_new_id], maxlen=MAX_STARTS)
         self._next_id = first_new_id
         self._last: int | None = None
         # Gaps opened so far (the start counts as one): the sweep for events never delivered
@@ -56,6 +58,8 @@ class DeliveryGaps:
     def due(self, checked_at: int, inbox_id: int) -> bool:
         """Whether a portal that last looked from the event ``checked_at`` must look again
         before the event ``inbox_id``: a gap starts after the one and at or before the other."""
+        if checked_at < inbox_id < self._first_new_id:
+            return True  # stored before this start (see the module's docstring)
         starts = list(self._starts)
         index = bisect.bisect_right(starts, inbox_id) - 1
         return index >= 0 and starts[index] > checked_at

@@ -135,6 +135,9 @@ class Scenario:
             {"overall_per_second": 200, "group_per_minute": 6000, "private_per_second": 50},
         )
         config_file.set("logging.root.level", "INFO")
+        # What each transaction stored and where portals looked for undelivered events: what
+        # a reordering is explained by.
+        config_file.set("logging.loggers.portals", {"level": "DEBUG"})
         config_file.save()
 
     async def open_portals(self) -> None:
