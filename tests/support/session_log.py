@@ -131,9 +131,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     log.stop()
     leaks = log.leaks()
-    if not leaks:
-        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not leaks:
+        # Said, so a run's output shows the check ran.
+        if reporter is not None:
+            reporter.write_line(
+                f"Session log checked: none of the {len(log.secrets)} secrets the tests "
+                f"registered appears in it ({log.path})"
+            )
+        return
     message = (
         f"{len(leaks)} log lines of this run hold a secret the tests registered "
         f"({len(log.secrets)} registered; the whole log: {log.path}):\n" + "\n".join(leaks[:50])
