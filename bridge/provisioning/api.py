@@ -34,7 +34,8 @@ log = logging.getLogger("bridge.provisioning")
 # The same patterns as the OpenAPI document's: printable ASCII without spaces, which JSON
 # Schema's and Python's regular expressions read alike.
 USER_ID = re.compile(r"^@[\x21-\x39\x3b-\x7e]+:[\x21-\x7e]+$")
-ROOM_ID = re.compile(r"^![\x21-\x7e]+$")
+# Without %: in a path (DELETE /portals/{room_id}) it would be read as an escape.
+ROOM_ID = re.compile(r"^![\x21-\x24\x26-\x7e]+$")
 CHAT_ID = re.compile(r"^[\x21-\x7e]+$")
 MAX_ID_LENGTH = 255
 # Membership questions to the homeserver at once, for a user's portals.
