@@ -36,7 +36,7 @@ from tests.support.session_log import (  # noqa: F401
 )
 from tests.support.synapse import SynapseServer
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.hang_report"]
 
 StartBridge = Callable[..., Awaitable[RunningBridge]]
 
