@@ -5,7 +5,6 @@ supervisor that logs and restarts one that dies, so none is ever silently gone."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -53,17 +52,25 @@ class Supervisor:
         job = self._jobs[name] = _Job(name, run, running=True)
         job.task = asyncio.create_task(self._keep_running(job), name=name)
 
-    async def stop(self, keep: Iterable[str] = ()) -> None:
-        """Cancel the tasks (but those named in ``keep``) and wait until they are gone."""
+    async def stop(self, keep: Iterable[str] = (), patience: float = 10.0) -> None:
+        """Cancel the tasks (but those named in ``keep``) and wait until they are gone. One
+        still running after ``patience`` seconds swallowed its cancellation (some library
+        code does): it is named in the log and cancelled again, so that stopping ends."""
         jobs = [job for name, job in self._jobs.items() if name not in keep]
         self._jobs = {name: job for name, job in self._jobs.items() if name in keep}
-        for job in jobs:
-            if job.task is not None:
-                job.task.cancel()
-        for job in jobs:
-            if job.task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await job.task
+        pending = {job.task for job in jobs if job.task is not None}
+        while pending:
+            for task in pending:
+                task.cancel()
+            done, pending = await asyncio.wait(pending, timeout=patience)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("Background task %s failed as it stopped", task.get_name())
+            for task in pending:
+                log.warning(
+                    "Background task %s did not stop when cancelled; cancelling it again",
+                    task.get_name(),
+                )
 
     async def _keep_running(self, job: _Job) -> None:
         delay = self._first_delay
@@ -120,7 +127,8 @@ class Probe:
 
     async def probe(self) -> HealthCheck:
         try:
-            await asyncio.wait_for(self._request(), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                await self._request()
         except Exception as error:
             if self._check.ok:
                 log.warning("%s cannot be reached: %s", self.name, _reason(error))

@@ -55,7 +55,8 @@ class MetricsServer:
 
     async def _scrape(self, request: web.Request) -> web.Response:
         try:
-            await asyncio.wait_for(self._refresh(), REFRESH_TIMEOUT)
+            async with asyncio.timeout(REFRESH_TIMEOUT):
+                await self._refresh()
         except Exception as error:
             # The counters are still worth having; the gauges show their last values.
             log.warning("Could not read the bridge's counts for the metrics: %s", error)

@@ -138,7 +138,8 @@ class Backlog:
         # The notice may fail for the reason the events wait (the homeserver is down); then it
         # is simply not shown: the events themselves are what must arrive.
         try:
-            await asyncio.wait_for(self._notify(text), 10)
+            async with asyncio.timeout(10):
+                await self._notify(text)
         except Exception as error:
             log.info("Could not post a delivery notice: %s", error)
             return False

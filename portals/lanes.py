@@ -207,7 +207,8 @@ class Lane:
         finished = True
         if self._worker is not None and not self._worker.done():
             try:
-                await asyncio.wait_for(self._drained.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._drained.wait()
             except TimeoutError:
                 finished = False
             self._worker.cancel()
@@ -226,7 +227,8 @@ class Lane:
                     continue
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._idle_after)
+                    async with asyncio.timeout(self._idle_after):
+                        await self._wake.wait()
                 except TimeoutError:
                     if not self._window and not self.spilled and not self._closed:
                         self._worker = None

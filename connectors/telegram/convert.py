@@ -42,9 +42,8 @@ class Converted:
 async def convert_sticker(data: bytes, source: str, target: AnimatedFormat) -> Converted:
     """``source``: the sticker's MIME type (application/x-tgsticker or video/webm)."""
     try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(_convert, data, source, target), CONVERT_SECONDS
-        )
+        async with asyncio.timeout(CONVERT_SECONDS):
+            return await asyncio.to_thread(_convert, data, source, target)
     except TimeoutError:
         raise ConversionFailed(f"it took longer than {CONVERT_SECONDS:.0f} s") from None
 

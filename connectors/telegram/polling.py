@@ -79,7 +79,8 @@ class Intake:
             if left <= 0:
                 break
             try:
-                await asyncio.wait_for(self._changed.wait(), left)
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
             except TimeoutError:
                 break
         return self._caught_up

@@ -79,3 +79,49 @@ async def test_a_probe_tells_unreachable_and_back() -> None:
     )
     reachable = True
     assert (await probe.probe()) == HealthCheck("homeserver", True, "reachable")
+
+
+async def test_a_probe_stops_when_cancelled_just_as_its_answer_arrives() -> None:
+    """The answer and the cancellation in one turn of the loop: asyncio.wait_for on Python 3.11
+    returned the answer and dropped the cancellation, and the probe slept on, so the bridge's
+    stop never ended."""
+    started = asyncio.Event()
+    answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def request() -> None:
+        started.set()
+        await answer
+
+    task = asyncio.create_task(Probe("homeserver", request).run(interval=3600))
+    await started.wait()
+    answer.set_result(None)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled()
+
+
+async def test_stop_asks_again_a_task_that_ignores_being_cancelled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ignored = 0
+
+    async def stubborn() -> None:
+        nonlocal ignored
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if ignored:
+                    raise
+                ignored += 1  # a library that swallowed it, once
+
+    supervisor = Supervisor()
+    supervisor.start("stubborn", stubborn)
+    await asyncio.sleep(0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bridge.health"):
+            await asyncio.wait_for(supervisor.stop(patience=0.2), 5)
+    finally:
+        ignored += 1  # whatever happened, the next cancellation ends it
+    assert ignored == 2
+    assert any("stubborn did not stop" in r.getMessage() for r in caplog.records)
