@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from connectors.telegram.connector import TelegramConnector
+from portals.core import BridgeCore
 from tests.conftest import StartBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import RunningBridge
@@ -64,6 +67,27 @@ async def telegram_bridge(
 def last_update_id(fake: FakeTelegram) -> int:
     update_id: int = fake.updates.created[-1]["update_id"]
     return update_id
+
+
+@dataclass
+class StoreFailures:
+    left: int
+
+
+def fail_storing(monkeypatch: pytest.MonkeyPatch, times: int) -> StoreFailures:
+    """The next ``times`` attempts to store remote events fail as a full disk would; ``left``
+    counts down to 0 as they are made."""
+    failures = StoreFailures(times)
+    original = BridgeCore.submit_all
+
+    async def failing_submit(self: BridgeCore, events: Any) -> list[bool]:
+        if failures.left > 0:
+            failures.left -= 1
+            raise OSError("disk full")
+        return await original(self, events)
+
+    monkeypatch.setattr(BridgeCore, "submit_all", failing_submit)
+    return failures
 
 
 def confirmed(fake: FakeTelegram, update_id: int) -> bool:
