@@ -27,8 +27,8 @@ from tests.connectors.telegram.conftest import (
     confirmed,
     fail_storing,
     last_update_id,
+    open_portal,
 )
-from tests.connectors.telegram.test_flood_and_backlog import open_portal
 from tests.connectors.telegram.test_health import check, ready_until
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
