@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from bridge.__main__ import known_secrets
 from bridge.app import HEALTH_INTERVAL, Bridge
+from bridge.db.database import Database
 from bridge.log_context import ContextFilter
 from bridge.logging_setup import SecretFilter
 from bridge.network.interface import NetworkConnector
@@ -72,6 +73,15 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 async def db_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
     async with database_url(db_kind, tmp_path) as url:
         yield url
+
+
+@pytest_asyncio.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated database of each kind, closed after the test."""
+    database = Database(db_url)
+    await database.migrate()
+    yield database
+    await database.close()
 
 
 @pytest_asyncio.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +16,9 @@ from ruamel.yaml import YAML
 
 from bridge.config.loader import ConfigFile
 from bridge.entrypoint import VARIABLES
-from tests.bridge.test_process import wait_ready
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import SERVER_NAME, AppserviceSetup
+from tests.support.bridge_process import bridge_process, terminate, wait_ready
 from tests.support.ports import free_port
 from tests.support.synapse import SynapseServer
 
@@ -251,24 +250,15 @@ async def test_the_entrypoint_runs_the_bridge_once_registered(
         config_file.save()
 
         log_path = tmp_path / "bridge.log"
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bridge.entrypoint",
-                cwd=tmp_path,
-                env=environment(data, values),
-                stdout=log,
-                stderr=log,
-            )
-            try:
-                await wait_ready(appservice_setup.port, process, timeout=60)
-                process.send_signal(signal.SIGTERM)
-                code = await asyncio.wait_for(process.wait(), 30)
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
+        async with bridge_process(
+            sys.executable,
+            *("-m", "bridge.entrypoint"),
+            cwd=tmp_path,
+            env=environment(data, values),
+            log_path=log_path,
+        ) as process:
+            await wait_ready(appservice_setup.port, process, timeout=60)
+            code = await terminate(process)
     output = log_path.read_text()
     assert code == 0, output
     assert f"Bridge started as @telegrambot:{SERVER_NAME}" in output

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ import aiohttp
 from ruamel.yaml import YAML
 
 from bridge.config.loader import ConfigFile
-from tests.bridge.test_process import wait_ready
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import SERVER_NAME, AppserviceSetup
-from tests.support.session_log import attach_output
+from tests.support.bridge_process import bridge_process, terminate, wait_ready
 from tests.support.synapse import SynapseServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,31 +117,19 @@ async def start_and_stop(bin_dir: Path, work: Path, port: int) -> tuple[int, str
     """Start the bridge, wait until it is ready, read its provisioning API's OpenAPI document
     (package data), SIGTERM; its exit code, log and the document."""
     log_path = work / "bridge.log"
-    attach_output(log_path)
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            bin_dir / "python",
-            "-m",
-            "bridge",
-            "-c",
-            "config.yaml",
-            cwd=work,
-            env=ENV,
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            await wait_ready(port, process, timeout=60)
-            url = f"http://127.0.0.1:{port}/_matrix/provision/v1/openapi.json"
-            async with aiohttp.ClientSession() as session, session.get(url) as response:
-                assert response.status == 200, await response.text()
-                document = await response.json()
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(process.wait(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+    async with bridge_process(
+        bin_dir / "python",
+        *("-m", "bridge", "-c", "config.yaml"),
+        cwd=work,
+        env=ENV,
+        log_path=log_path,
+    ) as process:
+        await wait_ready(port, process, timeout=60)
+        url = f"http://127.0.0.1:{port}/_matrix/provision/v1/openapi.json"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert response.status == 200, await response.text()
+            document = await response.json()
+        code = await terminate(process)
     return code, log_path.read_text(), document
 
 

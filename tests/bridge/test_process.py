@@ -3,39 +3,18 @@ real Synapse and the fake Bot API; ready, pinged by the homeserver, stopped by S
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
-
-import aiohttp
 
 from bridge.config.loader import ConfigFile
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import AppserviceSetup
+from tests.support.bridge_process import bridge_process, terminate, wait_ready
 from tests.support.matrix_client import MatrixTestClient
-from tests.support.session_log import attach_output
 from tests.support.synapse import SynapseServer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def wait_ready(port: int, process: asyncio.subprocess.Process, timeout: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with aiohttp.ClientSession() as session:
-        while loop.time() < deadline:
-            if process.returncode is not None:
-                raise AssertionError(f"the bridge exited with {process.returncode}")
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/_matrix/mau/ready") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the bridge did not become ready")
 
 
 async def test_run_ping_and_stop_as_a_process(
@@ -54,32 +33,20 @@ async def test_run_ping_and_stop_as_a_process(
         config_file.document["logging"]["loggers"]["connectors.telegram.http"] = {"level": "DEBUG"}
         config_file.save()
         log_path = tmp_path / "bridge.log"
-        attach_output(log_path)
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bridge",
-                "-c",
-                str(config_path),
-                cwd=tmp_path,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                stdout=log,
-                stderr=log,
-            )
-            try:
-                await wait_ready(appservice_setup.port, process)
-                async with await MatrixTestClient.as_appservice(
-                    synapse, appservice_setup.as_token
-                ) as bot:
-                    answer = await bot.appservice_ping("telegram")
-                assert "duration_ms" in answer
-                process.send_signal(signal.SIGTERM)
-                code = await asyncio.wait_for(process.wait(), 20)
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
+        async with bridge_process(
+            sys.executable,
+            *("-m", "bridge", "-c", str(config_path)),
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            log_path=log_path,
+        ) as process:
+            await wait_ready(appservice_setup.port, process)
+            async with await MatrixTestClient.as_appservice(
+                synapse, appservice_setup.as_token
+            ) as bot:
+                answer = await bot.appservice_ping("telegram")
+            assert "duration_ms" in answer
+            code = await terminate(process, 20)
         output = log_path.read_text()
         assert code == 0, output
         assert "Bridge started as @telegrambot:synapse.test" in output

@@ -3,10 +3,8 @@ state (waiting, linked, expired; only for its own user) and every portal that ha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest_asyncio
 from sqlalchemy import update
 
 from bridge.accounts import TOKEN_LIFETIME, AccountLinks
@@ -16,14 +14,6 @@ from bridge.db.models import LoginToken, utcnow
 from bridge.db.stores import PortalStore
 from bridge.network.events import RemoteUser
 from bridge.network.ids import RemoteUserID
-
-
-@pytest_asyncio.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def test_a_login_is_waiting_then_linked_or_expired(db: Database) -> None:

@@ -4,10 +4,9 @@ waiting event was stored, read right whatever the local time zone."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import update
 
 from bridge.db.counts import bridge_counts
@@ -15,14 +14,6 @@ from bridge.db.database import Database
 from bridge.db.inbox import MatrixInboxStore, RemoteInboxStore
 from bridge.db.models import User
 from bridge.db.stores import GhostStore, PortalStore, UserStore
-
-
-@pytest_asyncio.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 @pytest.fixture

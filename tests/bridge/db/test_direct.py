@@ -4,24 +4,13 @@ transaction, each caller gets its own rows back, and a failing unit fails only i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from bridge.db import direct
 from bridge.db.database import Database
 from bridge.db.models import utcnow
 from bridge.db.stores import MessageStore, PortalStore
-
-
-@pytest_asyncio.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.migrate()
-    yield database
-    await database.close()
-
 
 INSERT = (
     "INSERT INTO message (portal_id, remote_id, part_id, mxid, room_id, timestamp) "

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 from sqlalchemy.exc import IntegrityError
 
 from bridge.db.database import Database
@@ -19,14 +16,6 @@ from bridge.db.stores import (
     ReactionStore,
     UserStore,
 )
-
-
-@pytest_asyncio.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def test_portal_is_created_once(db: Database) -> None:

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from connectors.telegram.connector import TelegramConnector
+from portals.core import BridgeCore
 from tests.conftest import StartBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import RunningBridge
+from tests.support.matrix_client import MatrixTestClient
 from tests.support.waiting import eventually
 
 StartTelegramBridge = Callable[..., Awaitable[RunningBridge]]
+
+DOMAIN = "synapse.test"
+# Relay Matrix messages as their bare text, so what Telegram got is exactly what was sent.
+PLAIN = {
+    "bridge.relay.message_formats": {
+        "m.text": "{message}",
+        "m.notice": "{message}",
+        "m.emote": "{message}",
+    }
+}
 
 _ID_BASES = itertools.count(0, 1000)
 
@@ -66,6 +80,27 @@ def last_update_id(fake: FakeTelegram) -> int:
     return update_id
 
 
+@dataclass
+class StoreFailures:
+    left: int
+
+
+def fail_storing(monkeypatch: pytest.MonkeyPatch, times: int) -> StoreFailures:
+    """The next ``times`` attempts to store remote events fail as a full disk would; ``left``
+    counts down to 0 as they are made."""
+    failures = StoreFailures(times)
+    original = BridgeCore.submit_all
+
+    async def failing_submit(self: BridgeCore, events: Any) -> list[bool]:
+        if failures.left > 0:
+            failures.left -= 1
+            raise OSError("disk full")
+        return await original(self, events)
+
+    monkeypatch.setattr(BridgeCore, "submit_all", failing_submit)
+    return failures
+
+
 def confirmed(fake: FakeTelegram, update_id: int) -> bool:
     """Whether the bridge told Telegram it has this update (by polling past it)."""
     return update_id in fake.updates.confirmed
@@ -79,3 +114,18 @@ async def bridge_from_telegram(fake: FakeTelegram, chat: FakeChat, admin: FakeUs
         lambda: any("bridged to Matrix" in (s.text or "") for s in fake.sent_to(chat)),
         what="the answer to /bridge",
     )
+
+
+async def open_portal(
+    fake: FakeTelegram, user: MatrixTestClient, title: str
+) -> tuple[FakeChat, FakeUser, str]:
+    """A supergroup with one Telegram member, bridged by ``user`` joining its alias."""
+    member = fake.add_user(f"{title} member")
+    group = fake.add_supergroup(title, members=[member], username=f"g{abs(hash(title)) % 10**8}")
+    room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
+    return group, member, room_id
+
+
+def sent_texts(fake: FakeTelegram, group: FakeChat) -> list[str]:
+    """Texts of the messages Telegram accepted in ``group``, in order."""
+    return [s.text or "" for s in fake.sent_to(group) if s.method == "sendMessage"]

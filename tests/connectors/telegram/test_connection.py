@@ -10,7 +10,12 @@ import pytest
 
 from bridge.errors import StartupError
 from portals.core import BridgeCore
-from tests.connectors.telegram.conftest import StartTelegramBridge, confirmed, last_update_id
+from tests.connectors.telegram.conftest import (
+    StartTelegramBridge,
+    confirmed,
+    fail_storing,
+    last_update_id,
+)
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.waiting import eventually
@@ -91,19 +96,10 @@ async def test_offset_moves_only_past_stored_updates(
     # and must arrive once storing works again.
     core = running.bridge.core
     assert core is not None
-    original = BridgeCore.submit_all
-    failures = {"left": 3}
-
-    async def failing_submit(self: BridgeCore, events: Any) -> list[bool]:
-        if failures["left"] > 0:
-            failures["left"] -= 1
-            raise OSError("disk full")
-        return await original(self, events)
-
-    monkeypatch.setattr(BridgeCore, "submit_all", failing_submit)
+    failures = fail_storing(monkeypatch, times=3)
     fake_telegram.inject_text(group, owner, "kept safe")
     update_id = last_update_id(fake_telegram)
-    await eventually(lambda: failures["left"] == 0, what="three failed attempts")
+    await eventually(lambda: failures.left == 0, what="three failed attempts")
     assert not confirmed(fake_telegram, update_id)
     await user.wait_for_event(
         room_id, lambda e: e["content"].get("body") == "kept safe", timeout=30

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bridge.db.models import Message
-from tests.connectors.telegram.conftest import StartTelegramBridge
+from tests.connectors.telegram.conftest import PLAIN, StartTelegramBridge
 from tests.connectors.telegram.test_messages import (
     body_is,
     mapped_parts,
@@ -23,13 +23,6 @@ from tests.support.matrix_client import MatrixTestClient
 from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
-PLAIN = {
-    "bridge.relay.message_formats": {
-        "m.text": "{message}",
-        "m.notice": "{message}",
-        "m.emote": "{message}",
-    }
-}
 
 
 async def edit(

@@ -14,42 +14,18 @@ import pytest
 
 from connectors.telegram import pacing
 from portals import delivery
-from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.fakes.telegram import Call, FakeChat, FakeTelegram, FakeUser
+from tests.connectors.telegram.conftest import PLAIN, StartTelegramBridge, open_portal, sent_texts
+from tests.fakes.telegram import Call, FakeChat, FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
 from tests.support.waiting import eventually
 
-DOMAIN = "synapse.test"
 DELAYED = "Delivery in this chat is delayed"
 BACK = "Delivery is back to normal"
 NOT_BRIDGED = "Your message was not bridged"
-# Relay Matrix messages as their bare text, so what Telegram got is exactly what was sent.
-PLAIN = {
-    "bridge.relay.message_formats": {
-        "m.text": "{message}",
-        "m.notice": "{message}",
-        "m.emote": "{message}",
-    }
-}
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-async def open_portal(
-    fake: FakeTelegram, user: MatrixTestClient, title: str
-) -> tuple[FakeChat, FakeUser, str]:
-    """A supergroup with one Telegram member, bridged by ``user`` joining its alias."""
-    member = fake.add_user(f"{title} member")
-    group = fake.add_supergroup(title, members=[member], username=f"g{abs(hash(title)) % 10**8}")
-    room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
-    return group, member, room_id
-
-
-def sent_texts(fake: FakeTelegram, group: FakeChat) -> list[str]:
-    """Texts of the messages Telegram accepted in ``group``, in order."""
-    return [s.text or "" for s in fake.sent_to(group) if s.method == "sendMessage"]
 
 
 def send_calls(fake: FakeTelegram, group: FakeChat) -> list[Call]:

@@ -16,8 +16,7 @@ from portals.from_matrix import FromMatrix
 from portals.portal import Portal
 from portals.state import PortalState
 from portals.to_matrix import ToMatrix
-from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.connectors.telegram.test_flood_and_backlog import PLAIN, open_portal, sent_texts
+from tests.connectors.telegram.conftest import PLAIN, StartTelegramBridge, open_portal, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bridge.db.models import Message
 from bridge.db.stores import MessageStore
 from connectors.telegram import lookup, pacing
-from tests.connectors.telegram.conftest import StartTelegramBridge
+from tests.connectors.telegram.conftest import PLAIN, StartTelegramBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser, Sent
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
@@ -24,13 +24,6 @@ from tests.support.matrix_client import MatrixTestClient
 from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
-PLAIN = {
-    "bridge.relay.message_formats": {
-        "m.text": "{message}",
-        "m.notice": "{message}",
-        "m.emote": "{message}",
-    }
-}
 
 
 def texts_in(fake: FakeTelegram, chat_id: int) -> list[str]:

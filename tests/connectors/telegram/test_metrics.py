@@ -15,20 +15,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridge import __version__
 from bridge.errors import StartupError
 from connectors.telegram.http import api_method
-from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.fakes.telegram import FakeChat, FakeTelegram
+from tests.connectors.telegram.conftest import PLAIN, StartTelegramBridge, sent_texts
+from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
-PLAIN = {
-    "bridge.relay.message_formats": {
-        "m.text": "{message}",
-        "m.notice": "{message}",
-        "m.emote": "{message}",
-    }
-}
 FAMILIES = {
     # name (as the parser gives it) -> type
     "bridge_build_info": "gauge",  # an Info, in the classic text format
@@ -92,10 +85,6 @@ async def scrape_until(port: int, done: Callable[[Scrape], bool], what: str) -> 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-def sent_texts(fake: FakeTelegram, group: FakeChat) -> list[str]:
-    return [s.text or "" for s in fake.sent_to(group) if s.method == "sendMessage"]
 
 
 async def test_every_family_is_served_and_the_counters_move_as_messages_cross(

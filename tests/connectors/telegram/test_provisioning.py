@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import SERVER_NAME, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 NOBODY = "@nobody:nowhere.test"  # no permission at all
 RELAY = "@someone:relay.test"  # relay level only
@@ -71,6 +73,36 @@ async def start(
 ) -> RunningBridge:
     permissions = {admin.user_id: "admin", SERVER_NAME: "user", "relay.test": "relay"}
     return await telegram_bridge(overrides={"bridge.permissions": permissions, **overrides})
+
+
+@dataclass
+class Callers:
+    """A bridge admin and a plain user of a running bridge, and the API they call."""
+
+    admin: MatrixTestClient
+    plain: MatrixTestClient
+    running: RunningBridge
+    api: Provisioning
+
+
+async def callers(
+    telegram_bridge: StartTelegramBridge,
+    make_matrix_user: MakeMatrixUser,
+    http: aiohttp.ClientSession,
+) -> Callers:
+    admin = await make_matrix_user("padmin")
+    plain = await make_matrix_user("pplain")
+    running = await start(telegram_bridge, admin)
+    return Callers(admin, plain, running, Provisioning(running, http))
+
+
+async def room_with_bot(
+    creator: MatrixTestClient, running: RunningBridge, name: str, *invite: str
+) -> str:
+    """A room its creator made with the bridge bot (and ``invite``), once the bot is in."""
+    room_id = await creator.create_room(name=name, invite=[running.bot, *invite])
+    await creator.wait_for_membership(room_id, running.bot, "join")
+    return room_id
 
 
 OPERATIONS = [
@@ -172,10 +204,8 @@ async def test_bridge_info_and_bridging_by_the_commands_rules(
     make_matrix_user: MakeMatrixUser,
     http: aiohttp.ClientSession,
 ) -> None:
-    admin = await make_matrix_user("padmin")
-    plain = await make_matrix_user("pplain")
-    running = await start(telegram_bridge, admin)
-    api = Provisioning(running, http)
+    scene = await callers(telegram_bridge, make_matrix_user, http)
+    admin, plain, running, api = scene.admin, scene.plain, scene.running, scene.api
     owner = fake_telegram.add_user("Owner")
     group = fake_telegram.add_supergroup("Provisioned", owner=owner)
     chat_id = str(group.id)
@@ -189,8 +219,7 @@ async def test_bridge_info_and_bridging_by_the_commands_rules(
     assert info["network"]["links_accounts"] is True
     assert info["user"] == {"user_id": plain.user_id, "permission": "user", "account": None}
 
-    room_id = await admin.create_room(name="Provisioned room", invite=[running.bot, plain.user_id])
-    await admin.wait_for_membership(room_id, running.bot, "join")
+    room_id = await room_with_bot(admin, running, "Provisioned room", plain.user_id)
     lonely = await admin.create_room(name="No bot here")
     request = {"room_id": room_id, "chat_id": chat_id}
 
@@ -234,16 +263,13 @@ async def test_bridge_list_and_unbridge(
     make_matrix_user: MakeMatrixUser,
     http: aiohttp.ClientSession,
 ) -> None:
-    admin = await make_matrix_user("padmin")
-    plain = await make_matrix_user("pplain")
+    scene = await callers(telegram_bridge, make_matrix_user, http)
+    admin, plain, running, api = scene.admin, scene.plain, scene.running, scene.api
     stranger = await make_matrix_user("pstranger")
-    running = await start(telegram_bridge, admin)
-    api = Provisioning(running, http)
     owner = fake_telegram.add_user("Owner")
     group = fake_telegram.add_supergroup("Provisioned", owner=owner)
     chat_id = str(group.id)
-    room_id = await admin.create_room(name="Provisioned room", invite=[running.bot, plain.user_id])
-    await admin.wait_for_membership(room_id, running.bot, "join")
+    room_id = await room_with_bot(admin, running, "Provisioned room", plain.user_id)
     await plain.join(room_id)
     request = {"room_id": room_id, "chat_id": chat_id}
 
@@ -291,10 +317,8 @@ async def test_login_link_state_and_logout_and_a_linked_chat_admin_bridges(
     make_matrix_user: MakeMatrixUser,
     http: aiohttp.ClientSession,
 ) -> None:
-    admin = await make_matrix_user("padmin")
-    plain = await make_matrix_user("pplain")
-    running = await start(telegram_bridge, admin)
-    api = Provisioning(running, http)
+    scene = await callers(telegram_bridge, make_matrix_user, http)
+    admin, plain, running, api = scene.admin, scene.plain, scene.running, scene.api
     owner = fake_telegram.add_user("Owner", username="owner_tg")
     group = fake_telegram.add_supergroup("Owned", owner=owner)
 
@@ -314,18 +338,18 @@ async def test_login_link_state_and_logout_and_a_linked_chat_admin_bridges(
     fake_telegram.inject_start(owner, login["login_id"])
     account = {"id": str(owner.id), "name": "Owner"}
 
-    for _ in range(150):
+    async def login_state() -> dict[str, Any] | None:
         status, state = await api.call("GET", f"/login/{login['login_id']}", plain.user_id)
-        if state["state"] != "waiting":
-            break
-        await asyncio.sleep(0.1)
-    assert (status, state) == (200, {**login, "state": "linked", "account": account})
+        assert status == 200, state
+        return None if state["state"] == "waiting" else state
+
+    state = await eventually(login_state, what="the login to end")
+    assert state == {**login, "state": "linked", "account": account}
     status, info = await api.call("GET", "/bridge", plain.user_id)
     assert info["user"]["account"] == account
 
     # Linked to the chat's owner, the user may bridge that chat, as with the command.
-    room_id = await plain.create_room(name="Owned room", invite=[running.bot, admin.user_id])
-    await plain.wait_for_membership(room_id, running.bot, "join")
+    room_id = await room_with_bot(plain, running, "Owned room", admin.user_id)
     request = {"room_id": room_id, "chat_id": str(group.id)}
     status, bridged = await api.call("POST", "/portals", plain.user_id, request)
     assert status == 200 and bridged["name"] == "Owned", bridged

@@ -8,8 +8,7 @@ import asyncio
 from sqlalchemy import select
 
 from bridge.db.models import Message
-from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.connectors.telegram.test_edits import PLAIN
+from tests.connectors.telegram.conftest import PLAIN, StartTelegramBridge
 from tests.connectors.telegram.test_messages import portal_with_reader, send_split, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import RunningBridge

@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from bridge.db.models import Message
 from bridge.db.stores import MessageStore
-from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.connectors.telegram.test_flood_and_backlog import PLAIN, open_portal, sent_texts
+from tests.connectors.telegram.conftest import PLAIN, StartTelegramBridge, open_portal, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.waiting import eventually

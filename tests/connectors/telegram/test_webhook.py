@@ -22,10 +22,15 @@ from bridge.errors import StartupError
 from bridge.redaction import REDACTED
 from connectors.telegram.polling import ALLOWED_UPDATES
 from connectors.telegram.webhook import WebhookBacklog
-from portals.core import BridgeCore
-from tests.connectors.telegram.conftest import StartTelegramBridge, confirmed, last_update_id
+from tests.connectors.telegram.conftest import (
+    StartTelegramBridge,
+    confirmed,
+    fail_storing,
+    last_update_id,
+    open_portal,
+)
 from tests.connectors.telegram.test_health import check, ready_until
-from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
+from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
@@ -47,15 +52,6 @@ def routed(fake_telegram: FakeTelegram, appservice_setup: AppserviceSetup) -> st
     fake_telegram.webhook.route_to = listener
     fake_telegram.webhook.retry_delay = 0.1
     return listener
-
-
-async def open_portal(
-    fake: FakeTelegram, user: MatrixTestClient, title: str
-) -> tuple[FakeChat, FakeUser, str]:
-    member = fake.add_user(f"{title} member")
-    group = fake.add_supergroup(title, members=[member], username=f"hook{abs(hash(title)) % 10**8}")
-    room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
-    return group, member, room_id
 
 
 async def texts_in(user: MatrixTestClient, room_id: str, sender: str) -> list[str]:
@@ -211,16 +207,7 @@ async def test_a_failing_store_is_answered_5xx_and_the_update_comes_again(
     running = await telegram_bridge(**WEBHOOK)
     user = await make_matrix_user("stubborn")
     group, member, room_id = await open_portal(fake_telegram, user, "Stubborn")
-    original = BridgeCore.submit_all
-    failures = {"left": 2}
-
-    async def failing_submit(self: BridgeCore, events: Any) -> list[bool]:
-        if failures["left"] > 0:
-            failures["left"] -= 1
-            raise OSError("disk full")
-        return await original(self, events)
-
-    monkeypatch.setattr(BridgeCore, "submit_all", failing_submit)
+    fail_storing(monkeypatch, times=2)
     fake_telegram.inject_text(group, member, "kept safe")
     update_id = last_update_id(fake_telegram)
     fake_telegram.inject_text(group, member, "behind it")
