@@ -49,20 +49,29 @@ class LoginState:
 
 class AccountLinks:
     def __init__(
-        self, store: AccountStore, tell: Callable[[str, str], Awaitable[None]] | None = None
+        self,
+        store: AccountStore,
+        tell: Callable[[str, str], Awaitable[None]] | None = None,
+        keep_secret: Callable[[str], None] = lambda _: None,
     ) -> None:
         self._store = store
         # Tells a Matrix user something (a notice in their management room).
         self._tell = tell
+        # A token links whoever presents it: kept out of the logs (the /start message that
+        # carries it, the provisioning API's paths).
+        self._keep_secret = keep_secret
         self._by_remote: dict[RemoteUserID, str] = {}
 
     async def load(self) -> None:
         self._by_remote = {RemoteUserID(remote): mxid for mxid, remote in await self._store.links()}
+        for token in await self._store.kept_tokens():
+            self._keep_secret(token)
         log.info("%d linked accounts", len(self._by_remote))
 
     async def new_token(self, mxid: str) -> str:
         """A single-use token (32 of A-Za-z0-9_-) that links whoever presents it to ``mxid``."""
         token = secrets.token_urlsafe(24)
+        self._keep_secret(token)
         await self._store.add_token(token, mxid, utcnow() + TOKEN_LIFETIME)
         return token
 

@@ -34,6 +34,11 @@ class AccountStore:
             )
             session.add(LoginToken(token=token, mxid=mxid, expires_at=expires_at))
 
+    async def kept_tokens(self) -> list[str]:
+        """Every token still kept (waiting, or spent or expired less than a day ago)."""
+        async with self._db.session() as session:
+            return list(await session.scalars(select(LoginToken.token)))
+
     async def token(self, token: str) -> LoginToken | None:
         async with self._db.session() as session:
             return await session.get(LoginToken, token)

@@ -53,3 +53,18 @@ async def test_portals_with_rooms_and_their_names(db: Database) -> None:
         ("!group:x", "-100123", "", "Group"),
         ("!direct:x", "42", "@alice:x", None),
     ]
+
+
+async def test_every_kept_token_is_a_secret_for_the_logs_also_after_a_restart(
+    db: Database,
+) -> None:
+    made: list[str] = []
+    accounts = AccountLinks(AccountStore(db), keep_secret=made.append)
+    waiting = await accounts.new_token("@alice:x")
+    spent = await accounts.new_token("@bob:x")
+    await accounts.link(spent, RemoteUser(RemoteUserID("7"), "Bob"))
+    assert made == [waiting, spent]
+
+    loaded: list[str] = []
+    await AccountLinks(AccountStore(db), keep_secret=loaded.append).load()
+    assert sorted(loaded) == sorted([waiting, spent])

@@ -4,10 +4,12 @@ link and an unused token kept over a restart; a linked chat admin bridging their
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from bridge.db.models import LoginToken, utcnow
@@ -17,6 +19,7 @@ from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.session_log import register_secret
 from tests.support.waiting import eventually
 
 LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]+)")
@@ -29,6 +32,8 @@ async def ask_for_link(user: MatrixTestClient, room_id: str) -> str:
     match = LINK.search(answer["content"]["body"])
     assert match is not None, answer
     assert match.group(2) in answer["content"]["formatted_body"]
+    # It links whoever presents it: the run's log must not hold it.
+    register_secret(match.group(2))
     return match.group(2)
 
 
@@ -72,7 +77,9 @@ async def test_linking_with_valid_reused_unknown_and_expired_tokens(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     running = await telegram_bridge()
     user = await make_matrix_user("linker")
     dm = await open_dm(user, running.bot)
@@ -88,6 +95,9 @@ async def test_linking_with_valid_reused_unknown_and_expired_tokens(
     # Both sides are told.
     await user.wait_for_event(dm, notice_containing(f"Alice ({alice.id}) is now linked"))
     assert f"Your linked Telegram account: Alice ({alice.id})" in await ping(user, dm)
+    # The /start message carrying it was logged (at DEBUG), the token taken out.
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert token not in logged
 
     # The same link again, by anyone: refused with the reason, nothing changes.
     press_start(fake_telegram, mallory, token)

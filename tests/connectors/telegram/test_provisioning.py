@@ -20,6 +20,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import SERVER_NAME, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.session_log import register_secret
 from tests.support.waiting import eventually
 
 NOBODY = "@nobody:nowhere.test"  # no permission at all
@@ -324,6 +325,7 @@ async def test_login_link_state_and_logout_and_a_linked_chat_admin_bridges(
 
     status, login = await api.call("POST", "/login", plain.user_id)
     assert status == 200, login
+    register_secret(login["login_id"])  # the token in the link: never in the run's log
     assert login["state"] == "waiting" and login["account"] is None
     match = LINK.fullmatch(login["link"])
     assert match is not None and match.group(2) == login["login_id"]
