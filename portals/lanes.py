@@ -13,13 +13,13 @@ A lane's worker stops after a while without work and starts again on the next ev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bridge.cancelling import cancel_and_wait
 from bridge.log_context import log_context
 from bridge.lru import BoundedDict
 from bridge.network.events import RemoteEvent
@@ -211,9 +211,7 @@ class Lane:
                     await self._drained.wait()
             except TimeoutError:
                 finished = False
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await cancel_and_wait([self._worker])
         return finished and not self._window
 
     async def _run(self) -> None:

@@ -9,11 +9,11 @@ Matrix, as their sender asked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bridge.cancelling import cancel_and_wait
 from bridge.db.stores import MessageStore
 from bridge.lru import BoundedDict
 from bridge.network.capabilities import SendsReadMarkers
@@ -86,6 +86,4 @@ class ReadMarkerRelay:
         worker, self._worker = self._worker, None
         self._waiting.clear()
         if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            await cancel_and_wait([worker])

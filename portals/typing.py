@@ -9,11 +9,11 @@ to a limit in case the homeserver never says they stopped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bridge.cancelling import cancel_and_wait
 from bridge.network.capabilities import ShowsTyping
 from bridge.network.ids import PortalKey
 from bridge.network.interface import NetworkConnector
@@ -79,8 +79,4 @@ class TypingRelay:
     async def stop(self) -> None:
         tasks = list(self._shown.values())
         self._shown.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
