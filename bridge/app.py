@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 from mautrix.errors import MatrixRequestError
 from mautrix.types import RoomID
+from yarl import URL
 
 from portals.bridging import PortalBridging
 from portals.commands import portal_commands
@@ -102,6 +103,7 @@ class Bridge:
         self.tasks = Supervisor()
         self.health_interval = health_interval
         self._homeserver: Probe | None = None
+        self._homeserver_origin = URL(config.homeserver.address).origin()
         self.core: BridgeCore | None = None
         self.portals: PortalManager | None = None
         self.matrix: MatrixClient | None = None
@@ -134,7 +136,7 @@ class Bridge:
         await self.db.migrate()
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=config.homeserver.verify_ssl),
-            trace_configs=[matrix_call_trace(self.metrics)],
+            trace_configs=[matrix_call_trace(self.metrics, self._homeserver_answered)],
         )
         matrix = self.matrix = MatrixClient(config, self._http)
         await check_homeserver(matrix, config)
@@ -329,6 +331,13 @@ class Bridge:
             "sweep", lambda: portals.sweep_periodically(SWEEP_INTERVAL, SWEEP_ACTIVE_WITHIN)
         )
         self.tasks.start("rescan", lambda: self._rescan_periodically(router))
+
+    def _homeserver_answered(self, url: URL, status: int) -> None:
+        # An answer from the homeserver itself (not a 5xx from a proxy before it, nor another
+        # server a double puppet lives on) shows it reachable.
+        probe = self._homeserver
+        if probe is not None and status < 500 and url.origin() == self._homeserver_origin:
+            probe.answered()
 
     def health(self) -> list[HealthCheck]:
         """The homeserver as last probed, the network's connection and every background task."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ class Probe:
         self._request = request
         self._timeout = timeout
         self._check = HealthCheck(name, True, "reachable")
+        self._answered_at = -math.inf
 
     @property
     def check(self) -> HealthCheck:
@@ -139,9 +141,18 @@ class Probe:
             self._check = HealthCheck(self.name, True, "reachable")
         return self._check
 
+    def answered(self) -> None:
+        """The other side just answered some other request: it is reachable, and the probe's
+        own request can wait (a busy bridge then asks nothing extra)."""
+        self._answered_at = time.monotonic()
+        if not self._check.ok:
+            log.info("%s can be reached again", self.name)
+            self._check = HealthCheck(self.name, True, "reachable")
+
     async def run(self, interval: float) -> None:
         while True:
-            await self.probe()
+            if time.monotonic() - self._answered_at >= interval:
+                await self.probe()
             await asyncio.sleep(interval)
 
 

@@ -5,9 +5,11 @@ room ids, user ids, event types and transaction ids)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import aiohttp
+from yarl import URL
 
 from ..metrics import BridgeMetrics
 
@@ -52,8 +54,11 @@ def matrix_endpoint(path: str) -> str:
     return "/".join(template)
 
 
-def matrix_call_trace(metrics: BridgeMetrics) -> aiohttp.TraceConfig:
-    """A trace for the homeserver's client session: every request's latency and outcome."""
+def matrix_call_trace(
+    metrics: BridgeMetrics, answered: Callable[[URL, int], None] = lambda _url, _status: None
+) -> aiohttp.TraceConfig:
+    """A trace for the homeserver's client session: every request's latency and outcome, and
+    each answer (URL, status) to ``answered``."""
     trace = aiohttp.TraceConfig()
 
     async def started(
@@ -71,6 +76,7 @@ def matrix_call_trace(metrics: BridgeMetrics) -> aiohttp.TraceConfig:
         seconds = time.monotonic() - context.started
         endpoint = matrix_endpoint(params.url.path)
         metrics.matrix_call(params.method, endpoint, seconds, params.response.status)
+        answered(params.url, params.response.status)
 
     async def failed(
         _session: aiohttp.ClientSession,

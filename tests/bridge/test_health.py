@@ -125,3 +125,32 @@ async def test_stop_asks_again_a_task_that_ignores_being_cancelled(
         ignored += 1  # whatever happened, the next cancellation ends it
     assert ignored == 2
     assert any("stubborn did not stop" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_probe_asks_nothing_while_other_answers_show_the_way_open() -> None:
+    asked = 0
+    reachable = True
+
+    async def request() -> None:
+        nonlocal asked
+        asked += 1
+        if not reachable:
+            raise ConnectionError("refused")
+
+    probe = Probe("homeserver", request)
+    probe.answered()
+    task = asyncio.create_task(probe.run(interval=0.1))
+    try:
+        for _ in range(10):  # traffic: an answer every 50 ms for half a second
+            probe.answered()
+            await asyncio.sleep(0.05)
+        assert asked == 0
+        # Traffic stops: the probe asks again, and finds the homeserver gone.
+        reachable = False
+        await eventually(lambda: not probe.check.ok, what="the probe to ask")
+        assert asked >= 1 and "refused" in probe.check.detail
+        # An answer to anything else is news that it is back.
+        probe.answered()
+        assert probe.check.ok
+    finally:
+        task.cancel()
