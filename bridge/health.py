@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from .cancelling import cancel_and_wait
+
 log = logging.getLogger("bridge.health")
 
 # A task that ran this long before failing starts again at once; quicker failures wait longer.
@@ -59,19 +61,7 @@ class Supervisor:
         code does): it is named in the log and cancelled again, so that stopping ends."""
         jobs = [job for name, job in self._jobs.items() if name not in keep]
         self._jobs = {name: job for name, job in self._jobs.items() if name in keep}
-        pending = {job.task for job in jobs if job.task is not None}
-        while pending:
-            for task in pending:
-                task.cancel()
-            done, pending = await asyncio.wait(pending, timeout=patience)
-            for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    log.error("Background task %s failed as it stopped", task.get_name())
-            for task in pending:
-                log.warning(
-                    "Background task %s did not stop when cancelled; cancelling it again",
-                    task.get_name(),
-                )
+        await cancel_and_wait((job.task for job in jobs if job.task is not None), patience)
 
     async def _keep_running(self, job: _Job) -> None:
         delay = self._first_delay
