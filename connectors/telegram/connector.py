@@ -403,9 +403,10 @@ class TelegramConnector:
     ) -> None:
         await delete_messages(self._bot_for(portal), self._require_pacer(), portal, message_ids)
 
-    async def fetch_media(self, media: MediaFile) -> FetchedMedia:
+    async def fetch_media(self, media: MediaFile, sticker: bool = False) -> FetchedMedia:
         setting = self._require_config().animated_stickers
-        return await fetch(self._require_bot(), media, None if setting == "none" else setting)
+        convert = setting if sticker and setting != "none" else None
+        return await fetch(self._require_bot(), media, convert)
 
     async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
         file = await self._require_bot().get_file(avatar.key)

@@ -163,8 +163,9 @@ CONVERTIBLE = ("application/x-tgsticker", "video/webm")
 
 
 async def fetch(bot: Bot, file: MediaFile, animated: AnimatedFormat | None) -> FetchedMedia:
-    """The file, an animated sticker converted into ``animated`` (or, if that fails, as it
-    came, with the reason)."""
+    """The file; ``animated``: it is a sticker (as Telegram said: media_of), to be converted
+    into that format if it is an animated one (or, if that fails, as it came, with the
+    reason). A document is never converted, whatever its type."""
     data = await download(bot, file)
     if animated is None or file.mimetype not in CONVERTIBLE:
         return FetchedMedia(data)
