@@ -12,8 +12,8 @@ from typing import Any
 
 from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
-from mautrix.types import ContentURI
 
+from bridge.matrix.media import TooLarge, download_within
 from bridge.network.capabilities import SendsFiles
 from bridge.network.interface import NetworkConnector
 from bridge.network.outgoing import FileKind, OutgoingFile
@@ -85,14 +85,18 @@ async def fetch_file(
         await notify(_too_large(what, name, size, limit, network))
         return None
     try:
-        data = await bot.download_media(ContentURI(url))
+        # info.size may understate: the download itself stops past the limit.
+        data = await download_within(bot, url, limit)
+    except TooLarge as error:
+        await notify(_too_large(what, name, error.size, limit, network))
+        return None
+    except ValueError:
+        await notify(f"Your {what} was not bridged: its address is not a Matrix file (mxc://).")
+        return None
     except MatrixRequestError as error:
         if error.http_status == 429 or error.http_status >= 500:
             raise  # passing trouble: the portal tries again
         await notify(f"Your {what} was not bridged: the homeserver would not hand it over.")
-        return None
-    if len(data) > limit:
-        await notify(_too_large(what, name, len(data), limit, network))
         return None
     mimetype = info.get("mimetype")
     if not isinstance(mimetype, str) or not mimetype:
@@ -118,11 +122,13 @@ def _name(kind: FileKind, content: dict[str, Any], info: dict[str, Any]) -> str:
     return f"{kind}{extension or ''}"
 
 
-def _too_large(what: str, name: str, size: int, limit: int, network: str) -> str:
+def _too_large(what: str, name: str, size: int | None, limit: int, network: str) -> str:
+    """``size``: None when only known to be over the limit."""
     megabytes = 1024 * 1024
+    larger = f"is {size / megabytes:.1f} MB" if size is not None else "is larger than that"
     return (
-        f"Your {what} was not bridged: {name} is {size / megabytes:.1f} MB, and {network} "
-        f"takes files of at most {limit // megabytes} MB from the bridge."
+        f"Your {what} was not bridged: {network} takes files of at most "
+        f"{limit // megabytes} MB from the bridge, and {name} {larger}."
     )
 
 

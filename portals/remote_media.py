@@ -50,7 +50,7 @@ async def media_event(
     if not isinstance(connector, FetchesMedia):
         return "m.room.message", unavailable(part, name, media, "the bridge cannot fetch files")
     try:
-        fetched = await connector.fetch_media(media.file)
+        fetched = await connector.fetch_media(media.file, sticker=media.sticker)
     except MediaUnavailable as reason:
         log.info("File %s not bridged: %s", name, reason)
         return "m.room.message", unavailable(part, name, media, str(reason))

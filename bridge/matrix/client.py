@@ -44,7 +44,8 @@ class _StateStore(ASStateStore, MemoryStateStore):
         self.create = BoundedDict(MAX_STATE_ROOMS)
 
 
-def _error(status: int, text: str) -> MatrixRequestError:
+def request_error(status: int, text: str) -> MatrixRequestError:
+    """The homeserver's error answer as mautrix's error of its errcode."""
     try:
         body = json.loads(text)
     except ValueError:
@@ -98,7 +99,7 @@ class MatrixClient:
         async with self._session.get(url, timeout=timeout) as response:
             text = await response.text()
             if response.status != 200:
-                raise _error(response.status, text)
+                raise request_error(response.status, text)
             body: dict[str, Any] = json.loads(text)
             return body
 
@@ -112,7 +113,7 @@ class MatrixClient:
         ) as response:
             text = await response.text()
             if response.status != 200:
-                raise _error(response.status, text)
+                raise request_error(response.status, text)
             return str(json.loads(text)["user_id"])
 
     async def membership(self, room_id: str, user_id: str) -> str | None:

@@ -52,9 +52,11 @@ class FetchedMedia:
 
 @runtime_checkable
 class FetchesMedia(Protocol):
-    async def fetch_media(self, media: MediaFile) -> FetchedMedia:
-        """Download a file a remote event named. Raise MediaUnavailable when the network will
-        not hand it over, TemporaryFailure when it cannot now."""
+    async def fetch_media(self, media: MediaFile, sticker: bool = False) -> FetchedMedia:
+        """Download a file a remote event named. ``sticker``: the network said the file is a
+        sticker (MediaRef.sticker); only then may the connector convert it, never because of
+        its type alone (a video sent as a file stays that file). Raise MediaUnavailable when
+        the network will not hand it over, TemporaryFailure when it cannot now."""
 
 
 @runtime_checkable

@@ -49,6 +49,7 @@ from .bot_commands import BotCommands
 from .business import BusinessChats, connection_of
 from .calls import telegram_call
 from .config import TelegramConfig, load_config
+from .convert import StickerConverter
 from .direct import DirectChats
 from .file_sending import UPLOAD_LIMIT
 from .http import AiohttpRequest
@@ -93,6 +94,7 @@ class TelegramConnector:
         self._sightings = Sightings()
         self._intake = Intake()
         self._finder: MessageFinder | None = None
+        self._stickers = StickerConverter()
 
     # Set-up and lifecycle.
 
@@ -403,9 +405,10 @@ class TelegramConnector:
     ) -> None:
         await delete_messages(self._bot_for(portal), self._require_pacer(), portal, message_ids)
 
-    async def fetch_media(self, media: MediaFile) -> FetchedMedia:
+    async def fetch_media(self, media: MediaFile, sticker: bool = False) -> FetchedMedia:
         setting = self._require_config().animated_stickers
-        return await fetch(self._require_bot(), media, None if setting == "none" else setting)
+        convert = setting if sticker and setting != "none" else None
+        return await fetch(self._require_bot(), media, convert, self._stickers)
 
     async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
         file = await self._require_bot().get_file(avatar.key)

@@ -28,7 +28,7 @@ from bridge.network.capabilities import FetchedMedia, MediaUnavailable
 from bridge.network.events import MediaFile, MediaRef
 from bridge.network.interface import TemporaryFailure
 
-from .convert import AnimatedFormat, ConversionFailed, convert_sticker
+from .convert import AnimatedFormat, ConversionFailed, StickerConverter
 from .pacing import retry_seconds
 
 # The Bot API hands bots files up to this size; a Local Bot API server has no such limit.
@@ -162,14 +162,17 @@ def _ext(mimetype: str) -> str:
 CONVERTIBLE = ("application/x-tgsticker", "video/webm")
 
 
-async def fetch(bot: Bot, file: MediaFile, animated: AnimatedFormat | None) -> FetchedMedia:
-    """The file, an animated sticker converted into ``animated`` (or, if that fails, as it
-    came, with the reason)."""
+async def fetch(
+    bot: Bot, file: MediaFile, animated: AnimatedFormat | None, converter: StickerConverter
+) -> FetchedMedia:
+    """The file; ``animated``: it is a sticker (as Telegram said: media_of), to be converted
+    into that format if it is an animated one (or, if that fails, as it came, with the
+    reason). A document is never converted, whatever its type."""
     data = await download(bot, file)
     if animated is None or file.mimetype not in CONVERTIBLE:
         return FetchedMedia(data)
     try:
-        converted = await convert_sticker(data, file.mimetype, animated)
+        converted = await converter.convert(data, file.mimetype, animated)
     except ConversionFailed as failure:
         return FetchedMedia(data, problem=f"it could not be converted: {failure}")
     return FetchedMedia(converted.data, converted.mimetype, converted.width, converted.height)

@@ -1,5 +1,7 @@
 """A reverse proxy between the bridge and Synapse that can play a homeserver in trouble: refusing
-connections, answering 502 or 503, or rate-limiting with M_LIMIT_EXCEEDED."""
+connections, answering 502 or 503, or rate-limiting with M_LIMIT_EXCEEDED. Media downloads pass
+as a stream, their bytes counted as they are written to the bridge, and can come without their
+Content-Length (chunked, as from a homeserver that does not know it beforehand)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ _HOP = {
 class ProxyStats:
     forwarded: int = 0
     refused_with: dict[str, int] = field(default_factory=dict)
+    # Bytes of media downloads written towards the bridge (some may still sit in the sockets'
+    # buffers when the bridge hangs up), and downloads the bridge hung up on.
+    media_bytes_sent: int = 0
+    media_cut_off: int = 0
 
 
 class HomeserverProxy:
@@ -39,6 +45,8 @@ class HomeserverProxy:
         self.mode: Mode = "pass"
         # With "rate_limit", the share of requests that get M_LIMIT_EXCEEDED.
         self.rate_limited_share = 0.5
+        # Media downloads without Content-Length (sent chunked).
+        self.hide_media_length = False
         self.stats = ProxyStats()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -99,6 +107,8 @@ class HomeserverProxy:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         data = await request.read()
         url = f"{self.target}{request.rel_url}"
+        if request.method == "GET" and "/media/" in request.path and "/download/" in request.path:
+            return await self._stream(request, url, headers)
         try:
             async with self._session.request(
                 request.method, url, headers=headers, data=data, allow_redirects=False
@@ -113,6 +123,28 @@ class HomeserverProxy:
         except (TimeoutError, aiohttp.ClientError):
             self._count("upstream_error")
             return web.Response(status=502, text=json.dumps({"error": "upstream unreachable"}))
+
+    async def _stream(
+        self, request: web.Request, url: str, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        assert self._session is not None
+        async with self._session.get(url, headers=headers, allow_redirects=False) as upstream:
+            response = web.StreamResponse(status=upstream.status)
+            for key, value in upstream.headers.items():
+                if key.lower() not in _HOP:
+                    response.headers[key] = value
+            if upstream.content_length is not None and not self.hide_media_length:
+                response.content_length = upstream.content_length
+            await response.prepare(request)
+            self.stats.forwarded += 1
+            try:
+                async for chunk in upstream.content.iter_chunked(64 * 1024):
+                    await response.write(chunk)
+                    self.stats.media_bytes_sent += len(chunk)
+                await response.write_eof()
+            except ConnectionError:
+                self.stats.media_cut_off += 1
+        return response
 
     def _count(self, what: str) -> None:
         self.stats.refused_with[what] = self.stats.refused_with.get(what, 0) + 1

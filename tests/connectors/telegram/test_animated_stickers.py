@@ -52,25 +52,38 @@ async def test_an_animated_sticker_arrives_as_an_animated_image(
         assert image.format == setting.upper() and getattr(image, "n_frames", 1) > 1
 
 
+@pytest.mark.parametrize(
+    ("data", "name", "mimetype", "reason"),
+    [
+        (b"\x1f\x8b\x08\x00 this is no gzip stream", "sticker.tgs", "application/x-tgsticker",
+         "it could not be read"),
+        (make_webm(side=1280, frames=2), "sticker.webm", "video/webm",
+         "it is 1280x1280 pixels; the bridge converts stickers of at most 1024x1024"),
+    ],
+    ids=["broken", "oversized"],
+)  # fmt: skip
 async def test_a_sticker_that_cannot_be_converted_arrives_as_its_file(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
+    data: bytes,
+    name: str,
+    mimetype: str,
+    reason: str,
 ) -> None:
     _, alice, group, user, room_id = await portal_with_reader(
         telegram_bridge, fake_telegram, make_matrix_user
     )
-    broken = b"\x1f\x8b\x08\x00 this is no gzip stream"
     fake_telegram.inject_media(
-        group, alice, "sticker", broken, file_name="sticker.tgs",
-        mime_type="application/x-tgsticker", emoji="🙃",
-    )  # fmt: skip
+        group, alice, "sticker", data, file_name=name, mime_type=mimetype, emoji="🙃"
+    )
     event = await user.wait_for_event(room_id, lambda e: e["content"].get("msgtype") == "m.file")
     content = event["content"]
-    assert content["body"].startswith("🙃 (sent as a file: it could not be converted")
-    assert content["filename"] == "sticker.tgs"
-    data, _type = await user.download(content["url"])
-    assert data == broken, "the original, unchanged"
+    assert content["body"].startswith(f"🙃 (sent as a file: it could not be converted: {reason}")
+    assert content["filename"] == name
+    assert content["info"]["mimetype"] == mimetype
+    original, _type = await user.download(content["url"])
+    assert original == data, "the original, unchanged"
 
 
 async def test_with_conversion_off_the_still_picture_stands_in(

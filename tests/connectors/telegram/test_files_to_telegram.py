@@ -4,15 +4,20 @@ sender's name) beside it, and the sender told when a file cannot go."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_messages import portal_with_reader
 from tests.fakes.telegram import FakeTelegram, Sent, make_png
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.hs_proxy import HomeserverProxy
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.synapse import SynapseServer
 from tests.support.waiting import eventually
 
 OGG = b"OggS\x00\x02" + bytes(range(256)) * 4
@@ -184,6 +189,76 @@ async def test_a_file_over_telegrams_limit_is_told_and_never_downloaded(
     )
     assert document.method == "sendDocument" and "caption" not in document.message
     assert text.text == "Reader R: " + caption.strip()
+
+
+@pytest_asyncio.fixture
+async def proxy(synapse: SynapseServer) -> AsyncIterator[HomeserverProxy]:
+    """Between the bridge and Synapse: counts what media downloads send the bridge."""
+    proxy = HomeserverProxy(synapse.url)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.mark.parametrize("length", ["told", "untold"])
+async def test_a_file_larger_than_its_event_says_is_cut_off_at_the_limit(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    proxy: HomeserverProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    length: str,
+) -> None:
+    # Telegram's 50 MB, made 1 MB so that a file many times the limit is quick to upload.
+    limit = 1024 * 1024
+    monkeypatch.setattr("connectors.telegram.connector.UPLOAD_LIMIT", limit)
+    proxy.hide_media_length = length == "untold"
+    _, _alice, group, user, room_id = await portal_with_reader(
+        telegram_bridge, fake_telegram, make_matrix_user, {"homeserver.address": proxy.url}
+    )
+    big = os.urandom(16 * limit)
+    url = await user.upload(big, "video/mp4", "clip.mp4")
+    # The event says 1 kB; the file is 16 MB. The sender goes on writing at once.
+    content = {"msgtype": "m.video", "body": "clip.mp4", "url": url,
+               "info": {"mimetype": "video/mp4", "size": 1000}}  # fmt: skip
+    sent = await user.send_event(room_id, "m.room.message", content)
+    await user.send_message(room_id, "and then this")
+
+    notice = await user.wait_for_event(
+        room_id, lambda e: "not bridged" in e["content"].get("body", ""), after=sent
+    )
+    (text,) = await eventually(lambda: fake_telegram.sent_to(group), what="the next message")
+    assert text.method == "sendMessage" and text.text == "Reader R: and then this"
+    # What crossed: the bridge hung up at the limit (at once when told the length); the rest
+    # of the 16 MB never left the proxy, beyond what the sockets' buffers took in meanwhile.
+    assert proxy.stats.media_cut_off == 1
+    assert proxy.stats.media_bytes_sent < 4 * limit, proxy.stats
+    size = "is 16.0 MB" if length == "told" else "is larger than that"
+    assert notice["content"]["body"] == (
+        "Your video was not bridged: Telegram takes files of at most 1 MB from the bridge, "
+        f"and clip.mp4 {size}."
+    )
+
+
+async def test_a_file_the_homeserver_does_not_have_is_told_and_the_chat_moves_on(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    _, _alice, group, user, room_id = await portal_with_reader(
+        telegram_bridge, fake_telegram, make_matrix_user
+    )
+    content = {"msgtype": "m.file", "body": "gone.pdf", "url": "mxc://synapse.test/NoSuchFile"}
+    sent = await user.send_event(room_id, "m.room.message", content)
+    await user.send_message(room_id, "and then this")
+    notice = await user.wait_for_event(
+        room_id, lambda e: "not bridged" in e["content"].get("body", ""), after=sent
+    )
+    assert notice["content"]["body"] == (
+        "Your file was not bridged: the homeserver would not hand it over."
+    )
+    (text,) = await eventually(lambda: fake_telegram.sent_to(group), what="the next message")
+    assert text.text == "Reader R: and then this"
 
 
 async def test_a_location_goes_as_a_location_and_the_name_after_it(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.connectors.telegram.conftest import StartTelegramBridge
+from tests.connectors.telegram.sticker_samples import make_tgs, make_webm
 from tests.connectors.telegram.test_messages import body_is, portal_with_reader
 from tests.fakes.telegram import FakeTelegram, make_png
 from tests.fakes.telegram.objects import photo_object
@@ -45,6 +46,26 @@ CASES = [
         "m.file",
         "report.pdf",
         "application/pdf",
+    ),
+    # What a sticker is made of, sent as a file: Telegram says Document, so it stays a file
+    # (never converted, whatever its type).
+    Case(
+        "document",
+        make_webm(),
+        {"file_name": "clip.webm", "mime_type": "video/webm"},
+        "m.room.message",
+        "m.file",
+        "clip.webm",
+        "video/webm",
+    ),
+    Case(
+        "document",
+        make_tgs(),
+        {"file_name": "cat.tgs", "mime_type": "application/x-tgsticker"},
+        "m.room.message",
+        "m.file",
+        "cat.tgs",
+        "application/x-tgsticker",
     ),
     Case(
         "video",
@@ -110,7 +131,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.kind for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{case.kind}-{case.mimetype}" for case in CASES])
 async def test_each_kind_of_file_arrives_as_matrix_shows_it(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
