@@ -9,7 +9,7 @@ Each conversion runs in a worker process of its own, never in a thread of the br
 crafted sticker can keep a decoder busy for as long as it likes or make it crash, and a thread
 can be neither stopped nor isolated (a timed-out thread kept running, and such threads filled
 the executor aiohttp resolves host names in). A process is killed when its time is up, caps
-its own memory, takes the bridge down with it if it crashes, and at most ``at_once`` of them
+its own memory, crashes alone without taking the bridge down, and at most ``at_once`` of them
 run at a time, so stickers wait for each other and nothing else waits for stickers. Starting
 one costs about a quarter of a second, little beside a sticker's download.
 """
