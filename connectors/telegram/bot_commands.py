@@ -22,6 +22,11 @@ from .people import People
 log = logging.getLogger("connectors.telegram.commands")
 
 _ADMINS = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+_SENT_AS_ANOTHER_CHAT = (
+    "Only administrators of this chat can bridge it, and a message sent on behalf of another "
+    "chat does not show who wrote it. Send /bridge as yourself (or as this group, if you are "
+    "an anonymous administrator)."
+)
 # What Telegram lets a deep link's start parameter be.
 _START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -103,12 +108,21 @@ class BotCommands:
             )
             return
         requester = None
-        if message.from_user is not None and message.sender_chat is None:
+        refusal: str | None = _SENT_AS_ANOTHER_CHAT
+        if message.sender_chat is not None:
+            # Written as the chat itself: a channel's post (only its admins post) or a group's
+            # anonymous admin, who is an admin. Any other chat (a member's channel, a linked
+            # channel's forward) administers nothing here, and hides who wrote.
+            refusal = None if message.sender_chat.id == chat.id else refusal
+        elif message.from_user is not None:
+            refusal = None
             if not await self._is_admin(chat.id, message.from_user.id):
-                await self._reply(message, "Only administrators of this chat can bridge it.")
-                return
-            requester = await self._people.user(message.from_user)
-        # In a channel only its admins can post, and a group's anonymous admins post as the group.
+                refusal = "Only administrators of this chat can bridge it."
+            else:
+                requester = await self._people.user(message.from_user)
+        if refusal is not None:
+            await self._reply(message, refusal)
+            return
         portal = ids.portal_key(chat.id)
         try:
             info = await self._chat_info(portal)

@@ -370,6 +370,34 @@ async def test_channel_posts_and_edits(
     assert edited.edit_date is not None
 
 
+async def test_messages_on_behalf_of_the_group_or_a_channel(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+) -> None:
+    """An anonymous admin writes as the group, a channel's admin as the channel; from holds
+    Telegram's stand-in bots. Anyone else cannot."""
+    shy, owner, plain = (fake_telegram.add_user(n) for n in ("Shy", "Owner", "Plain"))
+    group = fake_telegram.add_supergroup("Open", members=[owner, plain])
+    fake_telegram.set_member(group, shy, "administrator", is_anonymous=True, custom_title="Mod")
+    channel = fake_telegram.add_channel("Owner's", owner=owner)
+    fake_telegram.inject_text(group, shy, "/bridge", on_behalf_of=group)
+    fake_telegram.inject_text(group, owner, "/bridge", on_behalf_of=channel)
+    anonymous, as_channel = [u.message for u in await bot.get_updates()]
+    assert anonymous is not None and as_channel is not None
+    assert anonymous.sender_chat is not None and anonymous.sender_chat.id == group.id
+    assert anonymous.from_user is not None and anonymous.from_user.id == 1087968824
+    assert anonymous.author_signature == "Mod"
+    assert as_channel.sender_chat is not None and as_channel.sender_chat.id == channel.id
+    assert as_channel.from_user is not None and as_channel.from_user.id == 136817688
+    with pytest.raises(ValueError, match="anonymous administrators"):
+        fake_telegram.inject_text(group, plain, "hi", on_behalf_of=group)
+    with pytest.raises(ValueError, match="does not administer"):
+        fake_telegram.inject_text(group, plain, "hi", on_behalf_of=channel)
+    basic = fake_telegram.add_group("Basic", members=[owner])
+    with pytest.raises(ValueError, match="supergroups only"):
+        fake_telegram.inject_text(basic, owner, "hi", on_behalf_of=channel)
+
+
 async def test_group_migration_updates_and_chat_migrated_error(
     fake_telegram: FakeTelegram,  # noqa: F811
     bot: telegram.Bot,

@@ -84,13 +84,22 @@ class Simulation(World):
         reply_to: int | None = None,
         thread_id: int | None = None,
         author_signature: str | None = None,
+        on_behalf_of: FakeChat | None = None,
         **content: Any,
     ) -> dict[str, Any]:
-        """A new message with the given content fields (text, photo, sticker, ...)."""
+        """A new message with the given content fields (text, photo, sticker, ...); in a group,
+        ``on_behalf_of`` the group itself (an anonymous admin) or a channel (see _send_as)."""
         if sender is not None:
             self._require_member(chat, sender)
+        if on_behalf_of is not None:
+            author_signature = self._send_as(chat, sender, on_behalf_of)
         message = new_message(
-            self, chat, sender, thread_id=thread_id, author_signature=author_signature
+            self,
+            chat,
+            sender,
+            thread_id=thread_id,
+            author_signature=author_signature,
+            on_behalf_of=on_behalf_of,
         )
         if reply_to is None and thread_id is not None and thread_id in chat.messages:
             # As Telegram does: a topic's message that answers nothing else "replies" to the
@@ -101,6 +110,24 @@ class Simulation(World):
         message.update(content)
         self._deliver_message(chat, message)
         return message
+
+    def _send_as(self, chat: FakeChat, sender: FakeUser | None, as_chat: FakeChat) -> str | None:
+        """Who may write in a group on behalf of a chat, and the signature it shows: the group
+        itself only for its administrators who are anonymous (signed with their custom title);
+        a channel ("send as", supergroups only) only for the channel's owner and
+        administrators. Modelled from Telegram's apps; the Bot API shows only the result."""
+        if chat.type not in ("group", "supergroup") or sender is None:
+            raise ValueError("only a member of a group writes on behalf of a chat")
+        if as_chat is chat:
+            member = chat.member(sender.id)
+            if not (member.is_admin and member.is_anonymous):
+                raise ValueError("only anonymous administrators write as the group")
+            return member.custom_title
+        if as_chat.type != "channel" or chat.type != "supergroup":
+            raise ValueError("a member may write as one of their channels in supergroups only")
+        if not as_chat.member(sender.id).is_admin:
+            raise ValueError(f"user {sender.id} does not administer channel {as_chat.id}")
+        return None
 
     def inject_topic(self, chat: FakeChat, creator: FakeUser, name: str) -> int:
         """A user opens a topic in a forum: the service message that starts it (its id is the
@@ -127,6 +154,7 @@ class Simulation(World):
         entities: list[dict[str, Any]] | None = None,
         reply_to: int | None = None,
         thread_id: int | None = None,
+        on_behalf_of: FakeChat | None = None,
     ) -> dict[str, Any]:
         """A text message; give `html` to have the text and entities parsed from HTML."""
         return self.inject_message(
@@ -134,6 +162,7 @@ class Simulation(World):
             sender,
             reply_to=reply_to,
             thread_id=thread_id,
+            on_behalf_of=on_behalf_of,
             **self._text_fields(text, html, entities),
         )
 
