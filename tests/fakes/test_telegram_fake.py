@@ -945,6 +945,48 @@ async def test_broken_responses_are_recorded(
     assert "cannot resolve ChatMember" in violation.what
 
 
+async def test_pressing_a_button_gives_a_callback_query_answered_once(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+) -> None:
+    alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
+    keyboard = telegram.InlineKeyboardMarkup(
+        [[telegram.InlineKeyboardButton("Yes", callback_data="yes:1")]]
+    )
+    sent = await bot.send_message(alice.id, "Sure?", reply_markup=keyboard)
+    message = fake_telegram.sent_to(alice)[0].message
+    # Telegram queues only what allowed_updates names.
+    await bot.get_updates(timeout=0, allowed_updates=["message"])
+    fake_telegram.press_button(alice, message, "Yes")
+    assert await bot.get_updates(timeout=0) == ()
+    await bot.get_updates(timeout=0, allowed_updates=["message", "callback_query"])
+    fake_telegram.press_button(alice, message, "Yes")
+    fake_telegram.press_button(alice, message, data="forged")  # a modified client
+    first, forged = [u.callback_query for u in await bot.get_updates(timeout=0)]
+    assert first is not None and forged is not None
+    assert (first.data, first.from_user.id, forged.data) == ("yes:1", alice.id, "forged")
+    assert first.message is not None and first.message.message_id == sent.message_id
+    assert first.chat_instance == forged.chat_instance
+    assert await bot.answer_callback_query(first.id, text="Done")
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query(first.id)
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query("12345")
+    with pytest.raises(ValueError, match="cannot see"):
+        fake_telegram.press_button(bob, message, "Yes")
+    with pytest.raises(ValueError, match="no callback button"):
+        fake_telegram.press_button(alice, message, "No")
+    too_long = telegram.InlineKeyboardMarkup(
+        [[telegram.InlineKeyboardButton("x", callback_data="x" * 65)]]
+    )
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(alice.id, "Long", reply_markup=too_long)
+    # Taking the buttons away: pressing is no longer possible.
+    await bot.edit_message_text("Done", alice.id, sent.message_id)
+    with pytest.raises(ValueError, match="no callback button"):
+        fake_telegram.press_button(alice, message, "Yes")
+
+
 async def test_unmodelled_method_is_a_violation(
     fake_telegram: FakeTelegram,  # noqa: F811
     bot: telegram.Bot,

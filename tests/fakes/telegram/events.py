@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .callbacks import button_data, chat_instance
 from .formatting import fix_text
 from .html_parser import parse_telegram_html
 from .messages import is_service, new_message, reply_snapshot, resolve_mentions, set_text
@@ -492,6 +493,43 @@ class Simulation(World):
         }
         update = self._deliver_business(connection, "deleted_business_messages", payload)
         return update or {"deleted_business_messages": payload}
+
+    # -- inline keyboards ------------------------------------------------------------------------
+
+    def press_button(
+        self,
+        user: FakeUser,
+        message: dict[str, Any],
+        label: str | None = None,
+        *,
+        data: str | None = None,
+    ) -> dict[str, Any]:
+        """The user presses the callback button labelled ``label`` under a message the bot sent
+        (in a chat the user sees): a callback_query update with the message as it is now.
+        ``data`` instead sends what a modified client may (any data, button or not). Returns
+        the update (or, if allowed_updates leaves it out, {"callback_query": payload})."""
+        chat = self.chats[message["chat"]["id"]]
+        if (
+            message["message_id"] not in chat.outgoing
+            or chat.messages.get(message["message_id"]) is not message
+        ):
+            raise ValueError("only a message the bot sent, and still there, has its buttons")
+        if chat.type == "private" and chat.user is not user:
+            raise ValueError(f"user {user.id} cannot see the bot's chat with {chat.id}")
+        self._require_member(chat, user)
+        if data is None:
+            if label is None:
+                raise ValueError("give the button's label, or the data a modified client sends")
+            data = button_data(message, label)
+        query = self.callbacks.new(user.id, chat.id, message["message_id"], data)
+        payload = {
+            "id": query.id,
+            "from": user_object(user),
+            "message": message,
+            "chat_instance": chat_instance(chat.id),
+            "data": data,
+        }
+        return self.updates.push("callback_query", payload) or {"callback_query": payload}
 
     # -- reactions and raw updates -----------------------------------------------------------------
 
