@@ -57,9 +57,20 @@ class BridgeContext(Protocol):
     def remote_user_of(self, mxid: str) -> RemoteUserID | None:
         """The remote user a ghost stands for; None for anyone else."""
 
+    async def open_login(self, token: str, user: RemoteUser) -> str:
+        """The remote user presents a login token (see LinksAccounts): it is theirs alone from
+        now on, to confirm (``link_account``) or decline once they saw whom it links them to.
+        Returns that Matrix user; raises LinkRefused if the token links nothing or another
+        account opened it."""
+
     async def link_account(self, token: str, user: RemoteUser) -> str:
-        """Link the remote user who presented a login token (see LinksAccounts) to the Matrix
-        user it was made for, and return that user; raise LinkRefused if it links nothing."""
+        """The remote user who opened a login token confirms: link them to the Matrix user it
+        was made for, and return that user; raise LinkRefused if it links nothing (or is not
+        theirs)."""
+
+    async def decline_login(self, token: str, user: RemoteUser) -> str:
+        """The remote user who opened a login token declines: nothing is linked, the token is
+        spent and its Matrix user told; returns that user. Raises LinkRefused."""
 
     def linked_user(self, user: RemoteUserID) -> str | None:
         """The Matrix user linked to a remote account, if any."""

@@ -1,4 +1,5 @@
-"""Commands Telegram users send the bot: /bridge in a group or channel, /start in private."""
+"""Commands Telegram users send the bot: /bridge in a group or channel, /start in private (with
+a login token: login.py), and presses of the bot's buttons."""
 
 from __future__ import annotations
 
@@ -7,16 +8,27 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot, Chat, ChatMember, Message, MessageEntity, ReplyParameters, Update, User
+from telegram import (
+    Bot,
+    CallbackQuery,
+    Chat,
+    ChatMember,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+    User,
+)
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bridge.network.events import ChatInfo, RemoteChatCreate
 from bridge.network.ids import PortalKey, RemoteUserID
-from bridge.network.interface import BridgeContext, ChatUnavailable, LinkRefused
+from bridge.network.interface import BridgeContext, ChatUnavailable
 
 from . import ids
 from .answers import answer
+from .login import LoginConsent
 from .people import People
 
 log = logging.getLogger("connectors.telegram.commands")
@@ -45,14 +57,25 @@ class BotCommands:
         self._bridge = bridge
         self._people = people
         self._chat_info = chat_info
+        self._login = LoginConsent(bot, bridge, people)
 
     def may_handle(self, update: Update) -> bool:
-        """Whether ``handle`` may take this update as a command (it starts with one)."""
+        """Whether ``handle`` may take this update as a command (it starts with one, or is a
+        press of one of the bot's buttons)."""
+        if update.callback_query is not None:
+            return True
         message = update.message or update.channel_post
         return message is not None and self._command(message) is not None
 
     async def handle(self, update: Update) -> bool:
         """Run the update as a command to the bot; False if it is none."""
+        query = update.callback_query
+        if query is not None:
+            if self._login.is_answer(query):
+                await self._login.answered(query)
+            else:
+                await self._unknown_press(query)
+            return True
         message = update.message or update.channel_post
         if message is None:
             return False
@@ -65,7 +88,7 @@ class BotCommands:
         if command == "start" and message.chat.type == Chat.PRIVATE:
             payload = (message.text or "").split(maxsplit=1)[1:]
             if payload and _START_PARAMETER.fullmatch(payload[0].strip()):
-                await self._link(message, payload[0].strip())
+                await self._login.opened(message, payload[0].strip())
                 return True
         if command in ("start", "help") and message.chat.type == Chat.PRIVATE:
             text = (
@@ -134,21 +157,13 @@ class BotCommands:
         )
         await self._bridge.submit(request, ids.update_key(update_id))
 
-    async def _link(self, message: Message, token: str) -> None:
-        """/start with a login token (the deep link ``login`` gave a Matrix user)."""
-        if message.from_user is None:
-            return
-        user = await self._people.user(message.from_user)
+    async def _unknown_press(self, query: CallbackQuery) -> None:
+        """A button the bridge does not use now (a look-up's probe caught mid-way): the press
+        still gets its answer, so the client stops waiting."""
         try:
-            mxid = await self._bridge.link_account(token, user)
-        except LinkRefused as refusal:
-            await self._reply(message, str(refusal))
-            return
-        await self._reply(
-            message,
-            f"Your Telegram account is now linked to the Matrix user {mxid}. Unlink it with "
-            "logout in Matrix.",
-        )
+            await self._bot.answer_callback_query(query.id)
+        except TelegramError as error:
+            log.info("Could not answer a button press: %s", error)
 
     async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
         try:
