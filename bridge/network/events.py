@@ -157,13 +157,16 @@ class RemoteReaction:
 
 @dataclass(frozen=True, slots=True)
 class RemoteChatCreate:
-    """Create the portal's room (if it has none) with ``info``; ``request_id`` identifies what
-    asked for it (for example the /bridge message), for the connector's answer."""
+    """Create the portal's room (if it has none) with ``info``, inviting ``invite`` (Matrix
+    users) to it; ``request_id`` identifies what asked for it (for example the /bridge
+    message), for the connector's answer. Stored and handled in the portal's order like any
+    event, so a chat's first messages may follow it at once, before the room exists."""
 
     portal: PortalKey
     info: ChatInfo
     requested_by: RemoteUser | None = None
     request_id: RemoteMessageID | None = None
+    invite: tuple[str, ...] = ()
     kind: Literal["chat_create"] = "chat_create"
 
 

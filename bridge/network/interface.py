@@ -45,7 +45,9 @@ class BridgeContext(Protocol):
     async def create_portal_room(
         self, portal: PortalKey, info: ChatInfo, invite: Sequence[str] = ()
     ) -> str:
-        """Create (or return) the Matrix room of a portal, in the portal's order of events."""
+        """Create (or return) the Matrix room of a portal, in the portal's order of events,
+        and wait for it. It waits on the homeserver: intake stores a RemoteChatCreate instead,
+        so that an absent homeserver holds up only that chat."""
 
     async def portal_room_id(self, portal: PortalKey) -> str | None: ...
 
