@@ -223,6 +223,22 @@ class RemoteInbox(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class UserNotice(Base):
+    """A notice for a Matrix user's management room (a link made, a business account
+    connected), kept until the homeserver took it: the network's update that caused it is
+    confirmed before the homeserver is asked."""
+
+    __tablename__ = "user_notice"
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(ID)
+    text: Mapped[str] = mapped_column(Text)
+    # Sent with this transaction id, so a repeat is no second notice. Random: ids of deleted
+    # rows come back (SQLite), and the homeserver remembers transaction ids per sender.
+    txn_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class KeyValue(Base):
     """Small pieces of bridge state (for example a network's update offset)."""
 
@@ -244,4 +260,5 @@ __all__ = [
     "Reaction",
     "RemoteInbox",
     "User",
+    "UserNotice",
 ]
