@@ -35,6 +35,9 @@ class RemoteUser:
     # None when the event did not say (the ghost's avatar is then left as it is).
     avatar: AvatarRef | None = None
     is_bot: bool = False
+    # The event did not say, but the connector tells on request (LooksUpAvatars): asked when
+    # the event is handled, in its portal's lane, never while the network's update is taken.
+    avatar_lookup: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,7 @@ class BotCommands:
             if not await self._is_admin(chat.id, message.from_user.id):
                 refusal = "Only administrators of this chat can bridge it."
             else:
-                requester = await self._people.user(message.from_user)
+                requester = self._people.user(message.from_user)
         if refusal is not None:
             await self._reply(message, refusal)
             return

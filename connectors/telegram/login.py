@@ -48,7 +48,7 @@ class LoginConsent:
         """/start with a login token: bind it to the sender and ask them."""
         if message.from_user is None:
             return
-        user = await self._people.user(message.from_user)
+        user = self._people.user(message.from_user)
         try:
             mxid = await self._bridge.open_login(token, user)
         except LinkRefused as refusal:
@@ -86,7 +86,7 @@ class LoginConsent:
         """A press on "Link" or "Do not link": the core decides whether it is the presser's to
         make; the presser sees the outcome in place of the question, or why not."""
         action, _, token = (query.data or "").removeprefix(PREFIX).partition(":")
-        user = await self._people.user(query.from_user)
+        user = self._people.user(query.from_user)
         try:
             if action == _YES:
                 mxid = await self._bridge.link_account(token, user)
