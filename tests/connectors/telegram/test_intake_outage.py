@@ -103,3 +103,30 @@ async def test_intake_goes_on_while_the_homeserver_is_away_and_all_arrives_after
     assert bodies[-3:] == ["before", "hello from Dora", "after all that"], bodies
     dora_profile = await reader.get_profile(f"@telegram_{dora.id}:{DOMAIN}")
     assert dora_profile["avatar_url"].startswith("mxc://")
+
+
+async def test_a_notice_the_homeserver_never_took_is_sent_after_a_restart(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    proxy: HomeserverProxy,
+) -> None:
+    """A link confirmed while the homeserver is away, then the bridge stops: the notice is
+    stored, so the next start sends it (once)."""
+    running = await telegram_bridge(overrides={"homeserver.address": proxy.url})
+    user = await make_matrix_user("outage-restarter")
+    dm = await open_dm(user, running.bot)
+    token = await ask_for_link(user, dm)
+
+    await proxy.set_mode("refuse")
+    alice = fake_telegram.add_user("Alice")
+    assert "now linked" in await link_telegram(fake_telegram, alice, token)
+    await running.bridge.stop(timeout=1.0)  # the notice's lane is still waiting: cut off
+    await proxy.set_mode("pass")
+    running = await telegram_bridge(overrides={"homeserver.address": proxy.url})
+    linked = notice_containing(f"Alice ({alice.id}) is now linked")
+    await user.wait_for_event(dm, linked, timeout=AFTER_OUTAGE)
+    # A later notice (after the next command) shows the first one came once.
+    sent = await user.send_message(dm, "ping")
+    await user.wait_for_event(dm, notice_containing("Pong"), after=sent)
+    assert len([e for e in user.seen_events(dm) if linked(e)]) == 1
