@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 
 from telegram import (
     Bot,
-    CallbackQuery,
     Chat,
     ChatMember,
     Message,
@@ -27,7 +26,7 @@ from bridge.network.ids import PortalKey, RemoteUserID
 from bridge.network.interface import BridgeContext, ChatUnavailable
 
 from . import ids
-from .answers import answer
+from .answers import answer, answer_press
 from .login import LoginConsent
 from .people import People
 
@@ -74,7 +73,9 @@ class BotCommands:
             if self._login.is_answer(query):
                 await self._login.answered(query)
             else:
-                await self._unknown_press(query)
+                # A button the bridge does not use now (a look-up's probe caught mid-way): the
+                # press still gets its answer, so the client stops waiting.
+                await answer_press(self._bot, query)
             return True
         message = update.message or update.channel_post
         if message is None:
@@ -131,21 +132,19 @@ class BotCommands:
             )
             return
         requester = None
-        refusal: str | None = _SENT_AS_ANOTHER_CHAT
-        if message.sender_chat is not None:
-            # Written as the chat itself: a channel's post (only its admins post) or a group's
-            # anonymous admin, who is an admin. Any other chat (a member's channel, a linked
-            # channel's forward) administers nothing here, and hides who wrote.
-            refusal = None if message.sender_chat.id == chat.id else refusal
-        elif message.from_user is not None:
-            refusal = None
-            if not await self._is_admin(chat.id, message.from_user.id):
-                refusal = "Only administrators of this chat can bridge it."
-            else:
-                requester = self._people.user(message.from_user)
-        if refusal is not None:
-            await self._reply(message, refusal)
+        sender_chat = message.sender_chat
+        if sender_chat is not None and sender_chat.id != chat.id:
+            # On behalf of another chat (a member's channel, a linked channel's forward): it
+            # administers nothing here, and hides who wrote.
+            await self._reply(message, _SENT_AS_ANOTHER_CHAT)
             return
+        if sender_chat is None:
+            if message.from_user is None or not await self._is_admin(chat.id, message.from_user.id):
+                await self._reply(message, "Only administrators of this chat can bridge it.")
+                return
+            requester = self._people.user(message.from_user)
+        # Else written as the chat itself: a channel's post (only its admins post) or a group's
+        # anonymous admin, who is one.
         portal = ids.portal_key(chat.id)
         try:
             info = await self._chat_info(portal)
@@ -156,14 +155,6 @@ class BotCommands:
             portal, info, requested_by=requester, request_id=ids.message_id(message.message_id)
         )
         await self._bridge.submit(request, ids.update_key(update_id))
-
-    async def _unknown_press(self, query: CallbackQuery) -> None:
-        """A button the bridge does not use now (a look-up's probe caught mid-way): the press
-        still gets its answer, so the client stops waiting."""
-        try:
-            await self._bot.answer_callback_query(query.id)
-        except TelegramError as error:
-            log.info("Could not answer a button press: %s", error)
 
     async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
         try:

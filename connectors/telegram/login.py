@@ -25,7 +25,7 @@ from telegram.error import TelegramError
 
 from bridge.network.interface import BridgeContext, LinkRefused
 
-from .answers import answer
+from .answers import answer, answer_press
 from .people import People
 
 log = logging.getLogger("connectors.telegram.login")
@@ -34,8 +34,6 @@ log = logging.getLogger("connectors.telegram.login")
 # characters, within the 64 bytes Telegram allows).
 PREFIX = "login:"
 _YES, _NO = "yes", "no"
-# Telegram shows at most 200 characters of a callback query's answer.
-_ANSWER_LIMIT = 200
 
 
 class LoginConsent:
@@ -98,13 +96,13 @@ class LoginConsent:
                 mxid = await self._bridge.decline_login(token, user)
                 outcome = f"Not linked: your Telegram account stays apart from {mxid}."
             else:
-                await self._answer(query, None)
+                await answer_press(self._bot, query)
                 return
         except LinkRefused as refusal:
             # The message stays as it is (a second tap must not hide the first one's outcome).
-            await self._answer(query, str(refusal), alert=True)
+            await answer_press(self._bot, query, str(refusal), alert=True)
             return
-        await self._answer(query, "Linked" if action == _YES else "Not linked")
+        await answer_press(self._bot, query, "Linked" if action == _YES else "Not linked")
         if query.message is None:
             return
         try:
@@ -114,15 +112,6 @@ class LoginConsent:
         except TelegramError as error:
             log.warning("Could not show the outcome of a link in %d: %s", query.from_user.id, error)
             await self._tell(query.from_user.id, outcome)
-
-    async def _answer(self, query: CallbackQuery, text: str | None, alert: bool = False) -> None:
-        """Ends the press's spinner (Telegram wants an answer to every query)."""
-        try:
-            await self._bot.answer_callback_query(
-                query.id, text[:_ANSWER_LIMIT] if text else None, show_alert=alert
-            )
-        except TelegramError as error:
-            log.info("Could not answer a button press: %s", error)
 
     async def _tell(self, chat_id: int, text: str) -> None:
         try:
