@@ -1,10 +1,12 @@
 """Matrix users' links to their remote accounts.
 
-``login`` gives a Matrix user a single-use token (random, ten minutes); the remote account
-that presents it (for Telegram: by opening the bot's deep link) is linked to that user. A
-remote account is linked to one Matrix user at a time and a Matrix user to one remote account:
-a new link replaces the old one. Links are stored; which remote account belongs to whom is
-kept in memory too, since every remote event asks.
+``login`` gives a Matrix user a single-use token (random, ten minutes). The remote account
+that presents it first (for Telegram: by opening the bot's deep link) is asked whether to link
+itself to that user, and only that account's yes links it: a link sent to someone else (a chat
+admin, say) links nobody unless they agree, and cannot be taken over. A remote account is
+linked to one Matrix user at a time and a Matrix user to one remote account: a new link
+replaces the old one. Links are stored; which remote account belongs to whom is kept in memory
+too, since every remote event asks.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-from .db.accounts import AccountStore, TokenRefused
+from .db.accounts import AccountStore, TokenRefused, aware
 from .db.models import utcnow
 from .network.events import RemoteUser
 from .network.ids import RemoteUserID
@@ -33,15 +35,18 @@ _REFUSALS = {
     "new one.",
     "expired": "This login link has expired (they last ten minutes). Send login in Matrix for "
     "a new one.",
+    "not_yours": "This login link was opened by another account: only that one may use it. "
+    "Send login in Matrix for a new one.",
 }
 
 
-LoginStage = Literal["waiting", "linked", "expired"]
+LoginStage = Literal["waiting", "linked", "declined", "expired"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoginState:
-    """Where a login token is: waiting to be presented, spent on a link, or expired."""
+    """Where a login token is: waiting to be presented (or confirmed), spent on a link or
+    declined, or expired."""
 
     stage: LoginStage
     expires_at: datetime
@@ -81,20 +86,43 @@ class AccountLinks:
         found = await self._store.token(token)
         if found is None or found.mxid != mxid:
             return None
-        expires_at = found.expires_at
-        if expires_at.tzinfo is None:  # SQLite keeps no time zone; the bridge writes UTC
-            expires_at = expires_at.replace(tzinfo=UTC)
+        expires_at = aware(found.expires_at)
         if found.used_at is not None:
-            stage: LoginStage = "linked"
+            stage: LoginStage = "declined" if found.declined else "linked"
         elif expires_at <= utcnow():
             stage = "expired"
         else:
             stage = "waiting"
         return LoginState(stage, expires_at)
 
+    async def open(self, token: str, user: RemoteUser) -> str:
+        """``user`` presents the token: bound to them from now on, for them to confirm or
+        decline. The Matrix user it would link them to. Raises LinkRefused (why, in words for
+        the remote user)."""
+        try:
+            return await self._store.open(token, str(user.id))
+        except TokenRefused as refused:
+            raise LinkRefused(_REFUSALS[refused.reason]) from None
+
+    async def decline(self, token: str, user: RemoteUser) -> str:
+        """The account that opened the token says no: spent, nothing linked; the Matrix user,
+        who is told. Raises LinkRefused."""
+        try:
+            mxid = await self._store.decline(token, str(user.id))
+        except TokenRefused as refused:
+            raise LinkRefused(_REFUSALS[refused.reason]) from None
+        log.info("Remote account %s declined the link to %s", user.id, mxid)
+        await self.tell(
+            mxid,
+            f"The account {user.displayname} ({user.id}) opened your login link and declined "
+            "it: nothing was linked. If that was not you, your link went to someone else.",
+        )
+        return mxid
+
     async def link(self, token: str, user: RemoteUser) -> str:
-        """Link ``user`` to the Matrix user the token was made for; that user. Raises
-        LinkRefused (why, in words for the remote user) for a token that links nothing."""
+        """Link ``user``, who opened the token, to the Matrix user it was made for; that user.
+        Raises LinkRefused (why, in words for the remote user) for a token that links nothing
+        (or that another account opened)."""
         try:
             mxid, before = await self._store.redeem(token, str(user.id), user.displayname)
         except TokenRefused as refused:

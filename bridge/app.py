@@ -11,7 +11,6 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 from mautrix.errors import MatrixRequestError
-from mautrix.types import RoomID
 from yarl import URL
 
 from portals.bridging import PortalBridging
@@ -21,9 +20,11 @@ from portals.core import BridgeCore
 from portals.direct_chats import DirectChats, direct_commands
 from portals.ephemeral import EphemeralRelay
 from portals.manager import PortalManager
+from portals.notices import send_notice
 from portals.read_markers import ReadMarkerRelay
 from portals.router import Router
 from portals.typing import TypingRelay
+from portals.user_notices import UserNotices
 
 from . import __version__
 from .accounts import AccountLinks
@@ -37,6 +38,7 @@ from .db.counts import bridge_counts
 from .db.database import Database
 from .db.inbox import MatrixInboxStore, RemoteInboxStore
 from .db.marks import HandledMarks
+from .db.notices import NoticeStore
 from .db.stores import (
     GhostStore,
     KeyValueStore,
@@ -115,21 +117,21 @@ class Bridge:
 
     async def _accounts(
         self, matrix: MatrixClient, user_store: UserStore
-    ) -> tuple[AccountLinks, DoublePuppets]:
-        """Linked accounts and double puppeting, loaded from the database."""
+    ) -> tuple[AccountLinks, DoublePuppets, UserNotices]:
+        """Linked accounts and double puppeting, loaded from the database, and the notices
+        they (and the network) give users."""
         assert self._http is not None
-
-        async def tell(mxid: str, text: str) -> None:
-            user = await user_store.get(mxid)
-            if user is not None and user.management_room is not None:
-                await matrix.bot.send_notice(RoomID(user.management_room), text)
-
+        notices = UserNotices(
+            NoticeStore(self.db),
+            user_store,
+            lambda room_id, text, txn_id: send_notice(matrix.bot, room_id, text, txn_id=txn_id),
+        )
         store = AccountStore(self.db)
-        accounts = self.accounts = AccountLinks(store, tell, self._keep_secret)
+        accounts = self.accounts = AccountLinks(store, notices.tell, self._keep_secret)
         await accounts.load()
         puppets = DoublePuppets(self.config, matrix, store, self._http, self._keep_secret)
         await puppets.load()
-        return accounts, puppets
+        return accounts, puppets, notices
 
     async def start(self) -> None:
         config = self.config
@@ -151,7 +153,7 @@ class Bridge:
         remote_inbox = RemoteInboxStore(self.db)
         marks = self.marks = HandledMarks(matrix_inbox, remote_inbox)
         messages = MessageStore(self.db)
-        accounts, puppets = await self._accounts(matrix, user_store)
+        accounts, puppets, notices = await self._accounts(matrix, user_store)
         display_name = self.connector.display_name
         commands = CommandProcessor(
             config.bridge.command_prefix,
@@ -242,6 +244,7 @@ class Bridge:
         lanes = await router.replay()
         if lanes:
             log.info("Events stored before the last stop wait in %d chats or rooms", lanes)
+        await notices.start(router.in_room)
         self.tasks.start("inbox-marks", marks.run)
         await self._listen(
             core, self._provisioning_routes(matrix, users, ghosts, accounts, bridging)

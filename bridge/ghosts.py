@@ -14,6 +14,7 @@ from .db.models import Ghost
 from .db.stores import GhostStore
 from .lru import BoundedDict
 from .matrix.client import MatrixClient
+from .network.capabilities import LooksUpAvatars
 from .network.events import RemoteUser
 from .network.ids import RemoteUserID
 from .network.interface import NetworkConnector
@@ -99,6 +100,8 @@ class GhostManager:
             await self._store.update(ghost.id, displayname=name)
             ghost.displayname = name
         avatar = user.avatar
+        if avatar is None and user.avatar_lookup and isinstance(self._connector, LooksUpAvatars):
+            avatar = await self._connector.user_avatar(user.id)
         if avatar is not None and avatar.id != (ghost.avatar_id or ""):
             mxc = await upload_avatar(self._connector, intent, avatar) if avatar.id else ""
             if mxc is not None:

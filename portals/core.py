@@ -267,8 +267,14 @@ class BridgeCore:
     def remote_user_of(self, mxid: str) -> RemoteUserID | None:
         return self._ghosts.remote_id_of(mxid)
 
+    async def open_login(self, token: str, user: RemoteUser) -> str:
+        return await self._accounts.open(token, user)
+
     async def link_account(self, token: str, user: RemoteUser) -> str:
         return await self._accounts.link(token, user)
+
+    async def decline_login(self, token: str, user: RemoteUser) -> str:
+        return await self._accounts.decline(token, user)
 
     def linked_user(self, user: RemoteUserID) -> str | None:
         return self._accounts.matrix_user_of(user)

@@ -55,13 +55,25 @@ class RemoteItem:
 
 @dataclass(frozen=True, slots=True)
 class CallItem:
-    """Work that must happen in the lane's order (creating a portal's room); its result or
-    error goes to ``done``. Calls are never spilled: someone waits for them."""
+    """Work that must happen in the lane's order (creating a portal's room, a notice to a
+    management room); its result or error goes to ``done``. Calls are never spilled: they are
+    in memory only (what must outlive a restart is stored by whoever queues it)."""
 
     run: Callable[[], Awaitable[Any]]
     done: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    async def carry_out(self) -> None:
+        """Run it, handing its result or error to ``done``."""
+        try:
+            result = await self.run()
+        except Exception as failure:
+            if not self.done.done():
+                self.done.set_exception(failure)
+        else:
+            if not self.done.done():
+                self.done.set_result(result)
 
 
 StoredItem = MatrixItem | RemoteItem

@@ -8,7 +8,10 @@ from mautrix.appservice import IntentAPI
 from mautrix.types import EventType, RoomID
 
 
-async def send_notice(bot: IntentAPI, room_id: str, text: str, html: str | None = None) -> None:
+async def send_notice(
+    bot: IntentAPI, room_id: str, text: str, html: str | None = None, txn_id: str | None = None
+) -> None:
+    """``txn_id``: the homeserver makes one event of every send with the same id."""
     content: dict[str, Any] = {"msgtype": "m.notice", "body": text}
     if html is not None:
         content["format"] = "org.matrix.custom.html"
@@ -17,4 +20,5 @@ async def send_notice(bot: IntentAPI, room_id: str, text: str, html: str | None 
         RoomID(room_id),
         EventType.ROOM_MESSAGE,
         content,  # type: ignore[arg-type]
+        txn_id=txn_id,
     )

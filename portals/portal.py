@@ -162,13 +162,11 @@ class Portal:
         try:
             if not await self.load():
                 raise LookupError("the portal no longer exists")
-            result = await item.run()
         except Exception as failure:
             if not item.done.done():
                 item.done.set_exception(failure)
-        else:
-            if not item.done.done():
-                item.done.set_result(result)
+            return
+        await item.carry_out()
 
     async def _mark(self, item: MatrixItem | RemoteItem, safe: bool, error: str | None) -> None:
         """Mark the event handled: later and in a batch when handling it again is harmless

@@ -22,7 +22,7 @@ from bridge.network.ids import PortalKey
 
 from .context import PortalContext
 from .directions import queue_wait_recorder
-from .lanes import Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
+from .lanes import CallItem, Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
 from .manager import ROOM_PREFIX, PortalManager, lane_of, portal_id_of, room_lane
 
 log = logging.getLogger("portals.router")
@@ -156,8 +156,19 @@ class Router:
         if self._rooms.get(lane.name) is lane and lane.idle:
             del self._rooms[lane.name]
 
+    def in_room(self, room_id: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` in the room's order of events (its portal's lane if it is a portal);
+        raises RuntimeError while the bridge stops."""
+        lane = self.lane(self.matrix_lane({"room_id": room_id}))
+        if lane is None:
+            raise RuntimeError(f"room {room_id} has no lane")
+        lane.call(CallItem(work))
+
     def _room_handler(self) -> Callable[[LaneItem], Awaitable[None]]:
         async def handle(item: LaneItem) -> None:
+            if isinstance(item, CallItem):
+                await item.carry_out()
+                return
             if not isinstance(item, MatrixItem):
                 return
             error = None

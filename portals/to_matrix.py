@@ -106,7 +106,10 @@ class ToMatrix:
             extra = {**(portal.record.extra or {}), OPENED_BY_CHAT_ADMIN: True}
             await self._portals.update(portal.id, extra=extra)
             portal.record.extra = extra
-        room_id = await self._rooms.ensure(portal, event.info)
+        # Invited when the room is made; a create that finds the room made already (the same
+        # chat's next message came before it was) invites nobody again.
+        invite = event.invite if portal.room_id is None else ()
+        room_id = await self._rooms.ensure(portal, event.info, invite)
         alias = None if event.info.is_direct else self._rooms.alias_of(portal.key)
         await self._connector.portal_created(portal.key, room_id, alias, event)
 

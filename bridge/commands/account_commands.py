@@ -22,20 +22,20 @@ def account_commands(
             await event.reply(f"This bridge cannot link {network} accounts.")
             return
         if not event.is_management_room:
-            # Whoever opens the link first is linked: it belongs in a room of the user's own.
+            # The link is for whoever opens it first: it belongs in a room of the user's own.
             await event.reply(
                 "Send login in your management room (a private chat with the bridge bot): "
-                "whoever opens the link it gives is linked to you."
+                "the link it gives is for the first account that opens it."
             )
             return
         link = connector.login_link(await accounts.new_token(event.sender))
         minutes = int(TOKEN_LIFETIME.total_seconds() // 60)
         await event.reply(
-            f"Open {link} and press Start to link your {network} account. The link works "
-            f"once, for {minutes} minutes, and only for you: do not share it.",
-            f'Open <a href="{html.escape(link)}">{html.escape(link)}</a> and press Start to '
-            f"link your {network} account. The link works once, for {minutes} minutes, and "
-            "only for you: do not share it.",
+            f"Open {link}, press Start, then Link to link your {network} account. The link "
+            f"works once, for {minutes} minutes, and only for you: do not share it.",
+            f'Open <a href="{html.escape(link)}">{html.escape(link)}</a>, press Start, then '
+            f"Link to link your {network} account. The link works once, for {minutes} "
+            "minutes, and only for you: do not share it.",
         )
 
     async def logout_command(event: CommandEvent) -> None:

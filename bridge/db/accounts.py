@@ -3,10 +3,11 @@ the access tokens users gave for double puppeting."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
 from .models import LoginToken, User, utcnow
@@ -14,7 +15,13 @@ from .models import LoginToken, User, utcnow
 # Used and expired tokens are kept this long, so presenting one again gets the reason.
 KEEP_SPENT = timedelta(days=1)
 
-Refusal = Literal["unknown", "used", "expired"]
+# "not_yours": the token was opened by another remote account (only that one may use it).
+Refusal = Literal["unknown", "used", "expired", "not_yours"]
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as UTC: SQLite keeps no time zone (the bridge writes UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class TokenRefused(Exception):
@@ -43,31 +50,45 @@ class AccountStore:
         async with self._db.session() as session:
             return await session.get(LoginToken, token)
 
+    async def open(self, token: str, remote_id: str) -> str:
+        """Bind a live token to the remote account that presented it (the first to present it;
+        that one again may); its Matrix user. Raises TokenRefused with the reason."""
+        async with self._db.session() as session:
+            await self._spend(
+                session,
+                token,
+                remote_id,
+                or_(LoginToken.opened_by.is_(None), LoginToken.opened_by == remote_id),
+                {"opened_by": remote_id},
+            )
+            return await self._owner(session, token)
+
+    async def decline(self, token: str, remote_id: str) -> str:
+        """The account that opened the token declines the link: the token is spent, nothing
+        linked; its Matrix user. Raises TokenRefused with the reason."""
+        async with self._db.session() as session:
+            await self._spend(
+                session,
+                token,
+                remote_id,
+                LoginToken.opened_by == remote_id,
+                {"used_at": utcnow(), "declined": True},
+            )
+            return await self._owner(session, token)
+
     async def redeem(self, token: str, remote_id: str, remote_name: str) -> tuple[str, str | None]:
-        """Spend ``token`` and link ``remote_id`` to its Matrix user, in one transaction.
+        """Spend ``token`` and link ``remote_id`` (the account that opened it) to its Matrix
+        user, in one transaction.
 
         Returns the Matrix user, and the one the remote account was linked to before (if
         another). Raises TokenRefused with the reason; a token two redeem at once is spent by
         one of them only.
         """
-        now = utcnow()
         async with self._db.session() as session:
-            spent = await session.execute(
-                update(LoginToken)
-                .where(
-                    LoginToken.token == token,
-                    LoginToken.used_at.is_(None),
-                    LoginToken.expires_at > now,
-                )
-                .values(used_at=now)
+            await self._spend(
+                session, token, remote_id, LoginToken.opened_by == remote_id, {"used_at": utcnow()}
             )
-            if spent.rowcount != 1:  # type: ignore[attr-defined]
-                found = await session.get(LoginToken, token)
-                if found is None:
-                    raise TokenRefused("unknown")
-                raise TokenRefused("used" if found.used_at is not None else "expired")
-            mxid = await session.scalar(select(LoginToken.mxid).where(LoginToken.token == token))
-            assert mxid is not None
+            mxid = await self._owner(session, token)
             before = await session.scalar(select(User.mxid).where(User.remote_id == remote_id))
             if before is not None and before != mxid:
                 await session.execute(
@@ -80,6 +101,45 @@ class AccountStore:
                 session.add(user)
             user.remote_id, user.remote_name = remote_id, remote_name
         return mxid, before if before != mxid else None
+
+    @staticmethod
+    async def _spend(
+        session: AsyncSession,
+        token: str,
+        remote_id: str,
+        whose: ColumnElement[bool],
+        values: dict[str, object],
+    ) -> None:
+        """Change a live token that ``whose`` allows (at most once, whoever races); raise
+        TokenRefused with the reason when it is not there to change."""
+        now = utcnow()
+        changed = await session.execute(
+            update(LoginToken)
+            .where(
+                LoginToken.token == token,
+                LoginToken.used_at.is_(None),
+                LoginToken.expires_at > now,
+                whose,
+            )
+            .values(**values)
+        )
+        if changed.rowcount == 1:  # type: ignore[attr-defined]
+            return
+        found = await session.get(LoginToken, token)
+        if found is None:
+            raise TokenRefused("unknown")
+        if found.used_at is not None:
+            raise TokenRefused("used")
+        if aware(found.expires_at) <= now:
+            raise TokenRefused("expired")
+        # Opened by another account (or, to confirm or decline, not opened at all).
+        raise TokenRefused("not_yours")
+
+    @staticmethod
+    async def _owner(session: AsyncSession, token: str) -> str:
+        mxid = await session.scalar(select(LoginToken.mxid).where(LoginToken.token == token))
+        assert mxid is not None
+        return mxid
 
     async def unlink(self, mxid: str) -> str | None:
         """Forget the user's remote account; the one it was, if any."""

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -96,9 +98,10 @@ class User(Base):
 
 
 class LoginToken(Base):
-    """A single-use token that links the remote account that presents it to a Matrix user.
-    Used and expired tokens stay a while, so that presenting one again is refused with the
-    reason."""
+    """A single-use token that links a remote account to a Matrix user: the first account that
+    presents it is bound to it (``opened_by``) and only that account may confirm the link or
+    decline it, which spends it (``used_at``; ``declined`` tells which). Used and expired tokens
+    stay a while, so that presenting one again is refused with the reason."""
 
     __tablename__ = "login_token"
 
@@ -107,6 +110,8 @@ class LoginToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_by: Mapped[str | None] = mapped_column(ID)
+    declined: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Message(Base):
@@ -218,6 +223,22 @@ class RemoteInbox(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class UserNotice(Base):
+    """A notice for a Matrix user's management room (a link made, a business account
+    connected), kept until the homeserver took it: the network's update that caused it is
+    confirmed before the homeserver is asked."""
+
+    __tablename__ = "user_notice"
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(ID)
+    text: Mapped[str] = mapped_column(Text)
+    # Sent with this transaction id, so a repeat is no second notice. Random: ids of deleted
+    # rows come back (SQLite), and the homeserver remembers transaction ids per sender.
+    txn_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class KeyValue(Base):
     """Small pieces of bridge state (for example a network's update offset)."""
 
@@ -239,4 +260,5 @@ __all__ = [
     "Reaction",
     "RemoteInbox",
     "User",
+    "UserNotice",
 ]

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 from aiohttp import web
 
 from ..health import HealthCheck
-from .events import MediaFile
+from .events import AvatarRef, MediaFile
 from .ids import PortalKey, RemoteMessageID, RemoteUserID
 from .outgoing import FileKind, MatrixEdit, PartRemoved, SendingPart, SendProgress, SentMessage
 
@@ -57,6 +57,14 @@ class FetchesMedia(Protocol):
         sticker (MediaRef.sticker); only then may the connector convert it, never because of
         its type alone (a video sent as a file stays that file). Raise MediaUnavailable when
         the network will not hand it over, TemporaryFailure when it cannot now."""
+
+
+@runtime_checkable
+class LooksUpAvatars(Protocol):
+    async def user_avatar(self, user: RemoteUserID) -> AvatarRef | None:
+        """The remote user's picture now (AvatarRef("") when they have none), for a RemoteUser
+        with ``avatar_lookup``; None when the network cannot tell now (the ghost's avatar is
+        left as it is). Cheap when asked again soon: the connector remembers."""
 
 
 @runtime_checkable

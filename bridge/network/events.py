@@ -35,6 +35,9 @@ class RemoteUser:
     # None when the event did not say (the ghost's avatar is then left as it is).
     avatar: AvatarRef | None = None
     is_bot: bool = False
+    # The event did not say, but the connector tells on request (LooksUpAvatars): asked when
+    # the event is handled, in its portal's lane, never while the network's update is taken.
+    avatar_lookup: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +160,16 @@ class RemoteReaction:
 
 @dataclass(frozen=True, slots=True)
 class RemoteChatCreate:
-    """Create the portal's room (if it has none) with ``info``; ``request_id`` identifies what
-    asked for it (for example the /bridge message), for the connector's answer."""
+    """Create the portal's room (if it has none) with ``info``, inviting ``invite`` (Matrix
+    users) to it; ``request_id`` identifies what asked for it (for example the /bridge
+    message), for the connector's answer. Stored and handled in the portal's order like any
+    event, so a chat's first messages may follow it at once, before the room exists."""
 
     portal: PortalKey
     info: ChatInfo
     requested_by: RemoteUser | None = None
     request_id: RemoteMessageID | None = None
+    invite: tuple[str, ...] = ()
     kind: Literal["chat_create"] = "chat_create"
 
 

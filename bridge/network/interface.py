@@ -45,7 +45,9 @@ class BridgeContext(Protocol):
     async def create_portal_room(
         self, portal: PortalKey, info: ChatInfo, invite: Sequence[str] = ()
     ) -> str:
-        """Create (or return) the Matrix room of a portal, in the portal's order of events."""
+        """Create (or return) the Matrix room of a portal, in the portal's order of events,
+        and wait for it. It waits on the homeserver: intake stores a RemoteChatCreate instead,
+        so that an absent homeserver holds up only that chat."""
 
     async def portal_room_id(self, portal: PortalKey) -> str | None: ...
 
@@ -57,9 +59,20 @@ class BridgeContext(Protocol):
     def remote_user_of(self, mxid: str) -> RemoteUserID | None:
         """The remote user a ghost stands for; None for anyone else."""
 
+    async def open_login(self, token: str, user: RemoteUser) -> str:
+        """The remote user presents a login token (see LinksAccounts): it is theirs alone from
+        now on, to confirm (``link_account``) or decline once they saw whom it links them to.
+        Returns that Matrix user; raises LinkRefused if the token links nothing or another
+        account opened it."""
+
     async def link_account(self, token: str, user: RemoteUser) -> str:
-        """Link the remote user who presented a login token (see LinksAccounts) to the Matrix
-        user it was made for, and return that user; raise LinkRefused if it links nothing."""
+        """The remote user who opened a login token confirms: link them to the Matrix user it
+        was made for, and return that user; raise LinkRefused if it links nothing (or is not
+        theirs)."""
+
+    async def decline_login(self, token: str, user: RemoteUser) -> str:
+        """The remote user who opened a login token declines: nothing is linked, the token is
+        spent and its Matrix user told; returns that user. Raises LinkRefused."""
 
     def linked_user(self, user: RemoteUserID) -> str | None:
         """The Matrix user linked to a remote account, if any."""

@@ -1,4 +1,5 @@
-"""Commands Telegram users send the bot: /bridge in a group or channel, /start in private."""
+"""Commands Telegram users send the bot: /bridge in a group or channel, /start in private (with
+a login token: login.py), and presses of the bot's buttons."""
 
 from __future__ import annotations
 
@@ -7,21 +8,36 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot, Chat, ChatMember, Message, MessageEntity, ReplyParameters, Update, User
+from telegram import (
+    Bot,
+    Chat,
+    ChatMember,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+    User,
+)
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bridge.network.events import ChatInfo, RemoteChatCreate
 from bridge.network.ids import PortalKey, RemoteUserID
-from bridge.network.interface import BridgeContext, ChatUnavailable, LinkRefused
+from bridge.network.interface import BridgeContext, ChatUnavailable
 
 from . import ids
-from .answers import answer
+from .answers import answer, answer_press
+from .login import LoginConsent
 from .people import People
 
 log = logging.getLogger("connectors.telegram.commands")
 
 _ADMINS = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+_SENT_AS_ANOTHER_CHAT = (
+    "Only administrators of this chat can bridge it, and a message sent on behalf of another "
+    "chat does not show who wrote it. Send /bridge as yourself (or as this group, if you are "
+    "an anonymous administrator)."
+)
 # What Telegram lets a deep link's start parameter be.
 _START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -40,14 +56,27 @@ class BotCommands:
         self._bridge = bridge
         self._people = people
         self._chat_info = chat_info
+        self._login = LoginConsent(bot, bridge, people)
 
     def may_handle(self, update: Update) -> bool:
-        """Whether ``handle`` may take this update as a command (it starts with one)."""
+        """Whether ``handle`` may take this update as a command (it starts with one, or is a
+        press of one of the bot's buttons)."""
+        if update.callback_query is not None:
+            return True
         message = update.message or update.channel_post
         return message is not None and self._command(message) is not None
 
     async def handle(self, update: Update) -> bool:
         """Run the update as a command to the bot; False if it is none."""
+        query = update.callback_query
+        if query is not None:
+            if self._login.is_answer(query):
+                await self._login.answered(query)
+            else:
+                # A button the bridge does not use now (a look-up's probe caught mid-way): the
+                # press still gets its answer, so the client stops waiting.
+                await answer_press(self._bot, query)
+            return True
         message = update.message or update.channel_post
         if message is None:
             return False
@@ -60,7 +89,7 @@ class BotCommands:
         if command == "start" and message.chat.type == Chat.PRIVATE:
             payload = (message.text or "").split(maxsplit=1)[1:]
             if payload and _START_PARAMETER.fullmatch(payload[0].strip()):
-                await self._link(message, payload[0].strip())
+                await self._login.opened(message, payload[0].strip())
                 return True
         if command in ("start", "help") and message.chat.type == Chat.PRIVATE:
             text = (
@@ -103,12 +132,19 @@ class BotCommands:
             )
             return
         requester = None
-        if message.from_user is not None and message.sender_chat is None:
-            if not await self._is_admin(chat.id, message.from_user.id):
+        sender_chat = message.sender_chat
+        if sender_chat is not None and sender_chat.id != chat.id:
+            # On behalf of another chat (a member's channel, a linked channel's forward): it
+            # administers nothing here, and hides who wrote.
+            await self._reply(message, _SENT_AS_ANOTHER_CHAT)
+            return
+        if sender_chat is None:
+            if message.from_user is None or not await self._is_admin(chat.id, message.from_user.id):
                 await self._reply(message, "Only administrators of this chat can bridge it.")
                 return
-            requester = await self._people.user(message.from_user)
-        # In a channel only its admins can post, and a group's anonymous admins post as the group.
+            requester = self._people.user(message.from_user)
+        # Else written as the chat itself: a channel's post (only its admins post) or a group's
+        # anonymous admin, who is one.
         portal = ids.portal_key(chat.id)
         try:
             info = await self._chat_info(portal)
@@ -119,22 +155,6 @@ class BotCommands:
             portal, info, requested_by=requester, request_id=ids.message_id(message.message_id)
         )
         await self._bridge.submit(request, ids.update_key(update_id))
-
-    async def _link(self, message: Message, token: str) -> None:
-        """/start with a login token (the deep link ``login`` gave a Matrix user)."""
-        if message.from_user is None:
-            return
-        user = await self._people.user(message.from_user)
-        try:
-            mxid = await self._bridge.link_account(token, user)
-        except LinkRefused as refusal:
-            await self._reply(message, str(refusal))
-            return
-        await self._reply(
-            message,
-            f"Your Telegram account is now linked to the Matrix user {mxid}. Unlink it with "
-            "logout in Matrix.",
-        )
 
     async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
         try:

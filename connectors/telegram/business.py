@@ -20,7 +20,7 @@ from typing import Any, cast
 from telegram import Bot, BusinessConnection, Message, Update
 from telegram.error import TelegramError
 
-from bridge.network.events import ChatInfo, RemoteDeletion, RemoteEvent
+from bridge.network.events import ChatInfo, RemoteChatCreate, RemoteDeletion, RemoteEvent
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID
 from bridge.network.interface import BridgeContext, DeliveryError
 
@@ -181,18 +181,20 @@ class BusinessChats:
             return []
         chat = about.chat
         key = PortalKey(RemoteChatID(str(chat.id)), PREFIX + connection.id)
-        if await self._bridge.portal_room_id(key) is None:
-            if message is None or update.business_message is None:
-                return []  # an edit or deletion of nothing bridged
-            name = full_name(chat.first_name or "", chat.last_name) or str(chat.id)
-            info = ChatInfo(name=name, is_direct=True)
-            await self._bridge.create_portal_room(key, info, invite=[mxid])
         if deleted is not None:
+            # Kept only where the chat has a portal (else nothing of it was bridged).
             return [
                 RemoteDeletion(key, ids.message_id(message_id))
                 for message_id in deleted.message_ids
             ]
-        return [dataclasses.replace(event, portal=key) for event in events]
+        routed: list[RemoteEvent] = [dataclasses.replace(e, portal=key) for e in events]
+        if update.business_message is not None and await self._bridge.portal_room_id(key) is None:
+            # The room is made in the portal's lane, ahead of the message: stored with it, not
+            # awaited here (the homeserver may be away; intake goes on for every chat).
+            name = full_name(chat.first_name or "", chat.last_name) or str(chat.id)
+            info = ChatInfo(name=name, is_direct=True)
+            routed.insert(0, RemoteChatCreate(key, info, invite=(mxid,)))
+        return routed
 
     async def mark_read(self, portal: PortalKey, reader: str, up_to: RemoteMessageID) -> None:
         connection_id = connection_of(portal)

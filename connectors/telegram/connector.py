@@ -410,6 +410,15 @@ class TelegramConnector:
         convert = setting if sticker and setting != "none" else None
         return await fetch(self._require_bot(), media, convert, self._stickers)
 
+    async def user_avatar(self, user: RemoteUserID) -> AvatarRef | None:
+        try:
+            user_id = int(user)
+        except ValueError:
+            return None  # a signature's ghost: its picture is not a user's
+        if user_id < 0 or self._people is None:
+            return None  # a channel's or group's ghost
+        return await self._people.profile_photo(user_id)
+
     async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
         file = await self._require_bot().get_file(avatar.key)
         data = bytes(await file.download_as_bytearray())

@@ -27,14 +27,18 @@ def full_name(first: str, last: str | None) -> str:
 
 
 class People:
-    """Builds RemoteUsers; remembers usernames (for @mentions) and photo look-ups."""
+    """Builds RemoteUsers; remembers usernames (for @mentions) and photo look-ups.
+
+    A user's profile photo is not in Telegram's updates: it takes a getUserProfilePhotos call.
+    That call is made when the portal's lane handles the user's event (``profile_photo``,
+    through the core's LooksUpAvatars), not while the update is taken: intake stores first."""
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
         self._photos: BoundedDict[int, tuple[float, AvatarRef | None]] = BoundedDict(MAX_PEOPLE)
         self.usernames: BoundedDict[str, tuple[int, str]] = BoundedDict(MAX_PEOPLE)
 
-    async def user(self, user: User) -> RemoteUser:
+    def user(self, user: User) -> RemoteUser:
         name = full_name(user.first_name, user.last_name)
         if user.username:
             self.usernames[user.username.lower()] = (user.id, name)
@@ -48,7 +52,7 @@ class People:
             id=ids.user_id(user.id),
             displayname=name,
             name_fields=fields,
-            avatar=await self._profile_photo(user.id),
+            avatar_lookup=True,
             is_bot=user.is_bot,
         )
 
@@ -69,7 +73,9 @@ class People:
             name_fields={"first_name": title, "username": chat.username or ""},
         )
 
-    async def _profile_photo(self, user_id: int) -> AvatarRef | None:
+    async def profile_photo(self, user_id: int) -> AvatarRef | None:
+        """The user's current profile photo (AvatarRef("") for none), looked up at most every
+        PHOTO_TTL; None when Telegram does not tell now."""
         cached = self._photos.get(user_id)
         if cached is not None and time.monotonic() - cached[0] < PHOTO_TTL:
             return cached[1]

@@ -32,6 +32,8 @@ ALLOWED_UPDATES: Sequence[str] = (
     "business_message",
     "edited_business_message",
     "deleted_business_messages",
+    # Presses of the bot's buttons (confirming a login link).
+    "callback_query",
 )
 CHECK_NAME = "telegram"
 # Updates asked for at a time (Telegram's maximum); a batch this full may have more behind it.

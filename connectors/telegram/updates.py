@@ -98,7 +98,7 @@ class UpdateTranslator:
         if message.sender_chat is not None:
             return self._people.chat_as_user(message.sender_chat, message.author_signature)
         if message.from_user is not None:
-            return await self._people.user(message.from_user)
+            return self._people.user(message.from_user)
         return self._people.chat_as_user(message.chat, message.author_signature)
 
     async def _message(self, message: Message) -> list[RemoteEvent]:
@@ -111,14 +111,14 @@ class UpdateTranslator:
         sender = await self.sender(message)
         if message.new_chat_members:
             return [
-                RemoteMembership(portal, await self._people.user(user), "join")
+                RemoteMembership(portal, self._people.user(user), "join")
                 for user in message.new_chat_members
                 if user.id != self._bot_id
             ]
         if message.left_chat_member is not None:
             if message.left_chat_member.id == self._bot_id:
                 return []
-            left = await self._people.user(message.left_chat_member)
+            left = self._people.user(message.left_chat_member)
             return [RemoteMembership(portal, left, "leave", by=sender)]
         if message.new_chat_title is not None:
             return [RemoteChatUpdate(portal, sender, name=message.new_chat_title)]
@@ -152,7 +152,7 @@ class UpdateTranslator:
         asks for it, and never for anonymous counts (message_reaction_count), which have no
         sender to show them as: those are not bridged."""
         if change.user is not None:
-            sender = await self._people.user(change.user)
+            sender = self._people.user(change.user)
         elif change.actor_chat is not None:
             sender = self._people.chat_as_user(change.actor_chat, None)
         else:
@@ -225,10 +225,10 @@ class UpdateTranslator:
         if was == now or user.id == self._bot_id:
             return []
         portal = ids.portal_key(change.chat.id)
-        remote = await self._people.user(user)
+        remote = self._people.user(user)
         if now:
             return [RemoteMembership(portal, remote, "join")]
-        by = await self._people.user(change.from_user) if change.from_user.id != user.id else None
+        by = self._people.user(change.from_user) if change.from_user.id != user.id else None
         return [RemoteMembership(portal, remote, "leave", by=by)]
 
 

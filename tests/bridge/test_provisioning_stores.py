@@ -1,5 +1,6 @@
 """What the provisioning API reads from the database, on SQLite and PostgreSQL: a login's
-state (waiting, linked, expired; only for its own user) and every portal that has a room."""
+state (waiting, linked, declined, expired; only for its own user) and every portal that has a
+room."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bridge.network.events import RemoteUser
 from bridge.network.ids import RemoteUserID
 
 
-async def test_a_login_is_waiting_then_linked_or_expired(db: Database) -> None:
+async def test_a_login_is_waiting_then_linked_declined_or_expired(db: Database) -> None:
     accounts = AccountLinks(AccountStore(db))
     before = utcnow()
     token = await accounts.new_token("@alice:x")
@@ -26,9 +27,19 @@ async def test_a_login_is_waiting_then_linked_or_expired(db: Database) -> None:
     assert await accounts.login_state("@bob:x", token) is None  # not Bob's
     assert await accounts.login_state("@alice:x", "unknown") is None
 
-    await accounts.link(token, RemoteUser(RemoteUserID("42"), "Alice"))
+    alice = RemoteUser(RemoteUserID("42"), "Alice")
+    await accounts.open(token, alice)
+    opened = await accounts.login_state("@alice:x", token)
+    assert opened is not None and opened.stage == "waiting"  # for Alice to confirm
+    await accounts.link(token, alice)
     linked = await accounts.login_state("@alice:x", token)
     assert linked is not None and linked.stage == "linked"
+
+    refused = await accounts.new_token("@alice:x")
+    await accounts.open(refused, alice)
+    await accounts.decline(refused, alice)
+    declined = await accounts.login_state("@alice:x", refused)
+    assert declined is not None and declined.stage == "declined"
 
     late = await accounts.new_token("@alice:x")
     async with db.session() as session:
@@ -62,7 +73,9 @@ async def test_every_kept_token_is_a_secret_for_the_logs_also_after_a_restart(
     accounts = AccountLinks(AccountStore(db), keep_secret=made.append)
     waiting = await accounts.new_token("@alice:x")
     spent = await accounts.new_token("@bob:x")
-    await accounts.link(spent, RemoteUser(RemoteUserID("7"), "Bob"))
+    bob = RemoteUser(RemoteUserID("7"), "Bob")
+    await accounts.open(spent, bob)
+    await accounts.link(spent, bob)
     assert made == [waiting, spent]
 
     loaded: list[str] = []

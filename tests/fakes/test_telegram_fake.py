@@ -370,6 +370,34 @@ async def test_channel_posts_and_edits(
     assert edited.edit_date is not None
 
 
+async def test_messages_on_behalf_of_the_group_or_a_channel(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+) -> None:
+    """An anonymous admin writes as the group, a channel's admin as the channel; from holds
+    Telegram's stand-in bots. Anyone else cannot."""
+    shy, owner, plain = (fake_telegram.add_user(n) for n in ("Shy", "Owner", "Plain"))
+    group = fake_telegram.add_supergroup("Open", members=[owner, plain])
+    fake_telegram.set_member(group, shy, "administrator", is_anonymous=True, custom_title="Mod")
+    channel = fake_telegram.add_channel("Owner's", owner=owner)
+    fake_telegram.inject_text(group, shy, "/bridge", on_behalf_of=group)
+    fake_telegram.inject_text(group, owner, "/bridge", on_behalf_of=channel)
+    anonymous, as_channel = [u.message for u in await bot.get_updates()]
+    assert anonymous is not None and as_channel is not None
+    assert anonymous.sender_chat is not None and anonymous.sender_chat.id == group.id
+    assert anonymous.from_user is not None and anonymous.from_user.id == 1087968824
+    assert anonymous.author_signature == "Mod"
+    assert as_channel.sender_chat is not None and as_channel.sender_chat.id == channel.id
+    assert as_channel.from_user is not None and as_channel.from_user.id == 136817688
+    with pytest.raises(ValueError, match="anonymous administrators"):
+        fake_telegram.inject_text(group, plain, "hi", on_behalf_of=group)
+    with pytest.raises(ValueError, match="does not administer"):
+        fake_telegram.inject_text(group, plain, "hi", on_behalf_of=channel)
+    basic = fake_telegram.add_group("Basic", members=[owner])
+    with pytest.raises(ValueError, match="supergroups only"):
+        fake_telegram.inject_text(basic, owner, "hi", on_behalf_of=channel)
+
+
 async def test_group_migration_updates_and_chat_migrated_error(
     fake_telegram: FakeTelegram,  # noqa: F811
     bot: telegram.Bot,
@@ -915,6 +943,48 @@ async def test_broken_responses_are_recorded(
     [violation] = fake_telegram.take_violations()
     assert (violation.method, violation.where) == ("getChatMember", "result.status")
     assert "cannot resolve ChatMember" in violation.what
+
+
+async def test_pressing_a_button_gives_a_callback_query_answered_once(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+) -> None:
+    alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
+    keyboard = telegram.InlineKeyboardMarkup(
+        [[telegram.InlineKeyboardButton("Yes", callback_data="yes:1")]]
+    )
+    sent = await bot.send_message(alice.id, "Sure?", reply_markup=keyboard)
+    message = fake_telegram.sent_to(alice)[0].message
+    # Telegram queues only what allowed_updates names.
+    await bot.get_updates(timeout=0, allowed_updates=["message"])
+    fake_telegram.press_button(alice, message, "Yes")
+    assert await bot.get_updates(timeout=0) == ()
+    await bot.get_updates(timeout=0, allowed_updates=["message", "callback_query"])
+    fake_telegram.press_button(alice, message, "Yes")
+    fake_telegram.press_button(alice, message, data="forged")  # a modified client
+    first, forged = [u.callback_query for u in await bot.get_updates(timeout=0)]
+    assert first is not None and forged is not None
+    assert (first.data, first.from_user.id, forged.data) == ("yes:1", alice.id, "forged")
+    assert first.message is not None and first.message.message_id == sent.message_id
+    assert first.chat_instance == forged.chat_instance
+    assert await bot.answer_callback_query(first.id, text="Done")
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query(first.id)
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query("12345")
+    with pytest.raises(ValueError, match="cannot see"):
+        fake_telegram.press_button(bob, message, "Yes")
+    with pytest.raises(ValueError, match="no callback button"):
+        fake_telegram.press_button(alice, message, "No")
+    too_long = telegram.InlineKeyboardMarkup(
+        [[telegram.InlineKeyboardButton("x", callback_data="x" * 65)]]
+    )
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(alice.id, "Long", reply_markup=too_long)
+    # Taking the buttons away: pressing is no longer possible.
+    await bot.edit_message_text("Done", alice.id, sent.message_id)
+    with pytest.raises(ValueError, match="no callback button"):
+        fake_telegram.press_button(alice, message, "Yes")
 
 
 async def test_unmodelled_method_is_a_violation(

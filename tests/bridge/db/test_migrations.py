@@ -24,6 +24,7 @@ TABLES = {
     "remote_inbox",
     "kv_store",
     "login_token",
+    "user_notice",
     "alembic_version",
 }
 

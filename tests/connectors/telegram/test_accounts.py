@@ -15,7 +15,7 @@ from sqlalchemy import update
 from bridge.db.models import LoginToken, utcnow
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.fakes.telegram import FakeTelegram, FakeUser
+from tests.fakes.telegram import FakeTelegram, FakeUser, Sent
 from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
@@ -40,6 +40,29 @@ async def ask_for_link(user: MatrixTestClient, room_id: str) -> str:
 def press_start(fake: FakeTelegram, user: FakeUser, token: str) -> None:
     """The Telegram user opens the deep link and presses Start."""
     fake.inject_start(user, token)
+
+
+async def question(fake: FakeTelegram, user: FakeUser, after: int) -> Sent:
+    """The bot's question to ``user`` (the message with buttons), among its messages to them
+    after the first ``after``."""
+    found: Sent = await eventually(
+        lambda: next(
+            (s for s in fake.sent_to(user.id)[after:] if "reply_markup" in s.message), None
+        ),
+        what=f"the bot's question to {user.first_name}",
+    )
+    return found
+
+
+async def link_telegram(fake: FakeTelegram, user: FakeUser, token: str, press: str = "Link") -> str:
+    """The Telegram user opens the deep link, presses Start and answers the bot's question
+    with ``press``; what the question turned into."""
+    before = len(fake.sent_to(user.id))
+    press_start(fake, user, token)
+    asked = await question(fake, user, before)
+    fake.press_button(user, asked.message, press)
+    await eventually(lambda: "reply_markup" not in asked.message, what="the outcome")
+    return asked.text or ""
 
 
 async def bot_answer(fake: FakeTelegram, user: FakeUser, count: int) -> str:
@@ -89,8 +112,7 @@ async def test_linking_with_valid_reused_unknown_and_expired_tokens(
     assert "no linked Telegram account" in await ping(user, dm)
     token = await ask_for_link(user, dm)
     assert 8 <= len(token) <= 64
-    press_start(fake_telegram, alice, token)
-    linked = await bot_answer(fake_telegram, alice, 1)
+    linked = await link_telegram(fake_telegram, alice, token)
     assert f"linked to the Matrix user {user.user_id}" in linked
     # Both sides are told.
     await user.wait_for_event(dm, notice_containing(f"Alice ({alice.id}) is now linked"))
@@ -124,6 +146,49 @@ async def test_linking_with_valid_reused_unknown_and_expired_tokens(
     assert "no linked Telegram account" in await ping(user, dm)
 
 
+async def test_a_link_needs_the_consent_of_the_account_that_opened_it(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    """Mallory sends her login link to Alice, an admin of a chat: pressing Start links nobody.
+    Alice is asked, sees Mallory's Matrix id and declines; Mallory is told. Mallory's own
+    Telegram account cannot take the link over, by Start or by a forged button press."""
+    running = await telegram_bridge()
+    mallory = await make_matrix_user("mallory")
+    dm = await open_dm(mallory, running.bot)
+    alice = fake_telegram.add_user("Alice")
+    mallory_tg = fake_telegram.add_user("Mallory")
+
+    token = await ask_for_link(mallory, dm)
+    press_start(fake_telegram, alice, token)
+    asked = await question(fake_telegram, alice, 0)
+    assert f"Matrix user {mallory.user_id}?" in (asked.text or "")
+    # The link is Alice's now: Mallory's account gets nothing out of it.
+    press_start(fake_telegram, mallory_tg, token)
+    assert "opened by another account" in await bot_answer(fake_telegram, mallory_tg, 1)
+    fake_telegram.inject_start(mallory_tg)  # a chat of her own with the bot, with a message
+    own = await eventually(lambda: fake_telegram.sent_to(mallory_tg)[1:], what="the /start answer")
+    forged = fake_telegram.press_button(mallory_tg, own[0].message, data=f"login:yes:{token}")
+    answer = await eventually(
+        lambda: fake_telegram.callbacks.queries[forged["callback_query"]["id"]].answer,
+        what="the forged press answered",
+    )
+    assert answer["show_alert"] is True and "opened by another account" in answer["text"]
+    assert "no linked Telegram account" in await ping(mallory, dm)
+
+    fake_telegram.press_button(alice, asked.message, "Do not link")
+    await eventually(lambda: "reply_markup" not in asked.message, what="the outcome")
+    assert f"Not linked: your Telegram account stays apart from {mallory.user_id}" in (
+        asked.text or ""
+    )
+    await mallory.wait_for_event(dm, notice_containing(f"Alice ({alice.id}) opened your login"))
+    assert "no linked Telegram account" in await ping(mallory, dm)
+    # Spent: pressing Start on it again is refused.
+    press_start(fake_telegram, alice, token)
+    assert "used already" in await bot_answer(fake_telegram, alice, 2)
+
+
 async def test_links_and_tokens_survive_a_restart(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
@@ -133,17 +198,16 @@ async def test_links_and_tokens_survive_a_restart(
     first, second = await make_matrix_user("keeper"), await make_matrix_user("waiter")
     first_dm, second_dm = await open_dm(first, running.bot), await open_dm(second, running.bot)
     alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
-    press_start(fake_telegram, alice, await ask_for_link(first, first_dm))
+    await link_telegram(fake_telegram, alice, await ask_for_link(first, first_dm))
     await first.wait_for_event(first_dm, notice_containing("is now linked"))
     waiting = await ask_for_link(second, second_dm)
 
     await running.stop()
     running = await telegram_bridge()
     assert f"Alice ({alice.id})" in await ping(first, first_dm)
-    press_start(fake_telegram, bob, waiting)
-    assert f"Matrix user {second.user_id}" in await bot_answer(fake_telegram, bob, 1)
+    assert f"Matrix user {second.user_id}" in await link_telegram(fake_telegram, bob, waiting)
     # Linking Alice to the second user moves her: one Matrix user per Telegram account.
-    press_start(fake_telegram, alice, await ask_for_link(second, second_dm))
+    await link_telegram(fake_telegram, alice, await ask_for_link(second, second_dm))
     await first.wait_for_event(first_dm, notice_containing(f"linked to {second.user_id} instead"))
     assert "no linked Telegram account" in await ping(first, first_dm)
     assert f"Alice ({alice.id})" in await ping(second, second_dm)
@@ -163,7 +227,7 @@ async def test_a_linked_admin_of_a_chat_may_bridge_it(
     for name, account in (("owner", owner), ("member", member)):
         user = await make_matrix_user(f"{name}-of-theirs")
         dm = await open_dm(user, running.bot)
-        press_start(fake_telegram, account, await ask_for_link(user, dm))
+        await link_telegram(fake_telegram, account, await ask_for_link(user, dm))
         await user.wait_for_event(dm, notice_containing("is now linked"))
         users[name] = (user, await group_room(user, running.bot, bystander))
 

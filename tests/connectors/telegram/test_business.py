@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.connectors.telegram.test_accounts import ask_for_link, bot_answer, press_start
+from tests.connectors.telegram.test_accounts import ask_for_link, link_telegram
 from tests.connectors.telegram.test_messages import body_is
 from tests.fakes.telegram import FakeTelegram, FakeUser, Sent
 from tests.support.fixtures import MakeMatrixUser
@@ -32,8 +32,7 @@ async def business_owner(
     fake.can_connect_to_business = True
     owner = fake.add_user("Owner", is_premium=True)
     dm = await open_dm(user, bot)
-    press_start(fake, owner, await ask_for_link(user, dm))
-    await bot_answer(fake, owner, 1)
+    await link_telegram(fake, owner, await ask_for_link(user, dm))
     sent = await user.send_message(dm, f"login-matrix {user.access_token}")
     await user.wait_for_event(dm, notice_containing("Delete your message"), after=sent)
     return owner, dm

@@ -14,7 +14,7 @@ import pytest
 from portals.to_matrix_ids import SOURCE_KEY
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.connectors.telegram.test_accounts import ask_for_link, bot_answer, press_start
+from tests.connectors.telegram.test_accounts import ask_for_link, link_telegram
 from tests.connectors.telegram.test_messages import body_is, sent_texts
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import AppserviceSetup
@@ -53,8 +53,7 @@ async def linked_in_a_group(
     user's management room."""
     dm = await open_dm(user, bot)
     alice = fake.add_user("Alice")
-    press_start(fake, alice, await ask_for_link(user, dm))
-    await bot_answer(fake, alice, 1)
+    await link_telegram(fake, alice, await ask_for_link(user, dm))
     # Public (it has a username): joining its alias opens its portal.
     group = fake.add_supergroup("Alice's group", members=[alice], username="alices_group")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
@@ -152,8 +151,7 @@ async def test_without_double_puppeting_a_linked_user_is_invited_where_they_writ
     linked = await make_matrix_user("invitee")
     dm = await open_dm(linked, running.bot)
     alice = fake_telegram.add_user("Alice")
-    press_start(fake_telegram, alice, await ask_for_link(linked, dm))
-    await bot_answer(fake_telegram, alice, 1)
+    await link_telegram(fake_telegram, alice, await ask_for_link(linked, dm))
     group = fake_telegram.add_supergroup("Where Alice writes", members=[alice], username="where")
     room_id = await reader.join(f"#telegram_{group.id}:{DOMAIN}")
 

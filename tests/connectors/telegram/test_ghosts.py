@@ -3,6 +3,7 @@ they change, joining when they speak or join and leaving when they leave or are 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.connectors.telegram.conftest import StartTelegramBridge, bridge_from_telegram
@@ -79,6 +80,36 @@ async def test_avatar_is_uploaded_once_and_again_when_it_changes(
     second = (await user.get_profile(ghost(alice.id)))["avatar_url"]
     assert second.startswith("mxc://") and second != first
     assert len(fake_telegram.calls_to("getFile")) == 2
+
+
+async def test_a_slow_profile_photo_look_up_holds_up_only_its_own_chat(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    """A new sender's photo is looked up when their chat's lane handles the message, not while
+    the update is taken: a slow look-up delays that chat only."""
+    await telegram_bridge()
+    alice = fake_telegram.add_user("Alice", profile_photos=[make_png(6, 6, (200, 10, 10))])
+    bob = fake_telegram.add_user("Bob")
+    slow = fake_telegram.add_supergroup("Slow", members=[alice], username="slowfaces")
+    quick = fake_telegram.add_supergroup("Quick", members=[bob], username="quickfaces")
+    user = await make_matrix_user("watcher")
+    slow_room = await user.join(f"#telegram_{slow.id}:{DOMAIN}")
+    quick_room = await user.join(f"#telegram_{quick.id}:{DOMAIN}")
+    fake_telegram.inject_text(quick, bob, "hello")  # Bob's photo is known from now on
+    await user.wait_for_event(quick_room, body_is("hello"))
+
+    delay = 10.0
+    fake_telegram.faults.delay("getUserProfilePhotos", delay)
+    loop = asyncio.get_running_loop()
+    fake_telegram.inject_text(slow, alice, "first words")
+    sent = loop.time()
+    fake_telegram.inject_text(quick, bob, "meanwhile")
+    await user.wait_for_event(quick_room, body_is("meanwhile"))
+    assert loop.time() - sent < delay, "the other chat waited for the look-up"
+    await user.wait_for_event(slow_room, body_is("first words"), timeout=delay + 15)
+    assert (await user.get_profile(ghost(alice.id)))["avatar_url"].startswith("mxc://")
 
 
 async def test_ghosts_join_when_they_speak_or_join_and_leave_when_they_go(

@@ -83,6 +83,36 @@ async def test_bridge_command_in_telegram_creates_the_portal(
     assert event["sender"] == f"@telegram_{member.id}:{DOMAIN}"
 
 
+async def test_bridge_on_behalf_of_a_channel_is_refused_and_of_the_group_is_an_admins(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+) -> None:
+    """A member who writes /bridge as their own channel is no admin of the group: refused,
+    told how to do it. An anonymous admin writes as the group itself, and a channel's post is
+    its admins': bridged."""
+    await telegram_bridge()
+    mallory, shy = fake_telegram.add_user("Mallory"), fake_telegram.add_user("Shy")
+    group = fake_telegram.add_supergroup("Open house", members=[mallory])
+    fake_telegram.set_member(group, shy, "administrator", is_anonymous=True)
+    channel = fake_telegram.add_channel("Mallory's news", owner=mallory)
+
+    fake_telegram.inject_text(group, mallory, "/bridge", on_behalf_of=channel)
+    refusal = await eventually(lambda: fake_telegram.sent_to(group), what="a refusal")
+    assert "as yourself" in (refusal[0].text or ""), refusal[0].text
+    fake_telegram.inject_text(group, shy, "/bridge", on_behalf_of=group)
+    answers = await eventually(
+        lambda: [s for s in fake_telegram.sent_to(group) if "bridged to Matrix" in (s.text or "")],
+        what="the bridged answer",
+    )
+    assert len(fake_telegram.sent_to(group)) == 2 and len(answers) == 1
+    # A channel's own post: only its admins post there.
+    fake_telegram.inject_channel_post(channel, "/bridge")
+    await eventually(
+        lambda: any("bridged to Matrix" in (s.text or "") for s in fake_telegram.sent_to(channel)),
+        what="the channel bridged",
+    )
+
+
 async def test_bridge_command_from_matrix_and_unbridge(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,

@@ -15,7 +15,7 @@ import pytest_asyncio
 from bridge import __version__
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.connectors.telegram.test_accounts import LINK
+from tests.connectors.telegram.test_accounts import LINK, link_telegram
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bridge_harness import SERVER_NAME, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
@@ -337,7 +337,7 @@ async def test_login_link_state_and_logout_and_a_linked_chat_admin_bridges(
     status, answer = await api.call("GET", "/login/no-such-login", plain.user_id)
     assert (status, answer["errcode"]) == (404, "M_NOT_FOUND")
 
-    fake_telegram.inject_start(owner, login["login_id"])
+    await link_telegram(fake_telegram, owner, login["login_id"])
     account = {"id": str(owner.id), "name": "Owner"}
 
     async def login_state() -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .callbacks import button_data, chat_instance
 from .formatting import fix_text
 from .html_parser import parse_telegram_html
 from .messages import is_service, new_message, reply_snapshot, resolve_mentions, set_text
@@ -84,13 +85,22 @@ class Simulation(World):
         reply_to: int | None = None,
         thread_id: int | None = None,
         author_signature: str | None = None,
+        on_behalf_of: FakeChat | None = None,
         **content: Any,
     ) -> dict[str, Any]:
-        """A new message with the given content fields (text, photo, sticker, ...)."""
+        """A new message with the given content fields (text, photo, sticker, ...); in a group,
+        ``on_behalf_of`` the group itself (an anonymous admin) or a channel (see _send_as)."""
         if sender is not None:
             self._require_member(chat, sender)
+        if on_behalf_of is not None:
+            author_signature = self._send_as(chat, sender, on_behalf_of)
         message = new_message(
-            self, chat, sender, thread_id=thread_id, author_signature=author_signature
+            self,
+            chat,
+            sender,
+            thread_id=thread_id,
+            author_signature=author_signature,
+            on_behalf_of=on_behalf_of,
         )
         if reply_to is None and thread_id is not None and thread_id in chat.messages:
             # As Telegram does: a topic's message that answers nothing else "replies" to the
@@ -101,6 +111,24 @@ class Simulation(World):
         message.update(content)
         self._deliver_message(chat, message)
         return message
+
+    def _send_as(self, chat: FakeChat, sender: FakeUser | None, as_chat: FakeChat) -> str | None:
+        """Who may write in a group on behalf of a chat, and the signature it shows: the group
+        itself only for its administrators who are anonymous (signed with their custom title);
+        a channel ("send as", supergroups only) only for the channel's owner and
+        administrators. Modelled from Telegram's apps; the Bot API shows only the result."""
+        if chat.type not in ("group", "supergroup") or sender is None:
+            raise ValueError("only a member of a group writes on behalf of a chat")
+        if as_chat is chat:
+            member = chat.member(sender.id)
+            if not (member.is_admin and member.is_anonymous):
+                raise ValueError("only anonymous administrators write as the group")
+            return member.custom_title
+        if as_chat.type != "channel" or chat.type != "supergroup":
+            raise ValueError("a member may write as one of their channels in supergroups only")
+        if not as_chat.member(sender.id).is_admin:
+            raise ValueError(f"user {sender.id} does not administer channel {as_chat.id}")
+        return None
 
     def inject_topic(self, chat: FakeChat, creator: FakeUser, name: str) -> int:
         """A user opens a topic in a forum: the service message that starts it (its id is the
@@ -127,6 +155,7 @@ class Simulation(World):
         entities: list[dict[str, Any]] | None = None,
         reply_to: int | None = None,
         thread_id: int | None = None,
+        on_behalf_of: FakeChat | None = None,
     ) -> dict[str, Any]:
         """A text message; give `html` to have the text and entities parsed from HTML."""
         return self.inject_message(
@@ -134,6 +163,7 @@ class Simulation(World):
             sender,
             reply_to=reply_to,
             thread_id=thread_id,
+            on_behalf_of=on_behalf_of,
             **self._text_fields(text, html, entities),
         )
 
@@ -463,6 +493,43 @@ class Simulation(World):
         }
         update = self._deliver_business(connection, "deleted_business_messages", payload)
         return update or {"deleted_business_messages": payload}
+
+    # -- inline keyboards ------------------------------------------------------------------------
+
+    def press_button(
+        self,
+        user: FakeUser,
+        message: dict[str, Any],
+        label: str | None = None,
+        *,
+        data: str | None = None,
+    ) -> dict[str, Any]:
+        """The user presses the callback button labelled ``label`` under a message the bot sent
+        (in a chat the user sees): a callback_query update with the message as it is now.
+        ``data`` instead sends what a modified client may (any data, button or not). Returns
+        the update (or, if allowed_updates leaves it out, {"callback_query": payload})."""
+        chat = self.chats[message["chat"]["id"]]
+        if (
+            message["message_id"] not in chat.outgoing
+            or chat.messages.get(message["message_id"]) is not message
+        ):
+            raise ValueError("only a message the bot sent, and still there, has its buttons")
+        if chat.type == "private" and chat.user is not user:
+            raise ValueError(f"user {user.id} cannot see the bot's chat with {chat.id}")
+        self._require_member(chat, user)
+        if data is None:
+            if label is None:
+                raise ValueError("give the button's label, or the data a modified client sends")
+            data = button_data(message, label)
+        query = self.callbacks.new(user.id, chat.id, message["message_id"], data)
+        payload = {
+            "id": query.id,
+            "from": user_object(user),
+            "message": message,
+            "chat_instance": chat_instance(chat.id),
+            "data": data,
+        }
+        return self.updates.push("callback_query", payload) or {"callback_query": payload}
 
     # -- reactions and raw updates -----------------------------------------------------------------
 

@@ -27,6 +27,7 @@ HANDLERS: dict[str, Handler] = {
     "sendChatAction": methods_messages.send_chat_action,
     "editMessageText": methods_messages.edit_message_text,
     "editMessageReplyMarkup": methods_messages.edit_message_reply_markup,
+    "answerCallbackQuery": methods_messages.answer_callback_query,
     "deleteMessage": methods_messages.delete_message,
     "setMessageReaction": methods_messages.set_message_reaction,
     "getChat": methods_chats.get_chat,

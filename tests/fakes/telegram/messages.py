@@ -20,6 +20,15 @@ SERVICE_FIELDS = frozenset(
 )  # fmt: skip
 
 
+# The fake users Telegram puts in `from` of a group message sent on behalf of a chat ("for
+# backward compatibility", as the Bot API says of sender_chat): @GroupAnonymousBot for the
+# group's anonymous administrators, @Channel_Bot for a channel.
+GROUP_ANONYMOUS_BOT = {
+    "id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"
+}  # fmt: skip
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+
+
 def new_message(
     world: World,
     chat: FakeChat,
@@ -27,14 +36,22 @@ def new_message(
     *,
     thread_id: int | None = None,
     author_signature: str | None = None,
+    on_behalf_of: FakeChat | None = None,
 ) -> dict[str, Any]:
-    """A stored message with a fresh id; channel posts have sender_chat instead of from."""
+    """A stored message with a fresh id; channel posts have sender_chat instead of from. In a
+    group, a message sent ``on_behalf_of`` a chat (the group itself for an anonymous admin, or
+    a channel) has that chat as sender_chat and a fake user in from."""
     message: dict[str, Any] = {"message_id": chat.allocate_message_id()}
     if thread_id is not None and chat.is_forum:
         message["message_thread_id"] = thread_id
         message["is_topic_message"] = True
     if chat.type == "channel":
         message["sender_chat"] = chat_object(chat)
+        if author_signature:
+            message["author_signature"] = author_signature
+    elif on_behalf_of is not None:
+        message["sender_chat"] = chat_object(on_behalf_of)
+        message["from"] = dict(GROUP_ANONYMOUS_BOT if on_behalf_of is chat else CHANNEL_BOT)
         if author_signature:
             message["author_signature"] = author_signature
     else:

@@ -1,6 +1,7 @@
-"""sendMessage, sendLocation, editMessageText, editMessageCaption, deleteMessage and
-setMessageReaction, and the pieces every sending method shares (threads, replies, length
-limits, recording what was sent, acting for a business account)."""
+"""sendMessage, sendLocation, editMessageText, editMessageCaption, editMessageReplyMarkup,
+answerCallbackQuery, deleteMessage and setMessageReaction, and the pieces every sending method
+shares (threads, replies, length limits, recording what was sent, acting for a business
+account)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from .access import Access, check_can_send, resolve_chat, resolve_message
 from .business import business_chat_of, business_message_to_edit, send_target
+from .callbacks import check_markup
 from .errors import NotModelled, bad_request
 from .events import Simulation
 from .formatting import format_text
@@ -97,6 +99,7 @@ def post(
             content[key] = resolve_mentions(sim, content[key])
     message.update(content)
     markup = p.get("reply_markup")
+    check_markup(markup)
     if isinstance(markup, dict) and "inline_keyboard" in markup:
         message["reply_markup"] = markup
     chat.outgoing.add(message["message_id"])
@@ -189,6 +192,7 @@ async def edit_message_text(sim: Simulation, p: Params) -> Any:
     text, entities = _message_text(p)
     entities = resolve_mentions(sim, entities)
     markup = p.get("reply_markup")
+    check_markup(markup)
     if (
         text == message["text"]
         and entities == message.get("entities", [])
@@ -236,6 +240,7 @@ async def edit_message_reply_markup(sim: Simulation, p: Params) -> Any:
     """Only the bot's own messages; the same markup again is "not modified", as for text."""
     message = _message_to_edit(sim, p)
     markup = p.get("reply_markup")
+    check_markup(markup)
     if markup == message.get("reply_markup"):
         raise bad_request(NOT_MODIFIED)
     _keep_version(sim, message)
@@ -245,6 +250,10 @@ async def edit_message_reply_markup(sim: Simulation, p: Params) -> Any:
         message["reply_markup"] = markup
     message["edit_date"] = sim.now()
     return message
+
+
+async def answer_callback_query(sim: Simulation, p: Params) -> Any:
+    return sim.callbacks.answer(p)
 
 
 async def delete_message(sim: Simulation, p: Params) -> Any:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from .callbacks import Callbacks
 from .images import image_size
 from .schema import load_schema
 from .state import (
@@ -77,6 +78,8 @@ class World:
         # The bot's chat actions on behalf of business accounts (connection id, chat id, action,
         # when), oldest first.
         self.business_chat_actions: list[tuple[str, int, str, int]] = []
+        # Presses of the bot's inline buttons and the bot's answers to them.
+        self.callbacks = Callbacks()
         self.clock_offset = 0.0
         self.closed = False  # close was called
         self.logged_out = False  # logOut was called
