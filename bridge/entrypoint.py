@@ -111,7 +111,7 @@ def first_run(config_path: Path, registration_path: Path, env: Mapping[str, str]
     try:
         filled = fill_from_environment(config_path, env)
     except ConfigError as error:
-        print(f"Config error: {error}", file=sys.stderr)
+        print(error.located(config_path).describe(), file=sys.stderr)
         return 2
     if filled:
         print(f"From the environment: {', '.join(filled)}.", file=sys.stderr)
@@ -123,7 +123,7 @@ def register(config_path: Path, registration_path: Path) -> int:
     try:
         write_registration(config_path, registration_path, REGISTRATION_MODE)
     except ConfigError as error:
-        print(f"Config error: {error}", file=sys.stderr)
+        print(error.located(config_path).describe(), file=sys.stderr)
         print(what_to_fill_in(config_path, str(error)), file=sys.stderr)
         return 2
     print(
