@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..redaction import without_url_passwords
-from .model import Config
+from .model import CONFIG_DIR, Config
 from .upgrade import Rename, UpgradeReport, indent_step, upgrade
 from .yaml_errors import describe_tagged, explain, tagged_values
 
@@ -167,7 +167,10 @@ class ConfigFile:
         data = {key: plain.get(key) for key in CORE_SECTIONS if key in plain}
         data["networks"] = {name: plain.get(name) or {} for name in network_sections}
         try:
-            return Config.model_validate(data)
+            # Relative paths in it are taken from the config file's directory.
+            return Config.model_validate(
+                data, context={CONFIG_DIR: Path(os.path.abspath(self.path)).parent}
+            )
         except ValidationError as error:
             raise ConfigError(*describe_validation_error(error), where=self.path) from None
 

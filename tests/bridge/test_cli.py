@@ -312,3 +312,32 @@ def test_a_rotating_log_file_from_the_config_and_a_clear_error_without_its_direc
     lines = [json.loads(line) for line in (tmp_path / "logs/bridge.log").read_text().splitlines()]
     assert any("Cannot reach the homeserver" in line["message"] for line in lines), lines
     assert all(as_token not in json.dumps(line) for line in lines)
+
+
+def test_relative_paths_are_taken_from_the_config_s_directory(tmp_path: Path) -> None:
+    # The config lives in conf/; the admin starts the bridge from another directory.
+    conf, elsewhere = tmp_path / "conf", tmp_path / "elsewhere"
+    conf.mkdir()
+    elsewhere.mkdir()
+    run_cli("-c", "../conf/config.yaml", cwd=elsewhere)
+    config_file = ConfigFile.load(conf / "config.yaml")
+    config_file.set("homeserver.address", f"http://127.0.0.1:{free_port()}")
+    config_file.set("homeserver.domain", "example.org")
+    config_file.set("telegram.bot_token", "6000000001:AAF-never-used-because-no-homeserver-answers")
+    config_file.set(
+        "logging.handlers.file",
+        {"class": "logging.FileHandler", "formatter": "normal", "filename": "bridge.log"},
+    )
+    config_file.set("logging.root.handlers", ["console", "file"])
+    config_file.save()
+
+    # Without -r, the registration is written beside the config.
+    assert run_cli("-c", "../conf/config.yaml", "-g", cwd=elsewhere).returncode == 0
+    assert (conf / "registration.yaml").exists()
+
+    # The example's sqlite:///matrix-telegram-bridge.db and the log file: beside the config.
+    result = run_cli("-c", "../conf/config.yaml", cwd=elsewhere)
+    assert result.returncode == 1 and "Cannot reach the homeserver" in result.stderr
+    assert (conf / "matrix-telegram-bridge.db").exists()
+    assert "Cannot reach the homeserver" in (conf / "bridge.log").read_text()
+    assert not list(elsewhere.iterdir()), "nothing was made where the bridge was started"

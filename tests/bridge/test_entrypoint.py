@@ -201,6 +201,24 @@ def test_an_admin_that_is_not_a_matrix_id_is_refused(tmp_path: Path) -> None:
     assert not (data / "registration.yaml").exists()
 
 
+def test_a_relative_data_directory_keeps_everything_in_it(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge.entrypoint"],
+        cwd=tmp_path,
+        env={**environment(tmp_path / "data", COMPOSE_LIKE), "BRIDGE_DATA_DIR": "data"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "data").iterdir()) == [
+        "config.yaml",
+        "registration.yaml",
+    ]
+
+
 def test_a_missing_data_directory_is_named(tmp_path: Path) -> None:
     data = tmp_path / "not there"
     result = run_entrypoint(data, COMPOSE_LIKE, cwd=tmp_path)
