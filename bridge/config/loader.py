@@ -30,8 +30,16 @@ RENAMES = (
     Rename("appservice.bot.avatar", "appservice.bot_avatar"),
 )
 
-# Maps whose keys belong to the user: added whole when missing, never merged into.
-OPAQUE = frozenset({"bridge.permissions", "logging"})
+# Maps whose keys belong to the user (server names, Matrix IDs, logger names): added whole when
+# missing, never merged into, and none of their keys is unknown.
+OPAQUE = frozenset(
+    {
+        "bridge.permissions",
+        "bridge.double_puppet.servers",
+        "bridge.double_puppet.secrets",
+        "logging",
+    }
+)
 
 # Values never shown in an error message.
 _SECRET_KEYS = ("token", "secret", "password")
