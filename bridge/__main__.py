@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.config.exists():
         # Writing the config is all a first run can do, and it did it: not a failure.
-        write_first_config(args.config)
+        try:
+            write_first_config(args.config)
+        except OSError as error:
+            print(f"Cannot write the config file {args.config}: {error.strerror}", file=sys.stderr)
+            return 1
         print(first_run_advice(args.config), file=sys.stderr)
         return 0
     try:

@@ -106,7 +106,7 @@ class ConfigFile:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
-            raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
+            raise ConfigError(f"cannot read it: {error.strerror}", where=path) from None
         document = _parse(text, str(path))
         return cls(path, document)
 

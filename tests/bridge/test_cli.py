@@ -59,6 +59,18 @@ def test_first_run_writes_the_config_and_says_what_to_fill_in(tmp_path: Path) ->
         assert key in result.stderr
 
 
+def test_a_config_that_cannot_be_written_or_read_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    result = run_cli("-c", "a-file/config.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Cannot write the config file a-file/config.yaml: ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    (tmp_path / "a-directory").mkdir()
+    result = run_cli("-c", "a-directory", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "Config error: a-directory: cannot read it: Is a directory\n"
+
+
 def test_running_before_generating_the_registration_says_so(tmp_path: Path) -> None:
     run_cli("-c", "config.yaml", cwd=tmp_path)
     result = run_cli("-c", "config.yaml", cwd=tmp_path)
