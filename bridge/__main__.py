@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -53,8 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "-r",
         "--registration",
         type=Path,
-        default=Path("registration.yaml"),
-        help="the registration file for the homeserver (default: registration.yaml)",
+        default=None,
+        help="the registration file -g writes (default: registration.yaml beside the config)",
     )
     parser.add_argument(
         "-g",
@@ -74,31 +75,43 @@ def launcher() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.config.exists():
-        write_first_config(args.config)
-        print(
-            f"No config file at {args.config}: wrote one from config.example.yaml.\n"
-            f"Fill in {', '.join(FILL_IN)} in {args.config}, then run\n"
-            f"  {launcher()} -c {args.config} -g\n"
-            "to generate the registration for your homeserver.",
-            file=sys.stderr,
-        )
-        return 1
+        # Writing the config is all a first run can do, and it did it: not a failure.
+        try:
+            write_first_config(args.config)
+        except OSError as error:
+            print(f"Cannot write the config file {args.config}: {error.strerror}", file=sys.stderr)
+            return 1
+        print(first_run_advice(args.config), file=sys.stderr)
+        return 0
     try:
         if args.generate_registration:
-            write_registration(args.config, args.registration)
-            print(registration_advice(args.registration, args.config), file=sys.stderr)
+            registration = args.registration or default_registration(args.config)
+            write_registration(args.config, registration)
+            print(registration_advice(registration, args.config), file=sys.stderr)
             return 0
-        config_file, network = load(args.config)
-        config, connector = validated(config_file, network, registering=False)
+        config, connector = load_validated(args.config)
+        try:
+            secret_filter = configure_logging(config.logging, known_secrets(config, connector))
+        except LoggingConfigError as error:
+            raise ConfigError(str(error)) from None
     except ConfigError as error:
-        print(f"Config error: {error}", file=sys.stderr)
-        return 2
-    try:
-        secret_filter = configure_logging(config.logging, known_secrets(config, connector))
-    except LoggingConfigError as error:
-        print(f"Config error: {error}", file=sys.stderr)
+        print(error.located(args.config).describe(), file=sys.stderr)
         return 2
     return asyncio.run(run(config, connector, secret_filter.add))
+
+
+def first_run_advice(config_path: Path) -> str:
+    return (
+        f"No config file at {config_path}: wrote one from config.example.yaml.\n"
+        f"Fill in {', '.join(FILL_IN)} in {config_path}, then run\n"
+        f"  {launcher()} -c {config_path} -g\n"
+        "to generate the registration for your homeserver."
+    )
+
+
+def default_registration(config_path: Path) -> Path:
+    """Without -r, the registration is written beside the config, wherever the bridge runs."""
+    return config_path.parent / "registration.yaml"
 
 
 def known_secrets(config: Config, connector: NetworkConnector) -> list[str]:
@@ -111,34 +124,56 @@ def known_secrets(config: Config, connector: NetworkConnector) -> list[str]:
     return secrets
 
 
-def load(path: Path) -> tuple[ConfigFile, str]:
-    """Read the config and upgrade it in place; the file and the network it configures."""
-    config_file = ConfigFile.load(path)
-    example = example_config_text()
-    report = config_file.upgrade_from(example)
-    generated = generate_secrets(config_file)
-    if report.changed or generated:
+@dataclass
+class Loaded:
+    """A config file read and brought up to date in memory, with what that changed."""
+
+    file: ConfigFile
+    network: str
+    notes: list[str] = field(default_factory=list)
+
+    def save(self) -> None:
+        """Write the changes (once the config is known to be valid) and tell them."""
+        if not self.notes:
+            return
         try:
-            config_file.save()
-            for key in report.added:
-                print(f"Config: added {key} with its default", file=sys.stderr)
-            for old, new in report.renamed:
-                print(f"Config: renamed {old} to {new}", file=sys.stderr)
-            for key in generated:
-                print(f"Config: wrote a random {key}", file=sys.stderr)
+            self.file.save()
         except OSError as error:
             print(
                 f"Config: could not write the upgraded config ({error}); using it in memory",
                 file=sys.stderr,
             )
+            return
+        for note in self.notes:
+            print(f"Config: {note}", file=sys.stderr)
+
+
+def load(path: Path) -> Loaded:
+    """Read the config and upgrade it in memory (new keys, generated secrets): the file is
+    written only once it is valid, so a refusal leaves it as the admin wrote it."""
+    config_file = ConfigFile.load(path)
+    example = example_config_text()
+    report = config_file.upgrade_from(example)
+    notes = [f"added {key} with its default" for key in report.added]
+    notes += [f"renamed {old} to {new}" for old, new in report.renamed]
+    notes += [f"wrote a random {key}" for key in generate_secrets(config_file)]
     networks = [name for name in NETWORKS if name in config_file.document]
     if len(networks) != 1:
         raise ConfigError(
-            f"the config must have exactly one network section of: {', '.join(NETWORKS)}"
+            f"the config must have exactly one network section of: {', '.join(NETWORKS)}",
+            where=path,
         )
     for key in config_file.unknown_keys(example, networks):
         print(f"Config: unknown key {key} is ignored (a typo?)", file=sys.stderr)
-    return config_file, networks[0]
+    return Loaded(config_file, networks[0], notes)
+
+
+def load_validated(path: Path) -> tuple[Config, NetworkConnector]:
+    """The config to run with; its upgrades written once it is known to be valid."""
+    loaded = load(path)
+    config, connector = validated(loaded.file, loaded.network, registering=False)
+    loaded.save()
+    return config, connector
 
 
 def generate_secrets(config_file: ConfigFile) -> list[str]:
@@ -166,34 +201,36 @@ def validated(
     try:
         config = config_file.typed([network])
     except ConfigError as error:
-        problems.append(str(error))
-    connector = create_connector(network)
-    try:
-        connector.configure(config_file.section(network))
-    except ConfigError as error:
-        problems.append(str(error))
-    if not registering and config is not None and not config.appservice.tokens_generated:
-        problems.append(
-            "appservice.as_token and appservice.hs_token are not generated yet: run "
-            f"{launcher()} -c {config_file.path} -g and register the file with your homeserver"
-        )
+        problems += error.problems
     if registering and config is not None and config.homeserver.domain == EXAMPLE_DOMAIN:
         problems.append(
             f"homeserver.domain: still the example's {EXAMPLE_DOMAIN}: set your homeserver's "
             "server name (the part after the colon in your Matrix ID); the registration's "
             "namespaces are made from it"
         )
+    connector = create_connector(network)
+    try:
+        connector.configure(config_file.section(network))
+    except ConfigError as error:
+        problems += error.problems
+    if not registering and config is not None and not config.appservice.tokens_generated:
+        problems.append(
+            "appservice.as_token and appservice.hs_token are not generated yet: run "
+            f"{launcher()} -c {config_file.path} -g and register the file with your homeserver"
+        )
     if problems or config is None:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError(*problems, where=config_file.path)
     return config, connector
 
 
 def write_registration(config_path: Path, registration_path: Path, mode: int = 0o600) -> None:
     """Write the registration with new tokens and store them in the config; a ConfigError
     names everything the registration still lacks (and nothing is written then)."""
-    config_file, network = load(config_path)
-    config, _ = validated(config_file, network, registering=True)
-    generate_registration(config_file, config, registration_path, mode)
+    loaded = load(config_path)
+    config, _ = validated(loaded.file, loaded.network, registering=True)
+    generate_registration(loaded.file, config, registration_path, mode)
+    for note in loaded.notes:
+        print(f"Config: {note}", file=sys.stderr)
 
 
 def generate_registration(

@@ -84,11 +84,13 @@ class BadEnvironment(Exception):
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     options = sys.argv[1:] if argv is None else argv
-    data = Path(env.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR)
+    # Absolute: the paths stay right after the change of directory below.
+    data = Path(env.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR).absolute()
     config_path, registration_path = data / CONFIG_NAME, data / REGISTRATION_NAME
     os.umask(UMASK)
     try:
-        # A relative SQLite path in the config then lands in the data directory.
+        # The bridge runs in its data directory (relative paths in the config are taken from
+        # the config's directory, which is this one, wherever the bridge runs).
         os.chdir(data)
         if GENERATE.intersection(options) and config_path.exists():
             return register(config_path, registration_path)
@@ -111,7 +113,7 @@ def first_run(config_path: Path, registration_path: Path, env: Mapping[str, str]
     try:
         filled = fill_from_environment(config_path, env)
     except ConfigError as error:
-        print(f"Config error: {error}", file=sys.stderr)
+        print(error.located(config_path).describe(), file=sys.stderr)
         return 2
     if filled:
         print(f"From the environment: {', '.join(filled)}.", file=sys.stderr)
@@ -123,7 +125,7 @@ def register(config_path: Path, registration_path: Path) -> int:
     try:
         write_registration(config_path, registration_path, REGISTRATION_MODE)
     except ConfigError as error:
-        print(f"Config error: {error}", file=sys.stderr)
+        print(error.located(config_path).describe(), file=sys.stderr)
         print(what_to_fill_in(config_path, str(error)), file=sys.stderr)
         return 2
     print(

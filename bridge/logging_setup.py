@@ -100,8 +100,8 @@ def _describe(error: BaseException) -> str:
     cause = error.__cause__ or error.__context__
     if isinstance(cause, OSError) and cause.filename:
         return (
-            f"logging: {text}: cannot open {cause.filename} ({cause.strerror}); a relative "
-            "path is taken from the directory the bridge runs in, and its directory must exist"
+            f"logging: {text}: cannot open {cause.filename} ({cause.strerror}); its directory "
+            "must exist (a relative filename is taken from the config file's directory)"
         )
     if cause is not None:
         return f"logging: {text}: {cause}"

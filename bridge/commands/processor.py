@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from ..config.model import PermissionLevel
+from ..network.interface import TemporaryFailure
 from .types import Command, CommandEvent, PendingPrompt
 
 log = logging.getLogger("bridge.commands")
@@ -102,6 +103,9 @@ class CommandProcessor:
             return True
         try:
             await command.handler(event)
+        except TemporaryFailure as failure:
+            # The network cannot be reached now (not connected yet, say): said, not an error.
+            await reply(f"The {name} command cannot be done now: {failure}. Try again later.", None)
         except Exception:
             log.exception("Command %s by %s failed", name, sender)
             await reply(

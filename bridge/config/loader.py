@@ -16,8 +16,9 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..redaction import without_url_passwords
-from .model import Config
+from .model import CONFIG_DIR, Config
 from .upgrade import Rename, UpgradeReport, indent_step, upgrade
+from .yaml_errors import describe_tagged, explain, tagged_values
 
 CORE_SECTIONS = ("homeserver", "appservice", "bridge", "metrics", "logging")
 
@@ -29,15 +30,44 @@ RENAMES = (
     Rename("appservice.bot.avatar", "appservice.bot_avatar"),
 )
 
-# Maps whose keys belong to the user: added whole when missing, never merged into.
-OPAQUE = frozenset({"bridge.permissions", "logging"})
+# Maps whose keys belong to the user (server names, Matrix IDs, logger names): added whole when
+# missing, never merged into, and none of their keys is unknown.
+OPAQUE = frozenset(
+    {
+        "bridge.permissions",
+        "bridge.double_puppet.servers",
+        "bridge.double_puppet.secrets",
+        "logging",
+    }
+)
 
 # Values never shown in an error message.
 _SECRET_KEYS = ("token", "secret", "password")
 
 
 class ConfigError(Exception):
-    """A config problem, told in one line that names the key and what to do."""
+    """Config problems, each told in one line that names the key (or the file's line) and what
+    to do; ``where`` is the file they are in, when known."""
+
+    def __init__(self, *problems: str, where: Path | str | None = None) -> None:
+        super().__init__(*problems)
+        self.problems = list(problems)
+        self.where = where
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
+
+    def located(self, where: Path | str) -> ConfigError:
+        """The same problems, said to be in ``where`` unless they name their place already."""
+        return self if self.where is not None else ConfigError(*self.problems, where=where)
+
+    def describe(self) -> str:
+        """What the admin reads: one shape for one problem or many, YAML's or a setting's."""
+        where = f"{self.where}: " if self.where is not None else ""
+        if len(self.problems) == 1:
+            return f"Config error: {where}{self.problems[0]}"
+        listing = "".join(f"\n  {problem}" for problem in self.problems)
+        return f"Config error: {where}{len(self.problems)} problems:{listing}"
 
 
 EXAMPLE_NAME = "config.example.yaml"
@@ -76,7 +106,7 @@ class ConfigFile:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
-            raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
+            raise ConfigError(f"cannot read it: {error.strerror}", where=path) from None
         document = _parse(text, str(path))
         return cls(path, document)
 
@@ -141,43 +171,52 @@ class ConfigFile:
         """Validate the core sections; each network section is handed over raw."""
         plain = _plain(self.document)
         if not isinstance(plain, dict):
-            raise ConfigError(f"{self.path}: the config must be a map of sections")
+            raise ConfigError("the config must be a map of sections", where=self.path)
         data = {key: plain.get(key) for key in CORE_SECTIONS if key in plain}
         data["networks"] = {name: plain.get(name) or {} for name in network_sections}
         try:
-            return Config.model_validate(data)
+            # Relative paths in it are taken from the config file's directory.
+            return Config.model_validate(
+                data, context={CONFIG_DIR: Path(os.path.abspath(self.path)).parent}
+            )
         except ValidationError as error:
-            raise ConfigError(describe_validation_error(self.path, error)) from None
+            raise ConfigError(*describe_validation_error(error), where=self.path) from None
 
 
 def _parse(text: str, name: str) -> CommentedMap:
     try:
         document = _yaml().load(text)
     except MarkedYAMLError as error:
-        raise ConfigError(f"{name} is not valid YAML: {_yaml_problem(error)}") from None
+        mistake = explain(error, text)
+        raise ConfigError(mistake.describe(), where=mistake.place(name)) from None
     except YAMLError as error:
-        raise ConfigError(f"{name} is not valid YAML: {error}") from None
+        raise ConfigError(f"not valid YAML: {error}", where=name) from None
     if document is None:
         document = CommentedMap()
     if not isinstance(document, CommentedMap):
         kind = "a list" if isinstance(document, list) else f"a single value ({document!r})"
         raise ConfigError(
-            f"{name} must be a map of sections (homeserver:, appservice:, ...), but it is {kind}"
+            f"must be a map of sections (homeserver:, appservice:, ...), but it is {kind}",
+            where=name,
+        )
+    tagged = list(tagged_values(document))
+    if len(tagged) == 1:
+        value = tagged[0]
+        raise ConfigError(describe_tagged(value, _is_secret(value.key)), where=value.place(name))
+    if tagged:
+        raise ConfigError(
+            *(
+                f"line {value.line}, column {value.column}: "
+                + describe_tagged(value, _is_secret(value.key))
+                for value in tagged
+            ),
+            where=name,
         )
     return document
 
 
-def _yaml_problem(error: MarkedYAMLError) -> str:
-    """Where and what, in the admin's terms (lines and columns counted from 1)."""
-    mark = error.problem_mark or error.context_mark
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    what = error.problem or "unreadable"
-    if error.context:
-        what += f" ({error.context}"
-        if error.context_mark is not None and error.context_mark is not mark:
-            what += f" that starts at line {error.context_mark.line + 1}"
-        what += ")"
-    return where + what + " (check the indentation and the quotes there)"
+def _is_secret(key: str) -> bool:
+    return any(word in key for word in _SECRET_KEYS)
 
 
 def _extra_keys(user: Any, example: Any, prefix: str) -> Iterator[str]:
@@ -201,18 +240,19 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def describe_validation_error(source: Path | str, error: ValidationError) -> str:
-    """One line per problem: the dotted key, what is wrong and, unless secret, the value."""
+def describe_validation_error(error: ValidationError, prefix: str = "") -> list[str]:
+    """One line per problem: the dotted key (after ``prefix``), what is wrong and, unless
+    secret, the value."""
     lines = []
     for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"])
+        key = prefix + ".".join(str(part) for part in problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "missing":
             lines.append(f"{key}: missing (see config.example.yaml for its meaning and default)")
             continue
-        shown = "" if any(word in key for word in _SECRET_KEYS) else _shown(problem.get("input"))
+        shown = "" if _is_secret(key) else _shown(problem.get("input"))
         lines.append(f"{key}: {message}{shown}")
-    return f"invalid config in {source}:\n  " + "\n  ".join(lines)
+    return lines
 
 
 def _shown(value: Any) -> str:

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import re
 from enum import IntEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from .paths import log_files_beside, sqlite_beside
+
+# The validation context's key for the config file's directory.
+CONFIG_DIR = "config_dir"
 
 PLACEHOLDER_TOKEN = "This value is generated when generating the registration"
 
@@ -35,6 +41,13 @@ class PermissionLevel(IntEnum):
             return cls[name.upper()]
         except KeyError:
             raise ValueError(f"must be one of relay, user or admin, not {name!r}") from None
+
+
+def _config_dir(info: ValidationInfo) -> Path | None:
+    """The config file's directory, which relative paths are taken from (see paths.py)."""
+    context = info.context
+    directory = context.get(CONFIG_DIR) if isinstance(context, dict) else None
+    return directory if isinstance(directory, Path) else None
 
 
 class _Section(BaseModel):
@@ -66,8 +79,9 @@ class HomeserverConfig(_Section):
         return value
 
 
-def normalize_database_url(value: str) -> str:
-    """Accept the URLs admins write and pick the async driver the bridge uses."""
+def normalize_database_url(value: str, config_dir: Path | None = None) -> str:
+    """Accept the URLs admins write and pick the async driver the bridge uses; a relative
+    SQLite path is taken from ``config_dir`` (the config file's directory), if given."""
     if value.startswith("postgres://"):
         value = "postgresql://" + value.removeprefix("postgres://")
     try:
@@ -80,6 +94,8 @@ def normalize_database_url(value: str) -> str:
     backend = url.get_backend_name()
     if backend == "sqlite":
         url = url.set(drivername="sqlite+aiosqlite")
+        if config_dir is not None:
+            url = sqlite_beside(url, config_dir)
     elif backend == "postgresql":
         url = url.set(drivername="postgresql+asyncpg")
     else:
@@ -144,8 +160,8 @@ class AppserviceConfig(_Section):
 
     @field_validator("database")
     @classmethod
-    def _database(cls, value: str) -> str:
-        return normalize_database_url(value)
+    def _database(cls, value: str, info: ValidationInfo) -> str:
+        return normalize_database_url(value, _config_dir(info))
 
     @field_validator("bot_username")
     @classmethod
@@ -308,6 +324,12 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: dict[str, Any]
     networks: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("logging")
+    @classmethod
+    def _log_files(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        config_dir = _config_dir(info)
+        return value if config_dir is None else log_files_beside(value, config_dir)
 
     @field_validator("metrics")
     @classmethod

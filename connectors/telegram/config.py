@@ -141,9 +141,8 @@ def load_config(section: Mapping[str, Any]) -> TelegramConfig:
     try:
         config = TelegramConfig.model_validate(section)
     except ValidationError as error:
-        described = describe_validation_error("the telegram section", error)
-        lines = [f"telegram.{line}" for line in described.split("\n  ")[1:]]
+        lines = describe_validation_error(error, prefix="telegram.")
     lines += webhook_problems(section)
     if lines or config is None:
-        raise ConfigError("invalid config in the telegram section:\n  " + "\n  ".join(lines))
+        raise ConfigError(*lines)
     return config

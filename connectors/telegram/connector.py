@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from telegram import Bot, Update, User
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, TelegramError
 
 from bridge.commands.types import Command
 from bridge.errors import StartupError
@@ -32,7 +32,7 @@ from bridge.network.interface import (
     NOTHING_SENT,
     BridgeContext,
     ChatUnavailable,
-    DeliveryError,
+    TemporaryFailure,
 )
 from bridge.network.outgoing import (
     FileKind,
@@ -58,6 +58,7 @@ from .media import fetch
 from .pacing import Limits, Pacer
 from .people import People, chat_info, is_present
 from .polling import ALLOWED_UPDATES, CHECK_NAME, Intake, Poller
+from .reaching import Reaching
 from .reactions import set_reaction, telegram_reaction
 from .sending import delete_messages, edit_message, send_message
 from .updates import UpdateTranslator
@@ -95,6 +96,12 @@ class TelegramConnector:
         self._intake = Intake()
         self._finder: MessageFinder | None = None
         self._stickers = StickerConverter()
+        # Telegram answered getMe (and what is built on it is ready); receiving asked for by
+        # the bridge, and begun.
+        self._connected = False
+        self._receiving_wanted = False
+        self._receiving = False
+        self._reaching = Reaching(self._set_up_or_raise)
 
     # Set-up and lifecycle.
 
@@ -109,6 +116,9 @@ class TelegramConnector:
         return [config.bot_token, secret] if config.mode == "webhook" else [config.bot_token]
 
     async def start(self, bridge: BridgeContext) -> None:
+        """Ask Telegram who the bot is. A refusal of the token ends the start (StartupError);
+        Telegram out of reach does not: the bridge starts, and it is asked again until it
+        answers (see reaching.py)."""
         config = self._require_config()
         self._bridge = bridge
         limits = config.rate_limits
@@ -116,7 +126,7 @@ class TelegramConnector:
             Limits(limits.overall_per_second, limits.group_per_minute, limits.private_per_second)
         )
         timeout = config.request_timeout
-        self._bot = Bot(
+        bot = self._bot = Bot(
             config.bot_token,
             base_url=f"{config.api_url}/bot",
             base_file_url=f"{config.api_url}/file/bot",
@@ -130,51 +140,76 @@ class TelegramConnector:
                 read_timeout=timeout, observe=bridge.metrics.remote_call
             ),
         )
+        if config.mode == "webhook":
+            # Its route is served from the start; closed (503, Telegram posts again later)
+            # until receiving begins.
+            self._webhook_backlog = WebhookBacklog(bot)
+            self._webhook = WebhookReceiver(
+                bot, config.webhook.path, config.webhook.secret_token, self._take_posted
+            )
+        await self._set_up()
+
+    async def _set_up(self) -> None:
+        """What needs Telegram's answers, as far as it is not done: who the bot is, then (once
+        receiving is asked for) the webhook or polling. Telegram out of reach: asked again in
+        the background. Raises StartupError for a refusal."""
         try:
-            await self._bot.initialize()
-            self._me = self._bot.bot
+            await self._set_up_or_raise()
+        except TelegramError as error:
+            self._reaching.failed(error, self._require_config().api_url)
+
+    async def _set_up_or_raise(self) -> None:
+        if not self._connected:
+            await self._connect()
+        if self._receiving_wanted and not self._receiving:
+            await self._begin_receiving()
+
+    async def _connect(self) -> None:
+        """getMe, and what is built on the bot's identity. Raises StartupError if Telegram
+        refuses the token, TelegramError for passing trouble."""
+        bot, config, bridge = self._require_bot(), self._require_config(), self._require_bridge()
+        try:
+            await bot.initialize()
         except InvalidToken:
             raise StartupError(
                 "Telegram refused telegram.bot_token: copy the token of your bot from @BotFather "
                 "(/mybots, API Token)"
             ) from None
-        except NetworkError as error:
-            raise StartupError(
-                f"Cannot reach the Telegram Bot API at telegram.api_url ({config.api_url}): {error}"
-            ) from None
-        if not self._me.can_read_all_group_messages:
+        me = self._me = bot.bot
+        if not me.can_read_all_group_messages:
             log.warning(
                 "The bot @%s has privacy mode on: in groups it sees only commands and replies to "
                 "it. Turn it off in @BotFather (/mybots, Bot Settings, Group Privacy, Turn off) "
                 "and add the bot to each group again, or make the bot an admin of the group.",
-                self._me.username,
+                me.username,
             )
-        self._people = People(self._bot)
+        self._people = People(bot)
         self._translator = UpdateTranslator(
             self._people,
             bridge,
-            self._me.id,
+            me.id,
             self._sightings,
             animated_stickers=config.animated_stickers != "none",
         )
-        backlog: Intake | WebhookBacklog = self._intake
-        if config.mode == "webhook":
-            backlog = self._webhook_backlog = WebhookBacklog(self._bot)
-            self._webhook = WebhookReceiver(
-                self._bot, config.webhook.path, config.webhook.secret_token, self._take_posted
-            )
-        self._finder = MessageFinder(self._bot, self._pacer, self._sightings, backlog)
-        self._commands = BotCommands(self._bot, self._me, bridge, self._people, self.get_chat_info)
-        self._direct = DirectChats(self._bot, bridge)
-        self._business = BusinessChats(self._bot, bridge)
+        backlog = self._webhook_backlog or self._intake
+        self._finder = MessageFinder(bot, self._require_pacer(), self._sightings, backlog)
+        self._commands = BotCommands(bot, me, bridge, self._people, self.get_chat_info)
+        self._direct = DirectChats(bot, bridge)
+        self._business = BusinessChats(bot, bridge)
         await self._business.load()
-        log.info("Connected to Telegram as @%s", self._me.username)
+        self._connected = True
+        log.info("Connected to Telegram as @%s", me.username)
 
     def http_routes(self) -> Sequence[web.RouteDef]:
         """The webhook's route, in webhook mode (called after ``start``)."""
         return self._webhook.routes() if self._webhook is not None else []
 
     async def start_receiving(self) -> None:
+        self._receiving_wanted = True
+        if not self._reaching.trying:  # else it begins once Telegram answers
+            await self._set_up()
+
+    async def _begin_receiving(self) -> None:
         bot, config = self._require_bot(), self._require_config()
         if self._webhook is not None:
             self._webhook.open()
@@ -190,8 +225,11 @@ class TelegramConnector:
             self._tasks.start("telegram-polling", self._poller.run)
         if config.chat_resync_interval > 0:
             self._tasks.start("telegram-resync", self._resync_periodically)
+        self._receiving = True
 
     async def stop_receiving(self) -> None:
+        self._receiving_wanted = False
+        await self._reaching.stop()
         await self._tasks.stop()
         if self._poller is not None:
             await self._poller.confirm()
@@ -205,6 +243,8 @@ class TelegramConnector:
 
     def health(self) -> list[HealthCheck]:
         """The Bot API as the last poll (or webhook mode's check) found it, and the tasks."""
+        if self._reaching.check is not None:
+            return [self._reaching.check, *self._tasks.checks()]
         if self._poller is not None:
             return [self._poller.check, *self._tasks.checks()]
         if self._webhook_probe is not None:
@@ -217,14 +257,19 @@ class TelegramConnector:
             await self._bot.shutdown()
 
     def login_link(self, token: str) -> str:
+        self._require_connected()
         assert self._me is not None
         return f"https://t.me/{self._me.username}?start={token}"
 
     async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
+        self._require_connected()
         assert self._commands is not None
         return await self._commands.administers(portal, user)
 
     async def status(self) -> str:
+        trouble = self._reaching.check
+        if trouble is not None:
+            return f"not connected: {trouble.detail}"
         if self._bot is None or self._me is None:
             return "not connected"
         try:
@@ -257,8 +302,6 @@ class TelegramConnector:
             raise StartupError(
                 f"Telegram refused telegram.webhook.url ({config.webhook.url}): {error.message}"
             ) from None
-        except TelegramError as error:
-            raise StartupError(f"Could not set the webhook at Telegram: {error.message}") from None
         log.info("Telegram posts updates to %s", config.webhook.url)
 
     async def _take_posted(self, updates: Sequence[Update]) -> None:
@@ -334,8 +377,8 @@ class TelegramConnector:
     def send_message(
         self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT
     ) -> AsyncIterator[SendingPart | SentMessage]:
-        if self._finder is None:
-            raise DeliveryError("the bridge is not connected to Telegram yet")
+        self._require_connected()
+        assert self._finder is not None
         return send_message(
             self._bot_for(portal),
             self._require_pacer(),
@@ -349,8 +392,8 @@ class TelegramConnector:
     def edit_message(
         self, portal: PortalKey, edit: MatrixEdit, progress: SendProgress
     ) -> AsyncIterator[SendingPart | SentMessage | PartRemoved]:
-        if self._finder is None:
-            raise DeliveryError("the bridge is not connected to Telegram yet")
+        self._require_connected()
+        assert self._finder is not None
         return edit_message(
             self._bot_for(portal),
             self._require_pacer(),
@@ -363,7 +406,10 @@ class TelegramConnector:
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
         """The chat, if the bot is in it (a chat the bot cannot read cannot be bridged)."""
-        bot = self._require_bot()
+        try:
+            bot = self._require_connected()
+        except TemporaryFailure as failure:
+            raise ChatUnavailable(f"{failure}; try again later") from None
         try:
             chat_id = ids.chat_id_of(portal)
         except ValueError:
@@ -408,7 +454,7 @@ class TelegramConnector:
     async def fetch_media(self, media: MediaFile, sticker: bool = False) -> FetchedMedia:
         setting = self._require_config().animated_stickers
         convert = setting if sticker and setting != "none" else None
-        return await fetch(self._require_bot(), media, convert, self._stickers)
+        return await fetch(self._require_connected(), media, convert, self._stickers)
 
     async def user_avatar(self, user: RemoteUserID) -> AvatarRef | None:
         try:
@@ -420,7 +466,7 @@ class TelegramConnector:
         return await self._people.profile_photo(user_id)
 
     async def fetch_avatar(self, avatar: AvatarRef) -> tuple[bytes, str]:
-        file = await self._require_bot().get_file(avatar.key)
+        file = await self._require_connected().get_file(avatar.key)
         data = bytes(await file.download_as_bytearray())
         mime_type = mimetypes.guess_type(file.file_path or "")[0] or "image/jpeg"
         return data, mime_type
@@ -434,7 +480,7 @@ class TelegramConnector:
         await self._commands.answer_bridged(portal, alias, request)
 
     async def set_chat_name(self, portal: PortalKey, name: str) -> None:
-        bot = self._require_bot()
+        bot = self._require_connected()
         await telegram_call(
             self._require_pacer(),
             ids.chat_id_of(portal),
@@ -442,7 +488,7 @@ class TelegramConnector:
         )
 
     async def set_chat_topic(self, portal: PortalKey, topic: str) -> None:
-        bot = self._require_bot()
+        bot = self._require_connected()
         await telegram_call(
             self._require_pacer(),
             ids.chat_id_of(portal),
@@ -466,7 +512,7 @@ class TelegramConnector:
 
     def _bot_for(self, portal: PortalKey) -> Bot:
         """The bot as it acts in the portal's chat (for a business account, in its chats)."""
-        bot = self._require_bot()
+        bot = self._require_connected()
         return self._business.bot_for(portal) if self._business is not None else bot
 
     def sends_as(self, portal: PortalKey, mxid: str) -> bool | None:
@@ -483,13 +529,23 @@ class TelegramConnector:
         await telegram_call(self._require_pacer(), ids.chat_id_of(portal), read)
 
     def _require_bot(self) -> Bot:
+        """The bot as made at start (maybe not connected yet: see ``_require_connected``)."""
         if self._bot is None:
-            raise DeliveryError("the bridge is not connected to Telegram yet")
+            raise RuntimeError("the Telegram connector was not started")
         return self._bot
+
+    def _require_connected(self) -> Bot:
+        """The bot, once Telegram answered; until then, a request waits (TemporaryFailure:
+        what is for Telegram stays in its chat's queue, in order)."""
+        if not self._connected:
+            trouble = self._reaching.check
+            reason = f" ({trouble.detail})" if trouble is not None else ""
+            raise TemporaryFailure(f"the bridge is not connected to Telegram yet{reason}")
+        return self._require_bot()
 
     def _require_pacer(self) -> Pacer:
         if self._pacer is None:
-            raise DeliveryError("the bridge is not connected to Telegram yet")
+            raise RuntimeError("the Telegram connector was not started")
         return self._pacer
 
     def _require_bridge(self) -> BridgeContext:

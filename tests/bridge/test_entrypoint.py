@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -170,11 +169,10 @@ def test_without_any_variable_everything_to_fill_in_is_named(tmp_path: Path) -> 
     data.mkdir()
     result = run_entrypoint(data, {})
     assert result.returncode == 2
-    # The example as it is, but for the secrets the bridge generates at once.
-    written = re.sub(
-        r"(shared_secret|secret_token): \S+", r"\1: generate", (data / "config.yaml").read_text()
-    )
-    assert written == (ROOT / "config.example.yaml").read_text()
+    # The example as it is: nothing registered, nothing generated into it.
+    assert (data / "config.yaml").read_text() == (ROOT / "config.example.yaml").read_text()
+    assert result.stderr.startswith(f"Wrote {data / 'config.yaml'} from config.example.yaml.\n")
+    assert f"Config error: {data / 'config.yaml'}: 2 problems:\n" in result.stderr
     assert "homeserver.domain: still the example's example.com" in result.stderr
     assert "telegram.bot_token: missing" in result.stderr
     for variable in ("BRIDGE_HOMESERVER_DOMAIN", "TELEGRAM_BOT_TOKEN"):
@@ -201,6 +199,24 @@ def test_an_admin_that_is_not_a_matrix_id_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "BRIDGE_ADMIN must be a Matrix user ID such as @alice:example.org" in result.stderr
     assert not (data / "registration.yaml").exists()
+
+
+def test_a_relative_data_directory_keeps_everything_in_it(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge.entrypoint"],
+        cwd=tmp_path,
+        env={**environment(tmp_path / "data", COMPOSE_LIKE), "BRIDGE_DATA_DIR": "data"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "data").iterdir()) == [
+        "config.yaml",
+        "registration.yaml",
+    ]
 
 
 def test_a_missing_data_directory_is_named(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from bridge.config.loader import ConfigFile, example_config_text
 from bridge.registration import alias_namespace, build_registration, user_namespace
 
@@ -43,3 +45,15 @@ def test_ephemeral_events_are_asked_for_unless_turned_off(tmp_path: Path) -> Non
     disabled = config_for(tmp_path, appservice__ephemeral_events=False)
     registration = build_registration(disabled.typed(["telegram"]), "a" * 40, "b" * 40)
     assert "receive_ephemeral" not in registration
+
+
+def test_the_registration_example_has_the_shape_the_bridge_writes(tmp_path: Path) -> None:
+    # registration.example.yaml shows admins what -g writes for the example config: the same
+    # keys and values, but for the tokens (random in each real one), and its comments say so.
+    root = Path(__file__).resolve().parents[2]
+    example_text = (root / "registration.example.yaml").read_text()
+    shown = YAML(typ="safe").load(example_text)
+    config = config_for(tmp_path).typed(["telegram"])
+    written = build_registration(config, shown["as_token"], shown["hs_token"])
+    assert shown == written
+    assert "off by default" not in example_text

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -33,6 +34,26 @@ async def bridge_process(
 
 
 async def wait_ready(port: int, process: asyncio.subprocess.Process, timeout: float = 30) -> None:
+    await ready_state(port, process, lambda status, _checks: status == 200, "ready", timeout)
+
+
+async def started_checks(
+    port: int, process: asyncio.subprocess.Process, timeout: float = 30
+) -> dict[str, Any]:
+    """/ready's checks once the bridge has started, whether or not all are up."""
+    return await ready_state(
+        port, process, lambda _status, checks: checks["bridge"]["ok"], "started", timeout
+    )
+
+
+async def ready_state(
+    port: int,
+    process: asyncio.subprocess.Process,
+    wanted: Callable[[int, dict[str, Any]], bool],
+    what: str,
+    timeout: float,
+) -> dict[str, Any]:
+    """Ask /ready until ``wanted`` (its status and checks) holds; the checks then."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with aiohttp.ClientSession() as session:
@@ -41,12 +62,13 @@ async def wait_ready(port: int, process: asyncio.subprocess.Process, timeout: fl
                 raise AssertionError(f"the bridge exited with {process.returncode}")
             try:
                 async with session.get(f"http://127.0.0.1:{port}/_matrix/mau/ready") as response:
-                    if response.status == 200:
-                        return
+                    checks: dict[str, Any] = (await response.json())["checks"]
+                    if wanted(response.status, checks):
+                        return checks
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-    raise AssertionError("the bridge did not become ready")
+    raise AssertionError(f"the bridge did not get {what}")
 
 
 async def terminate(process: asyncio.subprocess.Process, timeout: float = 30) -> int:

@@ -115,6 +115,19 @@ def test_unknown_keys_are_reported(tmp_path: Path) -> None:
     ]
 
 
+def test_the_double_puppet_servers_and_secrets_keys_are_the_admin_s(tmp_path: Path) -> None:
+    # The server names under them are the admin's, as documented: used, not typos.
+    path = tmp_path / "config.yaml"
+    path.write_text(EXAMPLE)
+    config_file = ConfigFile.load(path)
+    double_puppet = config_file.document["bridge"]["double_puppet"]
+    double_puppet["secrets"] = {"example.com": "as_token:abc123"}
+    double_puppet["servers"] = {"other.org": "https://matrix.other.org"}
+    double_puppet["secret"] = {"example.com": "as_token:abc123"}
+    assert config_file.unknown_keys(EXAMPLE, ["telegram"]) == ["bridge.double_puppet.secret"]
+    assert config_file.typed(["telegram"]).bridge.double_puppet.as_token_for("example.com")
+
+
 def test_relay_enabled_is_a_known_key(tmp_path: Path) -> None:
     # The key mautrix bridges use: an admin's false is kept, not reported as unknown.
     text, config_file, _ = upgraded(

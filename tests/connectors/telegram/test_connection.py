@@ -1,23 +1,33 @@
-"""The connection to the Bot API: token and privacy checks, what polling asks for, offsets that
-move only past stored updates, and a clean stop that confirms them."""
+"""The connection to the Bot API: token and privacy checks, Telegram out of reach at start-up
+waited for (a refused token is not), what polling asks for, offsets that move only past stored
+updates, and a clean stop that confirms them."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from yarl import URL
 
 from bridge.errors import StartupError
 from portals.core import BridgeCore
+from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import (
+    PLAIN,
     StartTelegramBridge,
     confirmed,
     fail_storing,
     last_update_id,
+    open_portal,
+    sent_texts,
 )
+from tests.connectors.telegram.test_health import check, ready_until
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
 DOMAIN = "synapse.test"
@@ -34,12 +44,113 @@ async def test_a_bad_token_is_one_clear_line(
     assert wrong not in message and "\n" not in message
 
 
-async def test_an_unreachable_bot_api_is_one_clear_line(
+@pytest_asyncio.fixture
+async def telegram_later(fake_telegram: FakeTelegram) -> AsyncIterator[TcpProxy]:
+    """The way to the fake Bot API, closed (connections refused, as for a Telegram out of
+    reach) until the test starts it."""
+    address = URL(fake_telegram.url)
+    assert address.host is not None and address.port is not None
+    proxy = TcpProxy(address.host, address.port)
+    yield proxy
+    await proxy.stop()
+
+
+def via(proxy: TcpProxy) -> str:
+    return f"http://127.0.0.1:{proxy.port}"
+
+
+async def test_telegram_out_of_reach_at_start_up_is_waited_for(
     telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    telegram_later: TcpProxy,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with pytest.raises(StartupError) as failure:
-        await telegram_bridge(api_url="http://127.0.0.1:9")
-    assert "telegram.api_url" in str(failure.value)
+    running = await telegram_bridge(overrides=PLAIN)
+    user = await make_matrix_user("waiting")
+    group, member, room_id = await open_portal(fake_telegram, user, "Later")
+    await running.stop()
+
+    # Started while Telegram cannot be reached: the start completes (the homeserver's half,
+    # its ping included, works), and /ready names Telegram as what is down.
+    running = await telegram_bridge(overrides=PLAIN, api_url=via(telegram_later))
+    state = await ready_until(running, lambda s: s[0] == 503, "503")
+    telegram = check(state, "telegram")
+    assert telegram["ok"] is False and "cannot be reached" in telegram["detail"], telegram
+    assert check(state, "homeserver")["ok"] is True
+    assert any("Cannot reach the Telegram Bot API" in r.getMessage() for r in caplog.records)
+
+    # Matrix messages are taken and wait in order; a command that needs Telegram says so.
+    for text in ("first", "second", "third"):
+        await user.send_message(room_id, text)
+    dm = await open_dm(user, running.bot)
+    sent = await user.send_message(dm, "login")
+    answer = await user.wait_for_event(dm, notice_containing("cannot be done now"), after=sent)
+    assert "not connected to Telegram yet" in answer["content"]["body"]
+    # What Telegram holds meanwhile waits there.
+    fake_telegram.inject_text(group, member, "from Telegram meanwhile")
+    # The chat's first message was tried and is waited with (not refused).
+    registry = running.bridge.metrics.registry
+    waits = {"direction": "matrix_to_remote", "reason": "network_unavailable"}
+    await eventually(
+        lambda: registry.get_sample_value("bridge_delivery_retries_total", waits),
+        what="a wait for Telegram",
+    )
+    failed = [
+        sample
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == "bridge_messages_failed_total" and sample.value
+    ]
+    assert not failed, failed
+
+    await telegram_later.start()
+    await eventually(
+        lambda: sent_texts(fake_telegram, group) == ["first", "second", "third"],
+        timeout=90,
+        what="the waiting messages, in order",
+    )
+    await user.wait_for_event(
+        room_id, lambda e: e["content"].get("body") == "from Telegram meanwhile"
+    )
+    state = await ready_until(running, lambda s: s[0] == 200, "200 once Telegram answers")
+    assert check(state, "telegram")["ok"] is True
+
+
+async def test_a_server_error_at_start_up_is_passing_trouble(
+    telegram_bridge: StartTelegramBridge, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.faults.server_error("getMe", 502, times=2)
+    running = await telegram_bridge()
+    await ready_until(
+        running,
+        lambda s: (
+            s[0] == 200 and check(s, "telegram")["detail"] == "connected, polling for updates"
+        ),
+        "connected after the 502s",
+        timeout=30,
+    )
+    assert len(fake_telegram.calls_to("getMe")) == 3
+
+
+async def test_a_token_refused_once_telegram_answers_is_shown_as_refused(
+    telegram_bridge: StartTelegramBridge,
+    telegram_later: TcpProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Out of reach at start-up, the token cannot be checked; once Telegram answers it refuses:
+    # the bridge runs already, so the refusal is logged as critical and /ready shows it.
+    wrong = "6000000001:AAF-this-is-not-the-token-of-the-bot_99"
+    running = await telegram_bridge(bot_token=wrong, api_url=via(telegram_later))
+    await ready_until(running, lambda s: s[0] == 503, "503")
+    await telegram_later.start()
+    state = await ready_until(
+        running, lambda s: check(s, "telegram")["detail"].startswith("refused"), "the refusal"
+    )
+    assert "Telegram refused telegram.bot_token" in check(state, "telegram")["detail"]
+    critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(critical) == 1 and "Telegram refused telegram.bot_token" in critical[0].getMessage()
+    assert wrong not in caplog.text
 
 
 async def test_privacy_mode_warning(

@@ -29,7 +29,7 @@ from tests.connectors.telegram.conftest import (
     last_update_id,
     open_portal,
 )
-from tests.connectors.telegram.test_health import check, ready_until
+from tests.connectors.telegram.test_health import check, ready, ready_until
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
@@ -290,6 +290,25 @@ async def test_a_webhook_telegram_refuses_is_one_clear_line(
     message = str(failure.value)
     assert "telegram.webhook.url" in message and "ports 80, 88, 443 or 8443" in message
     assert SECRET not in message and "\n" not in message
+
+
+async def test_a_webhook_telegram_cannot_set_now_is_set_later(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    routed: str,
+) -> None:
+    # A 5xx is passing trouble, not a refusal: the bridge starts and sets the webhook later.
+    fake_telegram.faults.server_error("setWebhook", 502, times=2)
+    running = await telegram_bridge(**WEBHOOK)
+    state = await ready(running)
+    assert state[0] == 503 and "cannot be reached" in check(state, "telegram")["detail"]
+    user = await make_matrix_user("hooked-later")
+    await ready_until(running, lambda s: s[0] == 200, "200 once the webhook is set", timeout=30)
+    assert [call.status for call in fake_telegram.calls_to("setWebhook")] == [502, 502, 200]
+    group, member, room_id = await open_portal(fake_telegram, user, "Hooked later")
+    fake_telegram.inject_text(group, member, "through the webhook set late")
+    await wait_for_text(user, room_id, "through the webhook set late")
 
 
 async def test_ready_asks_telegram_now_and_then_in_webhook_mode(
