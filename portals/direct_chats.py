@@ -77,18 +77,23 @@ class DirectChats:
             )
             await _leave(ghost.leave_room(RoomID(room_id)))
             return
+        bot = self._matrix.bot
         info, reachable = await self._info(key, target)
-        await ghost.invite_user(RoomID(room_id), self._matrix.bot.mxid)
-        await self._matrix.bot.join_room(RoomID(room_id))
+        await ghost.invite_user(RoomID(room_id), bot.mxid)
+        await bot.join_room(RoomID(room_id))
+
+        async def welcome() -> None:
+            # In the portal's turn: before the messages written meanwhile are handled.
+            text = f"This room is your chat with {info.name} on {network}."
+            if not reachable:
+                text += " " + self.not_started(info.name or str(remote))
+            await bot.send_notice(RoomID(room_id), text)
+
         try:
-            await self._portals.bind_room(key, room_id, info)
+            await self._portals.bind_room(key, room_id, info, then=welcome)
         except BindRefused as refusal:
             await ghost.send_notice(RoomID(room_id), f"This room is not bridged: {refusal}.")
             return
-        text = f"This room is your chat with {info.name} on {network}."
-        if not reachable:
-            text += " " + self.not_started(info.name or str(remote))
-        await self._matrix.bot.send_notice(RoomID(room_id), text)
         log.info("%s opened a direct chat with %s in %s", inviter, remote, room_id)
 
     async def open(self, mxid: str, remote: RemoteUserID) -> tuple[str, bool]:

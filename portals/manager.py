@@ -61,6 +61,10 @@ class PortalManager:
         self._lock = asyncio.Lock()
         # Told the lane of a room that stopped being a portal, with events of it to take over.
         self.on_room_released: Callable[[str], None] | None = None
+        # Told the lane of a room that became a portal's: it lets go of the events it holds
+        # (the portal takes them from the store) and answers the inbox id of the one it is
+        # handling now (0 if none), which stays its own.
+        self.on_room_bound: Callable[[str], int] | None = None
 
     async def load_index(self) -> None:
         for row in await self._ctx.portals.index_rows():
@@ -128,7 +132,9 @@ class PortalManager:
         portal = await self.ensure(key)
 
         async def create() -> str:
-            return await self._handlers.rooms.ensure(portal.state, info, invite)
+            room_id = await self._handlers.rooms.ensure(portal.state, info, invite)
+            await self._adopt_room_events(portal, room_id)
+            return room_id
 
         item = CallItem(create)
         portal.lane.call(item)
@@ -145,8 +151,8 @@ class PortalManager:
         """Make an existing room the portal's room, in the portal's order of events; raise
         BindRefused if the chat got a room meanwhile (the check runs in that order too).
 
-        ``then`` runs in the same turn of the lane: the room's next events, which now come to
-        this portal, are handled after it.
+        ``then`` runs in the same turn of the lane: the room's events that were waiting, and
+        those that come next, are this portal's now and are handled after it.
         """
         portal = await self.ensure(key)
 
@@ -157,12 +163,33 @@ class PortalManager:
                     "unbridge it there first"
                 )
             await self._handlers.rooms.remember(portal.state, room_id, None, info, None)
+            await self._adopt_room_events(portal, room_id)
             if then is not None:
                 await then()
 
         item = CallItem(bind)
         portal.lane.call(item)
         await item.done
+
+    async def _adopt_room_events(self, portal: Portal, room_id: str) -> None:
+        """The room became this portal's (in the portal's turn): its events that wait in the
+        room's own lane, in memory or in the store, are the portal's now, handled in the order
+        they arrived, before those that came to the portal directly since.
+
+        The one the room's lane is handling stays its own (the invite or command that bound
+        the room, say); one whose lane was decided before the room was bound and that is
+        stored only after this is handed on by the room's lane (router.py).
+        """
+        lane = room_lane(room_id)
+        in_hand = self.on_room_bound(lane) if self.on_room_bound is not None else 0
+        portal.state.room_lane_until = in_hand
+        await self._ctx.matrix_inbox.move_room(room_id, lane, portal.lane.name, in_hand)
+        # Read the room's events again from the store, in inbox order: those that came
+        # straight here since the room was bound are behind the ones taken over.
+        portal.lane.release(
+            lambda item: isinstance(item, MatrixItem) and item.event.get("room_id") == room_id
+        )
+        portal.lane.rescan()
 
     async def in_order(self, portal: Portal, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` in the portal's order of events: at once when called from the portal's
