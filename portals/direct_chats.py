@@ -20,6 +20,7 @@ from bridge.commands.types import Command, CommandEvent
 from bridge.config.model import PermissionLevel
 from bridge.ghosts import GhostManager
 from bridge.matrix.client import MatrixClient
+from bridge.network.capabilities import HasBot
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteUserID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
@@ -108,9 +109,12 @@ class DirectChats:
 
     def not_started(self, name: str) -> str:
         network = self._connector.display_name
+        connector = self._connector
+        contact = connector.bot_contact if isinstance(connector, HasBot) else None
+        how = contact.instructions() if contact is not None else "open a chat with it there"
         return (
             f"{name} has not started a chat with the bridge bot on {network} yet, so your "
-            "messages cannot reach them: ask them to open the bot there and press Start."
+            f"messages cannot reach them: ask them to {how}."
         )
 
     async def _info(self, key: PortalKey, ghost_mxid: str) -> tuple[ChatInfo, bool]:

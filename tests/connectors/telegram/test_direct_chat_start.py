@@ -92,7 +92,7 @@ async def test_encryption_turned_on_at_once_is_announced(
     assert notice["sender"] == running.bot
 
 
-async def test_a_message_to_someone_who_never_started_the_bot_is_refused_saying_why(
+async def test_a_message_to_someone_who_never_started_the_bot_is_refused_naming_the_bot(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
@@ -107,7 +107,11 @@ async def test_a_message_to_someone_who_never_started_the_bot_is_refused_saying_
 
     welcome = await user.wait_for_event(room_id, notice_containing("has not started a chat"))
     refusal = await user.wait_for_event(room_id, notice_containing("not bridged"), after=sent)
-    assert "press Start" in refusal["content"]["body"]
+    # Both say which bot to open, and how.
+    bot = fake_telegram.bot.username
+    for notice in (welcome, refusal):
+        body = notice["content"]["body"]
+        assert f"open @{bot} (https://t.me/{bot}) and press Start" in body, body
     # The welcome comes first: the message was handled in its turn, after the room was set up.
     assert user.seen_events(room_id).index(welcome) < user.seen_events(room_id).index(refusal)
 
