@@ -39,6 +39,15 @@ def encrypted_notice(network: str) -> str:
     )
 
 
+def crowded_notice(network: str, others: list[str]) -> str:
+    return (
+        f"This room is not bridged: a direct chat with a {network} user is a room of you, them "
+        f"and the bridge bot, and {', '.join(others)} {'is' if len(others) == 1 else 'are'} "
+        f"here too, who would read their private replies. Start the chat in a room of your "
+        f"own, or send pm with their {network} id to the bridge bot."
+    )
+
+
 class DirectChats:
     def __init__(
         self,
@@ -79,6 +88,11 @@ class DirectChats:
             await _leave(ghost.leave_room(RoomID(room_id)))
             return
         bot = self._matrix.bot
+        others = await self._matrix.present_members(ghost, room_id) - {inviter, target, bot.mxid}
+        if others:
+            await ghost.send_notice(RoomID(room_id), crowded_notice(network, sorted(others)))
+            await _leave(ghost.leave_room(RoomID(room_id)))
+            return
         info, reachable = await self._info(key, target)
         await ghost.invite_user(RoomID(room_id), bot.mxid)
         await bot.join_room(RoomID(room_id))

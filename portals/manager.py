@@ -21,6 +21,7 @@ from .handlers import build_handlers
 from .lanes import CallItem, MatrixItem
 from .portal import Portal
 from .room import OPENED_BY_CHAT_ADMIN
+from .state import PortalState
 
 log = logging.getLogger("portals")
 
@@ -55,7 +56,7 @@ def portal_id_of(lane: str) -> int | None:
 class PortalManager:
     def __init__(self, ctx: PortalContext) -> None:
         self._ctx = ctx
-        self._handlers = build_handlers(ctx)
+        self._handlers = build_handlers(ctx, self._forget_room)
         self.index = ctx.index
         self._loaded: dict[int, Portal] = {}
         self._lock = asyncio.Lock()
@@ -225,6 +226,12 @@ class PortalManager:
             )
             if self.on_room_released is not None:
                 self.on_room_released(room_lane(room_id))
+
+    async def _forget_room(self, state: PortalState) -> None:
+        """Unbind a portal from its room, asked by its own handlers (in its turn)."""
+        portal = self.portal(state.id)
+        if portal is not None:
+            await self.unbind_room(portal)
 
     async def follow_key(self, portal_id: int, key: PortalKey) -> None:
         """Send events of ``key`` to this portal from now on, also after a restart (a chat
