@@ -133,9 +133,7 @@ class PortalManager:
         portal = await self.ensure(key)
 
         async def create() -> str:
-            room_id = await self._handlers.rooms.ensure(portal.state, info, invite)
-            await self._adopt_room_events(portal, room_id)
-            return room_id
+            return await self._handlers.rooms.ensure(portal.state, info, invite)
 
         item = CallItem(create)
         portal.lane.call(item)
