@@ -1,8 +1,8 @@
 """A direct chat through the bot is private to the Matrix user it is held for: its room is a
 room of them, the remote user's ghost and the bot (a room with anyone else is not bound:
-direct_chats.py). Anyone else invited later, or joining, would read the remote user's private
-replies (or, another remote user's ghost, take part in a chat that reaches one person only),
-so the room stops being bridged, the bot says why in the room, and the ghost leaves.
+direct_chats.py). Anyone else invited later or joining ends the bridging, the bot saying why
+in the room, and the ghost leaves: a Matrix user would read the remote user's private replies,
+and another remote user's ghost would sit in a chat that reaches one person only.
 """
 
 from __future__ import annotations
