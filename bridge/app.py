@@ -55,6 +55,7 @@ from .matrix.call_metrics import matrix_call_trace
 from .matrix.client import MatrixClient
 from .matrix.gaps import DeliveryGaps
 from .matrix.listener import AppserviceListener
+from .matrix.power import RoomPower
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
 from .metrics import MATRIX_TO_REMOTE, REMOTE_TO_MATRIX, BridgeMetrics
 from .metrics_server import MetricsServer
@@ -203,7 +204,9 @@ class Bridge:
         await portals.load_index()
         management = ManagementRooms(config, matrix, users, commands, self.connector.display_name)
         router = self.router = Router(ctx, portals, management.handle)
-        bridging = PortalBridging(portals, ctx.portals, users, self.connector, accounts)
+        bridging = PortalBridging(
+            portals, ctx.portals, users, self.connector, accounts, RoomPower(matrix)
+        )
         for command in portal_commands(bridging):
             commands.register(command)
         direct = DirectChats(matrix, ghosts, users, portals, self.connector)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mautrix.errors import MatrixRequestError
-from mautrix.types import EventType, Membership, MemberStateEventContent, RoomID
+from mautrix.types import EventType, RoomID
 
 from .commands.processor import CommandProcessor
 from .config.model import Config, PermissionLevel
@@ -88,14 +88,7 @@ class ManagementRooms:
 
     async def _only_two_of_us(self, room_id: str) -> bool:
         """A room is a DM when nobody but the inviter and the bot is in it or invited to it."""
-        members = await self._matrix.bot.get_members(RoomID(room_id))
-        present = [
-            member
-            for member in members
-            if isinstance(member.content, MemberStateEventContent)
-            and member.content.membership in (Membership.JOIN, Membership.INVITE)
-        ]
-        return len(present) <= 2
+        return len(await self._matrix.present_members(self._matrix.bot, room_id)) <= 2
 
     async def _message(self, sender: str, room_id: str, content: dict[str, Any]) -> None:
         body = content.get("body")

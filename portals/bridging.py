@@ -7,6 +7,7 @@ from bridge.accounts import AccountLinks
 from bridge.bridging import Announce, BridgedRoom, BridgingRefused
 from bridge.config.model import PermissionLevel
 from bridge.db.stores import PortalStore
+from bridge.matrix.power import BRIDGE_STATE, RoomPower
 from bridge.network.capabilities import LinksAccounts
 from bridge.network.ids import PortalKey, RemoteChatID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
@@ -23,31 +24,43 @@ class PortalBridging:
         users: UserManager,
         connector: NetworkConnector,
         accounts: AccountLinks,
+        power: RoomPower,
     ) -> None:
+        self._power = power
         self._portals = portals
         self._store = store
         self._users = users
         self._connector = connector
         self._accounts = accounts
 
-    async def _check_may_manage(self, sender: str, level: PermissionLevel, key: PortalKey) -> None:
-        """Bridge admins may (un)bridge any chat; a user whose linked account administers
-        the chat may (un)bridge that one."""
+    async def _check_may_manage(
+        self, sender: str, level: PermissionLevel, key: PortalKey, room_id: str, what: str
+    ) -> None:
+        """Bridge admins may (un)bridge any room to any chat, as the bridge's operators (a
+        room whose own admins are gone can still be unbridged). Anyone else needs a linked
+        account that administers the chat, and the power to change the room's state (the
+        level of m.bridge, else state_default: what would let them change its name)."""
         if level >= PermissionLevel.ADMIN:
             return
         link = await self._accounts.link_of(sender)
         connector = self._connector
         if (
-            link is not None
-            and isinstance(connector, LinksAccounts)
-            and await connector.administers(key, link[0])
+            link is None
+            or not isinstance(connector, LinksAccounts)
+            or not await connector.administers(key, link[0])
         ):
-            return
-        raise BridgingRefused(
-            "not_permitted",
-            f"Only bridge admins, or users whose linked {connector.display_name} account is "
-            "an administrator of the chat, can do that.",
-        )
+            raise BridgingRefused(
+                "not_permitted",
+                f"Only bridge admins, or users whose linked {connector.display_name} account is "
+                "an administrator of the chat, can do that.",
+            )
+        power = await self._power.for_state(room_id, sender, BRIDGE_STATE)
+        if not power.enough:
+            raise BridgingRefused(
+                "not_permitted",
+                f"You may not {what} this room: that needs power level {power.needed} in it "
+                f"(to change its settings), and you have {power.level:.0f}.",
+            )
 
     async def bridge(
         self,
@@ -68,7 +81,7 @@ class PortalBridging:
                 "already_bridged", "This room is bridged already; unbridge it first."
             )
         key = PortalKey(RemoteChatID(chat_id))
-        await self._check_may_manage(sender, level, key)
+        await self._check_may_manage(sender, level, key, room_id, "bridge")
         try:
             info = await self._connector.get_chat_info(key)
         except ChatUnavailable as reason:
@@ -94,7 +107,7 @@ class PortalBridging:
         portal = await self._portals.by_room(room_id)
         if portal is None:
             raise BridgingRefused("not_bridged", "This room is not bridged.")
-        await self._check_may_manage(sender, level, portal.key)
+        await self._check_may_manage(sender, level, portal.key, room_id, "unbridge")
         name = portal.record.name
         gone = BridgingRefused("not_bridged", "This room is not bridged any more.")
 

@@ -120,9 +120,11 @@ class UndeliveredEvents:
             status = await inbox.status([item["event_id"] for item in users])
             for item in users:
                 known = status.get(item["event_id"])
-                if (known is not None and known[1]) or int(
+                if (known is not None and (known[1] or known[0] <= portal.room_lane_until)) or int(
                     item.get("origin_server_ts", 0)
                 ) < oldest_allowed:
+                    # Handled, or the room's own lane's (it may still be handling the
+                    # command that bound the room), or too old to be a stranded delivery.
                     return await self._stored(portal, room_id, list(reversed(gap)))
                 gap.append(item)
             if not newest_first or token is None:  # the room's beginning

@@ -20,6 +20,7 @@ from bridge.commands.types import Command, CommandEvent
 from bridge.config.model import PermissionLevel
 from bridge.ghosts import GhostManager
 from bridge.matrix.client import MatrixClient
+from bridge.network.capabilities import HasBot
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteUserID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
@@ -35,6 +36,15 @@ def encrypted_notice(network: str) -> str:
         "This chat is end-to-end encrypted, and the bridge cannot read encrypted messages yet: "
         f"nothing written here can reach {network}. Send pm with their {network} id to the "
         "bridge bot in your management room for an unencrypted chat that works."
+    )
+
+
+def crowded_notice(network: str, others: list[str]) -> str:
+    return (
+        f"This room is not bridged: a direct chat with a {network} user is a room of you, them "
+        f"and the bridge bot, and {', '.join(others)} {'is' if len(others) == 1 else 'are'} "
+        f"here too, who would read their private replies. Start the chat in a room of your "
+        f"own, or send pm with their {network} id to the bridge bot."
     )
 
 
@@ -77,18 +87,28 @@ class DirectChats:
             )
             await _leave(ghost.leave_room(RoomID(room_id)))
             return
+        bot = self._matrix.bot
+        others = await self._matrix.present_members(ghost, room_id) - {inviter, target, bot.mxid}
+        if others:
+            await ghost.send_notice(RoomID(room_id), crowded_notice(network, sorted(others)))
+            await _leave(ghost.leave_room(RoomID(room_id)))
+            return
         info, reachable = await self._info(key, target)
-        await ghost.invite_user(RoomID(room_id), self._matrix.bot.mxid)
-        await self._matrix.bot.join_room(RoomID(room_id))
+        await ghost.invite_user(RoomID(room_id), bot.mxid)
+        await bot.join_room(RoomID(room_id))
+
+        async def welcome() -> None:
+            # In the portal's turn: before the messages written meanwhile are handled.
+            text = f"This room is your chat with {info.name} on {network}."
+            if not reachable:
+                text += " " + self.not_started(info.name or str(remote))
+            await bot.send_notice(RoomID(room_id), text)
+
         try:
-            await self._portals.bind_room(key, room_id, info)
+            await self._portals.bind_room(key, room_id, info, then=welcome)
         except BindRefused as refusal:
             await ghost.send_notice(RoomID(room_id), f"This room is not bridged: {refusal}.")
             return
-        text = f"This room is your chat with {info.name} on {network}."
-        if not reachable:
-            text += " " + self.not_started(info.name or str(remote))
-        await self._matrix.bot.send_notice(RoomID(room_id), text)
         log.info("%s opened a direct chat with %s in %s", inviter, remote, room_id)
 
     async def open(self, mxid: str, remote: RemoteUserID) -> tuple[str, bool]:
@@ -103,9 +123,12 @@ class DirectChats:
 
     def not_started(self, name: str) -> str:
         network = self._connector.display_name
+        connector = self._connector
+        contact = connector.bot_contact if isinstance(connector, HasBot) else None
+        how = contact.instructions() if contact is not None else "open a chat with it there"
         return (
             f"{name} has not started a chat with the bridge bot on {network} yet, so your "
-            "messages cannot reach them: ask them to open the bot there and press Start."
+            f"messages cannot reach them: ask them to {how}."
         )
 
     async def _info(self, key: PortalKey, ghost_mxid: str) -> tuple[ChatInfo, bool]:

@@ -33,6 +33,7 @@ from bridge.network.outgoing import (
 from . import relay
 from .catch_up import UndeliveredEvents
 from .delivery import retry_delay
+from .direct_rooms import DirectRooms
 from .matrix_edits import MatrixEdits
 from .matrix_files import caption_of, fetch_file, file_kind
 from .matrix_locations import location_of
@@ -66,6 +67,7 @@ class FromMatrix:
         edits: MatrixEdits,
         reactions: MatrixReactions,
         redactions: MatrixRedactions,
+        direct_rooms: DirectRooms,
         metrics: BridgeMetrics,
     ) -> None:
         self._config = config
@@ -85,6 +87,7 @@ class FromMatrix:
         self._edits = edits
         self._reactions = reactions
         self._redactions = redactions
+        self._direct_rooms = direct_rooms
 
     async def handle(
         self,
@@ -155,6 +158,9 @@ class FromMatrix:
                     f"{sender}, your messages here are encrypted and the bridge cannot read "
                     f"them: they do not reach {network}."
                 )
+            case "m.room.member" if outsider := self._direct_rooms.outsider(portal, event):
+                joined = content.get("membership") == "join"
+                await self._direct_rooms.close(portal, outsider, joined)
             case "m.room.member" if event.get("state_key") == sender:
                 self._senders.remember_name(str(portal.room_id), sender, content)
                 await self._room_changes.announce_membership(portal, event, sender, content)

@@ -7,10 +7,12 @@ to from_matrix.py (and from there to the matrix_*.py handler of its kind)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .catch_up import UndeliveredEvents
 from .context import PortalContext
+from .direct_rooms import DirectRooms
 from .from_matrix import FromMatrix
 from .matrix_edits import MatrixEdits
 from .matrix_reactions import MatrixReactions
@@ -21,6 +23,7 @@ from .remote_reactions import RemoteReactions
 from .remote_senders import RemoteSenders
 from .room import PortalRooms
 from .senders import MatrixSenders
+from .state import PortalState
 from .to_matrix import ToMatrix
 
 
@@ -31,7 +34,10 @@ class PortalHandlers:
     from_matrix: FromMatrix
 
 
-def build_handlers(ctx: PortalContext) -> PortalHandlers:
+def build_handlers(
+    ctx: PortalContext, forget: Callable[[PortalState], Awaitable[None]]
+) -> PortalHandlers:
+    """``forget``: unbinds a portal from its room, in the portal's turn (manager.py)."""
     bot = ctx.matrix.bot
     rooms = PortalRooms(ctx.config, ctx.matrix, ctx.portals, ctx.index, ctx.connector)
     remote_senders = RemoteSenders(ctx.matrix, ctx.ghosts, ctx.accounts, ctx.puppets)
@@ -64,6 +70,7 @@ def build_handlers(ctx: PortalContext) -> PortalHandlers:
         MatrixEdits(ctx.connector, ctx.messages, ctx.metrics),
         reactions,
         MatrixRedactions(ctx.connector, ctx.messages, ctx.reactions, reactions, ctx.metrics),
+        DirectRooms(ctx.matrix, ctx.ghosts, ctx.connector.display_name, forget),
         ctx.metrics,
     )
     return PortalHandlers(rooms, to_matrix, from_matrix)

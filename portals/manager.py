@@ -21,6 +21,7 @@ from .handlers import build_handlers
 from .lanes import CallItem, MatrixItem
 from .portal import Portal
 from .room import OPENED_BY_CHAT_ADMIN
+from .state import PortalState
 
 log = logging.getLogger("portals")
 
@@ -55,12 +56,16 @@ def portal_id_of(lane: str) -> int | None:
 class PortalManager:
     def __init__(self, ctx: PortalContext) -> None:
         self._ctx = ctx
-        self._handlers = build_handlers(ctx)
+        self._handlers = build_handlers(ctx, self._forget_room)
         self.index = ctx.index
         self._loaded: dict[int, Portal] = {}
         self._lock = asyncio.Lock()
         # Told the lane of a room that stopped being a portal, with events of it to take over.
         self.on_room_released: Callable[[str], None] | None = None
+        # Told the lane of a room that became a portal's: it lets go of the events it holds
+        # (the portal takes them from the store) and answers the inbox id of the one it is
+        # handling now (0 if none), which stays its own.
+        self.on_room_bound: Callable[[str], int] | None = None
 
     async def load_index(self) -> None:
         for row in await self._ctx.portals.index_rows():
@@ -145,8 +150,8 @@ class PortalManager:
         """Make an existing room the portal's room, in the portal's order of events; raise
         BindRefused if the chat got a room meanwhile (the check runs in that order too).
 
-        ``then`` runs in the same turn of the lane: the room's next events, which now come to
-        this portal, are handled after it.
+        ``then`` runs in the same turn of the lane: the room's events that were waiting, and
+        those that come next, are this portal's now and are handled after it.
         """
         portal = await self.ensure(key)
 
@@ -157,12 +162,33 @@ class PortalManager:
                     "unbridge it there first"
                 )
             await self._handlers.rooms.remember(portal.state, room_id, None, info, None)
+            await self._adopt_room_events(portal, room_id)
             if then is not None:
                 await then()
 
         item = CallItem(bind)
         portal.lane.call(item)
         await item.done
+
+    async def _adopt_room_events(self, portal: Portal, room_id: str) -> None:
+        """The room became this portal's (in the portal's turn): its events that wait in the
+        room's own lane, in memory or in the store, are the portal's now, handled in the order
+        they arrived, before those that came to the portal directly since.
+
+        The one the room's lane is handling stays its own (the invite or command that bound
+        the room, say); one whose lane was decided before the room was bound and that is
+        stored only after this is handed on by the room's lane (router.py).
+        """
+        lane = room_lane(room_id)
+        in_hand = self.on_room_bound(lane) if self.on_room_bound is not None else 0
+        portal.state.room_lane_until = in_hand
+        await self._ctx.matrix_inbox.move_room(room_id, lane, portal.lane.name, in_hand)
+        # Read the room's events again from the store, in inbox order: those that came
+        # straight here since the room was bound are behind the ones taken over.
+        portal.lane.release(
+            lambda item: isinstance(item, MatrixItem) and item.event.get("room_id") == room_id
+        )
+        portal.lane.rescan()
 
     async def in_order(self, portal: Portal, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` in the portal's order of events: at once when called from the portal's
@@ -198,6 +224,12 @@ class PortalManager:
             )
             if self.on_room_released is not None:
                 self.on_room_released(room_lane(room_id))
+
+    async def _forget_room(self, state: PortalState) -> None:
+        """Unbind a portal from its room, asked by its own handlers (in its turn)."""
+        portal = self.portal(state.id)
+        if portal is not None:
+            await self.unbind_room(portal)
 
     async def follow_key(self, portal_id: int, key: PortalKey) -> None:
         """Send events of ``key`` to this portal from now on, also after a restart (a chat

@@ -46,6 +46,7 @@ class Router:
         self._stranded: set[str] = set()
         self._retry: asyncio.TimerHandle | None = None
         portals.on_room_released = self._room_released
+        portals.on_room_bound = self._room_bound
 
     # Deciding lanes (before the event is stored).
 
@@ -137,7 +138,7 @@ class Router:
         if lane is None:
             lane = self._rooms[name] = Lane(
                 name,
-                self._room_handler(),
+                self._room_handler(name),
                 self._room_loader(name),
                 self._ctx.queue_size,
                 self._ctx.idle_after,
@@ -152,6 +153,16 @@ class Router:
         if lane is not None:
             lane.rescan()
 
+    def _room_bound(self, lane_name: str) -> int:
+        """A room became a portal's: its lane lets go of the events it holds in memory (the
+        portal reads them from the store); the inbox id of the one in hand stays here."""
+        lane = self._rooms.get(lane_name)
+        if lane is None:
+            return 0
+        lane.release(lambda _item: True)
+        in_hand = lane.in_hand
+        return in_hand[1] if in_hand is not None else 0
+
     def _let_go(self, lane: Lane) -> None:
         if self._rooms.get(lane.name) is lane and lane.idle:
             del self._rooms[lane.name]
@@ -164,12 +175,19 @@ class Router:
             raise RuntimeError(f"room {room_id} has no lane")
         lane.call(CallItem(work))
 
-    def _room_handler(self) -> Callable[[LaneItem], Awaitable[None]]:
+    def _room_handler(self, name: str) -> Callable[[LaneItem], Awaitable[None]]:
         async def handle(item: LaneItem) -> None:
             if isinstance(item, CallItem):
                 await item.carry_out()
                 return
             if not isinstance(item, MatrixItem):
+                return
+            portal_id = self._ctx.index.by_room(str(item.event.get("room_id")))
+            if portal_id is not None:
+                # The room became a portal after this event's lane was decided: the event was
+                # stored after the room's events were handed over (manager.py), or the bridge
+                # stopped in between. The portal handles it, and what follows it here.
+                await self._hand_over(name, item, portal_id)
                 return
             error = None
             try:
@@ -181,6 +199,16 @@ class Router:
             await self._ctx.matrix_inbox.mark_handled(item.inbox_id, error)
 
         return handle
+
+    async def _hand_over(self, name: str, item: MatrixItem, portal_id: int) -> None:
+        room_id = str(item.event.get("room_id"))
+        await self._ctx.matrix_inbox.move_room(room_id, name, lane_of(portal_id), item.inbox_id - 1)
+        lane = self._rooms.get(name)
+        if lane is not None:
+            lane.release(lambda _item: True)
+        portal = self._portals.portal(portal_id)
+        if portal is not None:
+            portal.lane.rescan()
 
     def _room_loader(
         self, name: str

@@ -29,6 +29,10 @@ class PortalState:
     # The inbox id of the event from which this room's timeline was last looked through for
     # undelivered events (bridge/matrix/gaps.py).
     checked_at: int = 0
+    # The inbox id of the event the room's own lane was handling when the room became this
+    # portal's (the invite or command that bound it): it and what came before are that lane's,
+    # never events of this portal's left unhandled.
+    room_lane_until: int = 0
     # Senders told that their messages are not relayed (bridge.relay.enabled): once a run.
     told_relay_off: set[str] = field(default_factory=set)
     # Senders told that their encrypted messages cannot be bridged: once a run.

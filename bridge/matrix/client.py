@@ -13,7 +13,7 @@ from mautrix.appservice import AppServiceAPI, IntentAPI
 from mautrix.appservice.state_store import ASStateStore
 from mautrix.client.state_store import MemoryStateStore
 from mautrix.errors import MatrixRequestError, make_request_error
-from mautrix.types import RoomID, UserID
+from mautrix.types import Membership, MemberStateEventContent, RoomID, UserID
 from mautrix.util.logging import TraceLogger
 
 from ..config.model import Config
@@ -129,6 +129,16 @@ class MatrixClient:
             raise
         membership = content.get("membership")
         return membership if isinstance(membership, str) else None
+
+    async def present_members(self, member: IntentAPI, room_id: str) -> set[str]:
+        """Who is in the room or invited to it, as ``member`` (in the room) sees it."""
+        events = await member.get_members(RoomID(room_id))
+        return {
+            str(event.state_key)
+            for event in events
+            if isinstance(event.content, MemberStateEventContent)
+            and event.content.membership in (Membership.JOIN, Membership.INVITE)
+        }
 
     async def ping_appservice(self, transaction_id: str) -> int:
         return await self.bot.appservice_ping(self._config.appservice.id, transaction_id)

@@ -137,6 +137,28 @@ class LinksAccounts(Protocol):
         linked to them may bridge it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class BotContact:
+    """How a remote user finds the bridge's bot on the network and opens a chat with it (a
+    network may let a bot write only to users who did)."""
+
+    handle: str  # as the network's users name it: "@example_bot"
+    link: str  # opens the chat with the bot: "https://t.me/example_bot"
+    first_step: str  # what they do there first: "press Start"
+
+    def instructions(self) -> str:
+        """What to ask of a remote user: "open @example_bot (https://...) and press Start"."""
+        return f"open {self.handle} ({self.link}) and {self.first_step}"
+
+
+@runtime_checkable
+class HasBot(Protocol):
+    @property
+    def bot_contact(self) -> BotContact | None:
+        """How remote users reach the bridge's bot; None while the connector is not
+        connected."""
+
+
 @runtime_checkable
 class SendsAsUser(Protocol):
     def sends_as(self, portal: PortalKey, mxid: str) -> bool | None:

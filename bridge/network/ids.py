@@ -12,7 +12,9 @@ RemoteMessageID = NewType("RemoteMessageID", str)
 
 @dataclass(frozen=True, slots=True)
 class PortalKey:
-    """Which remote chat a portal stands for, and for whom (``receiver`` "" means everyone)."""
+    """Which remote chat a portal stands for, and for whom: ``receiver`` "" means everyone, a
+    Matrix user's ID a direct chat through the bot held for them, anything else a value of the
+    connector's own (a business connection)."""
 
     chat_id: RemoteChatID
     receiver: str = ""

@@ -20,6 +20,10 @@ log = logging.getLogger("connectors.telegram.calls")
 T = TypeVar("T")
 
 
+class BotNotStarted(DeliveryError):
+    """Telegram lets a bot write to a user only once they started a chat with it."""
+
+
 async def telegram_call(
     pacer: Pacer, chat_id: int, call: Callable[[int], Awaitable[T]], paced: bool = False
 ) -> T:
@@ -43,7 +47,7 @@ async def telegram_call(
     except Forbidden as error:
         text = error.message.lower()
         if "bot can't initiate conversation" in text:
-            raise DeliveryError(
+            raise BotNotStarted(
                 "they have not started a chat with the bridge bot in Telegram yet: ask them to "
                 "open the bot in Telegram and press Start"
             ) from None

@@ -18,7 +18,7 @@ from bridge.commands.types import Command
 from bridge.errors import StartupError
 from bridge.health import HealthCheck, Probe, Supervisor
 from bridge.log_context import log_context
-from bridge.network.capabilities import FetchedMedia
+from bridge.network.capabilities import BotContact, FetchedMedia
 from bridge.network.events import (
     AvatarRef,
     ChatInfo,
@@ -32,6 +32,7 @@ from bridge.network.interface import (
     NOTHING_SENT,
     BridgeContext,
     ChatUnavailable,
+    DeliveryError,
     TemporaryFailure,
 )
 from bridge.network.outgoing import (
@@ -47,7 +48,7 @@ from bridge.network.outgoing import (
 from . import ids
 from .bot_commands import BotCommands
 from .business import BusinessChats, connection_of
-from .calls import telegram_call
+from .calls import BotNotStarted, telegram_call
 from .config import TelegramConfig, load_config
 from .convert import StickerConverter
 from .direct import DirectChats
@@ -261,6 +262,13 @@ class TelegramConnector:
         assert self._me is not None
         return f"https://t.me/{self._me.username}?start={token}"
 
+    @property
+    def bot_contact(self) -> BotContact | None:
+        if self._me is None:
+            return None
+        username = self._me.username
+        return BotContact(f"@{username}", f"https://t.me/{username}", "press Start")
+
     async def administers(self, portal: PortalKey, user: RemoteUserID) -> bool:
         self._require_connected()
         assert self._commands is not None
@@ -379,15 +387,34 @@ class TelegramConnector:
     ) -> AsyncIterator[SendingPart | SentMessage]:
         self._require_connected()
         assert self._finder is not None
-        return send_message(
-            self._bot_for(portal),
-            self._require_pacer(),
-            portal,
-            message,
-            self._pill_target,
-            progress,
-            self._finder,
+        return self._naming_the_bot(
+            send_message(
+                self._bot_for(portal),
+                self._require_pacer(),
+                portal,
+                message,
+                self._pill_target,
+                progress,
+                self._finder,
+            )
         )
+
+    async def _naming_the_bot(
+        self, steps: AsyncIterator[SendingPart | SentMessage]
+    ) -> AsyncIterator[SendingPart | SentMessage]:
+        """The steps of a send, with a refusal for a user who never started the bot telling
+        the Matrix sender which bot they are to open."""
+        try:
+            async for step in steps:
+                yield step
+        except BotNotStarted:
+            contact = self.bot_contact
+            if contact is None:
+                raise
+            raise DeliveryError(
+                "they have not started a chat with the bridge bot in Telegram yet: ask them to "
+                f"{contact.instructions()}"
+            ) from None
 
     def edit_message(
         self, portal: PortalKey, edit: MatrixEdit, progress: SendProgress

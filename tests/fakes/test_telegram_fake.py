@@ -19,6 +19,7 @@ from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
 from tests.fakes.telegram import FakeTelegram, Member, make_png
 from tests.fakes.telegram.pytest_plugin import fake_telegram  # noqa: F401
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -851,6 +852,23 @@ async def test_server_error_hang_and_delay_faults(
     await bot.get_chat(alice.id)
     assert 0.5 <= time.monotonic() - started < 1.5
     assert [c.fault for c in fake_telegram.calls_to("getChat")] == ["delay", "delay", None]
+
+
+async def test_a_held_answer_comes_when_the_test_lets_it_go(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+) -> None:
+    alice = fake_telegram.add_user("Alice")
+    other = fake_telegram.add_user("Other")
+    held = fake_telegram.faults.hold("getChat", chat_id=alice.id)
+    asking = asyncio.create_task(bot.get_chat(alice.id))
+    await eventually(lambda: held.hits == 1, what="the call held")
+    # Other calls are answered meanwhile; the held one only once it is let go.
+    assert (await bot.get_chat(other.id)).id == other.id
+    assert not asking.done()
+    held.release()
+    assert (await asking).id == alice.id
+    assert [c.fault for c in fake_telegram.calls_to("getChat")] == ["hold", None]
 
 
 # -- schema checks ---------------------------------------------------------------------------------

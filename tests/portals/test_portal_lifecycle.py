@@ -17,10 +17,12 @@ from mautrix.api import HTTPAPI
 from sqlalchemy import event, func, select, update
 
 from bridge.db import direct
+from bridge.db.inbox import MatrixInboxStore
 from bridge.db.models import MatrixInbox as MatrixInboxRow
 from bridge.db.models import Portal as PortalRecord
 from bridge.db.models import RemoteInbox
 from bridge.db.stores import PortalStore
+from bridge.management import ManagementRooms
 from bridge.matrix.gaps import RETRY_SILENCE
 from bridge.network.events import ChatInfo
 from bridge.network.ids import PortalKey, RemoteChatID
@@ -33,6 +35,7 @@ from tests.fakes.fake_network import FakeConnector
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 
 def text_event(body: str) -> Callable[[dict[str, Any]], bool]:
@@ -419,6 +422,86 @@ async def test_what_follows_an_unbridge_in_the_portals_queue_is_handled_as_the_r
         "Unknown command after-two. Send !tg help for the commands you can use.",
     ]
     assert not [m for _, m in connector.network.sent if "not for the chat" in m.body]
+
+
+async def test_what_the_room_said_while_bridge_ran_is_the_portals_in_the_order_it_came(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Messages sent while `bridge` runs were queued as the room's (it was no portal yet);
+    one sent just after the room was bound came straight to the portal. The chat gets all
+    of them, each in its turn (not rescued by a look back through the room's timeline), in
+    the order they were sent."""
+    connector = FakeConnector()
+    running, admin, room_id = await admin_in_a_room(start_bridge, make_matrix_user, connector)
+    connector.network.chats["order"] = ChatInfo(name="Order")
+    portals = running.bridge.portals
+    assert portals is not None
+
+    # Binding the room takes a while, and so does telling the room it is bridged.
+    binding, telling = asyncio.Event(), asyncio.Event()
+    remember = PortalRooms.remember
+
+    async def slow_remember(*args: Any, **kwargs: Any) -> None:
+        await binding.wait()
+        await remember(*args, **kwargs)
+
+    send = ManagementRooms._send
+
+    async def slow_send(rooms: ManagementRooms, room: str, text: str, html: Any = None) -> None:
+        if text.startswith("Bridged this room"):
+            await telling.wait()
+        await send(rooms, room, text, html)
+
+    # And so does marking the command handled: the portal must not take it for an event of
+    # its own that was never handled (and run it again).
+    relayed_all = asyncio.Event()
+    mark_handled = MatrixInboxStore.mark_handled
+
+    async def slow_mark(store: MatrixInboxStore, inbox_id: int, error: str | None = None) -> None:
+        if inbox_id == command_id:
+            await relayed_all.wait()
+        await mark_handled(store, inbox_id, error)
+
+    monkeypatch.setattr(PortalRooms, "remember", slow_remember)
+    monkeypatch.setattr(ManagementRooms, "_send", slow_send)
+    monkeypatch.setattr(MatrixInboxStore, "mark_handled", slow_mark)
+    command = await admin.send_message(room_id, "!tg bridge order")
+    await until_stored(running, [command])
+    command_id = (await MatrixInboxStore(running.bridge.db).status([command]))[command][0]
+    before = [await admin.send_message(room_id, f"before {n}") for n in (1, 2)]
+    await until_stored(running, before)
+    binding.set()
+    await until(lambda: portals.index.by_room(room_id), what="the room bound")
+    after = await admin.send_message(room_id, "after")
+    await until_stored(running, [after])
+    telling.set()
+
+    await admin.wait_for_event(room_id, notice_containing("Bridged this room to Order."))
+    await until(lambda: len(connector.network.sent) == 3, what="three messages relayed")
+    relayed = [m.body.split(": ", 1)[1] for _, m in connector.network.sent]
+    assert relayed == ["before 1", "before 2", "after"]
+    relayed_all.set()
+    last = await admin.send_message(room_id, "!tg ping")
+    await admin.wait_for_event(room_id, notice_containing("Pong"), after=last)
+    bot_said = [
+        event["content"]["body"]
+        for event in await admin.room_messages(room_id)
+        if event["sender"] == running.bot and event["content"].get("msgtype") == "m.notice"
+    ]
+    assert bot_said[-2] == "Bridged this room to Order.", bot_said
+    assert not [r for r in caplog.records if "came out of order" in r.getMessage()]
+
+
+async def until_stored(running: RunningBridge, event_ids: list[str]) -> None:
+    async def stored() -> bool:
+        return await count(running, MatrixInboxRow, MatrixInboxRow.event_id.in_(event_ids)) == len(
+            event_ids
+        )
+
+    await eventually(stored, what="the events stored")
 
 
 async def test_a_bridged_message_costs_three_statements_or_fewer_in_the_steady_state(

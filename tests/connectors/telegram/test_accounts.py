@@ -243,3 +243,54 @@ async def test_a_linked_admin_of_a_chat_may_bridge_it(
     assert running.bridge.portals is not None
     assert await running.bridge.portals.by_room(owner_room) is not None
     assert await running.bridge.portals.by_room(member_room) is None
+
+
+async def test_bridging_from_matrix_needs_the_power_to_change_the_room(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    """Administering the chat is not enough: the Matrix user must also be allowed to change
+    the room's settings (its state). A bridge admin may unbridge any room."""
+    host = await make_matrix_user("room-host")
+    linked = await make_matrix_user("chat-owner")
+    operator = await make_matrix_user("operator")
+    running = await telegram_bridge(
+        overrides={
+            "bridge.public_portals": False,
+            "bridge.permissions": {"synapse.test": "user", operator.user_id: "admin"},
+        }
+    )
+    owner = fake_telegram.add_user("Owner")
+    group = fake_telegram.add_supergroup("Owned", owner=owner)
+    dm = await open_dm(linked, running.bot)
+    press_start(fake_telegram, owner, await ask_for_link(linked, dm))
+    await linked.wait_for_event(dm, notice_containing("is now linked"))
+    # The host's room: the others join with the default level, 0.
+    room_id = await group_room(host, running.bot, linked)
+    await linked.join(room_id)
+    await host.invite(room_id, operator.user_id)
+    await operator.join(room_id)
+
+    sent = await linked.send_message(room_id, f"!tg bridge {group.id}")
+    refusal = await linked.wait_for_event(room_id, notice_containing("You may not"), after=sent)
+    assert "bridge this room: that needs power level 50" in refusal["content"]["body"]
+    assert "you have 0" in refusal["content"]["body"]
+
+    levels = await host.get_state(room_id, "m.room.power_levels")
+    await host.send_state(
+        room_id, "m.room.power_levels", {**levels, "users": {**levels["users"], linked.user_id: 50}}
+    )
+    sent = await linked.send_message(room_id, f"!tg bridge {group.id}")
+    await linked.wait_for_event(room_id, notice_containing("Bridged this room"), after=sent)
+
+    await host.send_state(room_id, "m.room.power_levels", levels)  # the linked user's 50 gone
+    sent = await linked.send_message(room_id, "!tg unbridge")
+    refusal = await linked.wait_for_event(room_id, notice_containing("You may not"), after=sent)
+    assert "unbridge this room: that needs power level 50" in refusal["content"]["body"]
+    assert running.bridge.portals is not None
+    assert await running.bridge.portals.by_room(room_id) is not None
+
+    # The bridge's admin, with no power in the room, may.
+    sent = await operator.send_message(room_id, "!tg unbridge")
+    await operator.wait_for_event(room_id, notice_containing("no longer bridged"), after=sent)

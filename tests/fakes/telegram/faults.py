@@ -1,17 +1,19 @@
 """Faults a test arms for the next calls of a method: flood control (429 with retry_after),
 server errors, refusals (400), answers the client cannot read, answers that never come,
-connections dropped without an answer, and slow answers."""
+connections dropped without an answer, and slow answers (for a time, or until the test lets
+them go)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
 
 from .errors import ApiError
 
 FaultKind = Literal[
-    "retry_after", "server_error", "bad_request", "malformed", "hang", "drop", "delay"
+    "retry_after", "server_error", "bad_request", "malformed", "hang", "drop", "delay", "hold"
 ]
 ANY_METHOD = "*"
 
@@ -29,6 +31,12 @@ class Fault:
     description: str = ""  # for "bad_request"
     result: Any = None  # for "malformed"
     hits: int = 0
+    # For "hold": set when the test lets the held answers go.
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        """Let the answers held by this fault go (and answer the next ones at once)."""
+        self.released.set()
 
     def matches(self, method: str, chat_id: Any) -> bool:
         if self.times <= 0 or self.method not in (ANY_METHOD, method.lower()):
@@ -105,6 +113,11 @@ class Faults:
     ) -> Fault:
         """Answer normally, but only after `seconds`."""
         return self._arm(Fault("delay", method, times, chat_id, seconds=seconds))
+
+    def hold(self, method: str, *, times: int = 1, chat_id: int | str | None = None) -> Fault:
+        """Answer normally, but only once the test calls ``release`` on the returned fault:
+        a slow answer exactly as long as the test needs (``hits`` says when it came)."""
+        return self._arm(Fault("hold", method, times, chat_id))
 
     def take(self, method: str, chat_id: Any) -> Fault | None:
         """The first armed fault for this call, used up by one."""

@@ -214,6 +214,9 @@ class FakeTelegram(Simulation):
             assert self._release is not None
             await self._release.wait()
             return _json(ApiError(502, "Bad Gateway").body(), 502)
+        if fault.kind == "hold":
+            await fault.released.wait()
+            return None
         if fault.kind == "malformed":
             return _json({"ok": True, "result": fault.result}, 200)
         error = fault.error()
