@@ -264,7 +264,7 @@ async def test_bridging_from_matrix_needs_the_power_to_change_the_room(
     owner = fake_telegram.add_user("Owner")
     group = fake_telegram.add_supergroup("Owned", owner=owner)
     dm = await open_dm(linked, running.bot)
-    press_start(fake_telegram, owner, await ask_for_link(linked, dm))
+    await link_telegram(fake_telegram, owner, await ask_for_link(linked, dm))
     await linked.wait_for_event(dm, notice_containing("is now linked"))
     # The host's room: the others join with the default level, 0.
     room_id = await group_room(host, running.bot, linked)
