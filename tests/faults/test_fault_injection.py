@@ -126,6 +126,41 @@ async def database_outage(scenario: Scenario) -> list[str]:
     return notes
 
 
+async def dropped_transactions(scenario: Scenario) -> list[str]:
+    """A proxy between Synapse and the bridge makes single transactions fail on the way while
+    the next ones go through: reset after the bridge got one whole, before the answer reached
+    Synapse; or cut half-way through its body. What Synapse sent next is noted: it sends a
+    failed transaction again first, after 2 s, and newer ones only then (unless the race in
+    bridge/matrix/gaps.py sends one at once)."""
+    proxy = scenario.as_proxy
+    assert proxy is not None
+    for mode in ("answer_lost", "cut", "answer_lost", "cut"):
+        await asyncio.sleep(1.5)
+        count = len(proxy.dropped())
+        proxy.drop_next(mode)
+        # Until it was dropped and then went through (Synapse backs off further while a
+        # transaction keeps failing).
+        for _ in range(400):
+            new = proxy.dropped()[count:]
+            if new and any(
+                p.txn_id == new[0].txn_id and p.outcome == "passed" for p in proxy.passages
+            ):
+                break
+            await asyncio.sleep(0.05)
+    notes = []
+    for dropped in proxy.dropped():
+        later = [p for p in proxy.passages if p.time > dropped.time and p.outcome == "passed"]
+        if later:
+            first = later[0]
+            notes.append(
+                f"transaction {dropped.txn_id} dropped ({dropped.outcome}); next through: "
+                f"{first.txn_id} after {first.time - dropped.time:.1f} s"
+            )
+    if len(notes) < 4:
+        raise AssertionError(f"dropped {len(proxy.dropped())} transactions, not 4: {notes}")
+    return notes
+
+
 def local_postgres_cluster() -> tuple[str, str] | None:
     """This machine's cluster serving the test server's port, if the tests may restart it."""
     url = make_url(ADMIN_URL)
@@ -195,7 +230,10 @@ SCENARIOS: dict[str, tuple[Fault, float, Check | None]] = {
     "homeserver_outage": (homeserver_outage, 40.0, outage_notices),
     "synapse_restart": (synapse_restart, 20.0, None),
     "database_outage": (database_outage, 20.0, None),
+    "dropped_transactions": (dropped_transactions, 15.0, None),
 }
+# Scenarios that put tests/support/as_proxy.py between Synapse and the bridge.
+APPSERVICE_PROXY = {"dropped_transactions"}
 
 
 @pytest.mark.timeout(600)
@@ -209,7 +247,14 @@ async def test_nothing_lost_duplicated_or_reordered(
     tmp_path: Path,
 ) -> None:
     fault, seconds, check = SCENARIOS[name]
-    setup = Setup(synapse, appservice_setup, db_url, tmp_path, traffic_seconds=seconds)
+    setup = Setup(
+        synapse,
+        appservice_setup,
+        db_url,
+        tmp_path,
+        traffic_seconds=seconds,
+        appservice_proxy=name in APPSERVICE_PROXY,
+    )
     result = await run_scenario(name, setup, db_kind, fault, check)
     RESULTS.append(result)
     report = "\n".join(describe(result) + result.notes)
