@@ -100,19 +100,19 @@ async def synapse_restart(scenario: Scenario) -> list[str]:
 async def database_outage(scenario: Scenario) -> list[str]:
     """The bridge's database goes away twice while messages flow.
 
-    PostgreSQL restarts: for real when the test server is this machine's own cluster and the
-    tests may manage it (pg_ctlcluster, as root); otherwise as the bridge would see it, through
-    a proxy: the server ends every connection ("terminating connection due to administrator
-    command"), new connections are refused for 4 seconds, then answered "the database system is
-    starting up" for 3 more. SQLite: another process holds the write lock for 12 seconds,
-    longer than the bridge waits for it."""
+    PostgreSQL restarts: for real when the tests may restart the test server (see
+    ``real_restart``); otherwise as the bridge would see it, through a proxy: the server ends
+    every connection ("terminating connection due to administrator command"), new connections
+    are refused for 4 seconds, then answered "the database system is starting up" for 3 more.
+    SQLite: another process holds the write lock for 12 seconds, longer than the bridge waits
+    for it."""
     notes = []
-    cluster = local_postgres_cluster()
+    restart = real_restart()
     for _ in range(2):
         await asyncio.sleep(2)
-        if scenario.db_proxy is not None and cluster is not None:
-            seconds = await restart_postgres(cluster)
-            notes.append(f"PostgreSQL {' '.join(cluster)} restarted (took {seconds:.1f} s)")
+        if scenario.db_proxy is not None and restart is not None:
+            seconds = await restart_postgres(restart)
+            notes.append(f"PostgreSQL restarted: {' '.join(restart)} (took {seconds:.1f} s)")
         elif scenario.db_proxy is not None:
             ended = await terminate_backends(scenario.database_url)
             await scenario.db_proxy.outage(4, starting_up=3)
@@ -161,6 +161,40 @@ async def dropped_transactions(scenario: Scenario) -> list[str]:
     return notes
 
 
+def real_restart() -> list[str] | None:
+    """The command that restarts the test server for real, if the tests may:
+    - TEST_POSTGRES_RESTART=proxy: never (the restart is played through the proxy);
+    - TEST_POSTGRES_DATADIR: that cluster, with pg_ctl (as the data directory's owner when the
+      tests run as root), e.g. a throwaway one from scripts/throwaway-postgres.sh;
+    - otherwise this machine's own cluster serving the test server's port, with pg_ctlcluster,
+      when the tests run as root (Debian's packaged server, 127.0.0.1:5432 by default)."""
+    if os.environ.get("TEST_POSTGRES_RESTART") == "proxy":
+        return None
+    data_dir = os.environ.get("TEST_POSTGRES_DATADIR")
+    if data_dir:
+        return pg_ctl_restart(Path(data_dir))
+    cluster = local_postgres_cluster()
+    if cluster is None:
+        return None
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"]
+
+
+def pg_ctl_restart(data_dir: Path) -> list[str]:
+    found = shutil.which("pg_ctl") or max(
+        (str(path) for path in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")),
+        default=None,
+        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
+    )
+    if found is None:
+        raise AssertionError("TEST_POSTGRES_DATADIR is set but pg_ctl is not found")
+    # -l: the restarted server must not write into the test's output.
+    command = [found, "-D", str(data_dir), "-w", "-m", "fast", "-l", str(data_dir / "pg_ctl.log")]
+    command.append("restart")
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        return ["runuser", "-u", data_dir.owner(), "--", *command]
+    return command
+
+
 def local_postgres_cluster() -> tuple[str, str] | None:
     """This machine's cluster serving the test server's port, if the tests may restart it."""
     url = make_url(ADMIN_URL)
@@ -176,12 +210,10 @@ def local_postgres_cluster() -> tuple[str, str] | None:
     return None
 
 
-async def restart_postgres(cluster: tuple[str, str]) -> float:
+async def restart_postgres(command: list[str]) -> float:
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        "pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"
-    )
-    assert await process.wait() == 0, "pg_ctlcluster could not restart PostgreSQL"
+    process = await asyncio.create_subprocess_exec(*command)
+    assert await process.wait() == 0, f"could not restart PostgreSQL: {' '.join(command)}"
     return time.monotonic() - started
 
 
