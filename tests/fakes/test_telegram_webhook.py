@@ -267,3 +267,21 @@ async def test_a_failing_update_holds_its_chat_not_the_others(
     b_ids = {u["update_id"] for u in fake_telegram.updates.created[2:]}
     b_done = max(d.time for d in fake_telegram.webhook.deliveries if d.update_id in b_ids)
     assert b_done < tries[1].time + 0.2 < tries[-1].time, "the other chat did not wait for a1"
+
+
+async def test_with_one_connection_a_failed_update_lets_the_next_queue_go_first(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+    receiver: Receiver,
+) -> None:
+    """WebhookActor puts a failed update back with a wake-up time of now, behind a queue that
+    has waited since it was loaded: one connection keeps each queue's order, not the order of
+    update ids across queues."""
+    alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
+    fake_telegram.inject_text(fake_telegram.private_chat(alice), alice, "a1")
+    fake_telegram.inject_text(fake_telegram.private_chat(bob), bob, "b1")
+    await receiver.start()
+    receiver.refuse = {"a1": 1}
+    assert await bot.set_webhook(URL, secret_token=SECRET, max_connections=1)
+    await eventually(lambda: len(receiver.posts) == 3, what="three posts")
+    assert receiver.texts() == ["a1", "b1", "a1"]
