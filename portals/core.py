@@ -184,6 +184,13 @@ class BridgeCore:
         await self._portals.create_room(key, info)
         return True
 
+    def delivery_failed(self, txn_id: str) -> None:
+        # Synapse repeats a failed transaction first, holding newer ones back, except one it
+        # made before it noted the failure, which goes at once (bridge/matrix/gaps.py): the
+        # next skip in the ids may hide this one.
+        log.info("Transaction %s was not stored; the homeserver will send it again", txn_id)
+        self._gaps.mark()
+
     def pinged(self, transaction_id: str | None) -> None:
         if transaction_id:
             self._pings[transaction_id] = True

@@ -1,12 +1,27 @@
 """Noticing when the homeserver's deliveries may have left a gap.
 
-Synapse numbers transactions in one sequence for all its appservices, so the ids one bridge
-sees grow but skip whatever went to the others (every event for a double puppeting
-registration, say). A transaction it stranded while recovering from a failed delivery arrives
-late, after newer ones; ids restart after a Synapse restart (on SQLite); and whatever was sent
-while the bridge was down may come in any order. A failed delivery is retried after a backoff
-of at least two seconds, so a skip that follows a silence that long may hide a stranded
-transaction, while a skip within a steady flow is only the other appservices' share.
+Synapse numbers transactions in one sequence for all its appservices (also those without a
+URL, such as a double puppeting registration, which gets one per event of a local user), so
+the ids one bridge sees grow but skip whatever went to the others. How Synapse delivers
+(synapse/appservice/scheduler.py, _ServiceQueuer, _TransactionController and _Recoverer): one
+transaction in flight per appservice; when one fails (an error answer, a broken connection, a
+timeout) it marks the appservice down, keeps newer transactions without sending them, and
+sends the failed one again after 2 s (then 4, 8 ... up to 512 s), then the kept ones in order.
+So a failed delivery normally shows as a silence of at least 2 s and no skip. Two races leave
+a transaction behind newer ones: the one made right after the failure, while the "down" mark
+is still being written, is sent at once (with PostgreSQL, whose connection pool runs the two
+queries side by side; SQLite runs them in turn) and the failed one comes 2 s later; and one
+made just as the recoverer finishes is stranded until the next failure. Ids also restart after
+a Synapse restart (on SQLite), and whatever was sent while the bridge was down may come in any
+order.
+
+So a skip counts as a gap after a silence of RETRY_SILENCE, and every skip counts for
+RECOVERY after a start or after a sign of failed deliveries: a transaction the listener did not
+store (refused, broken off, or given up by the homeserver, which sent the next one while it
+was still in hand). A skip within a steady flow is taken for the other appservices' share;
+what the bridge cannot tell from it is a delivery that failed before any of it reached the
+bridge, followed at once by the next (the PostgreSQL race behind a proxy that fails to
+forward): the sweep still finds its events, after newer ones.
 
 Each such irregularity starts a gap at the next event the bridge stores: what is missing lies
 before that event. A portal that has not looked at its room's timeline from an event at or past

@@ -33,6 +33,11 @@ class TransactionSink(Protocol):
 
     async def query_alias(self, alias: str) -> bool: ...
 
+    def delivery_failed(self, txn_id: str) -> None:
+        """The transaction was not stored (its request broke off or was refused, or the
+        homeserver gave up waiting for it): the homeserver sends it again later, perhaps
+        after newer ones."""
+
     def pinged(self, transaction_id: str | None) -> None: ...
 
     def health(self) -> Sequence[HealthCheck]:
@@ -66,6 +71,9 @@ class AppserviceListener:
             ]
         )
         self._runner: web.AppRunner | None = None
+        # Transactions whose request is in hand, by id: the homeserver sends one at a time,
+        # so another one arriving meanwhile means it gave up on these.
+        self._in_hand: dict[str, int] = {}
 
     def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
         """More routes on the same port (provisioning, a network's webhook); before ``start``.
@@ -112,8 +120,32 @@ class AppserviceListener:
         return await handler(request)
 
     async def _transaction(self, request: web.Request) -> web.Response:
+        """Store the transaction's events; anything but a 200 (a refusal, a request broken
+        off) is a failed delivery, which the homeserver repeats, perhaps after newer ones:
+        the sink hears of it, and of earlier ones the homeserver gave up on."""
         txn_id = request.match_info["txn_id"]
-        body = await json_object(request)
+        for given_up in [other for other in self._in_hand if other != txn_id]:
+            log.info("Transaction %s came while %s was still in hand", txn_id, given_up)
+            self._sink.delivery_failed(given_up)
+        self._in_hand[txn_id] = self._in_hand.get(txn_id, 0) + 1
+        stored = False
+        try:
+            response = await self._store_transaction(txn_id, request)
+            stored = response.status == 200
+            return response
+        finally:
+            self._in_hand[txn_id] -= 1
+            if not self._in_hand[txn_id]:
+                del self._in_hand[txn_id]
+            if not stored:
+                self._sink.delivery_failed(txn_id)
+
+    async def _store_transaction(self, txn_id: str, request: web.Request) -> web.Response:
+        try:
+            body = await json_object(request)
+        except ConnectionError:
+            log.info("Transaction %s broke off before its body was in", txn_id)
+            return matrix_error(400, "M_UNKNOWN", "The connection broke off")
         if isinstance(body, web.Response):
             return body
         events = _event_list(body, "events")

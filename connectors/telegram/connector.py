@@ -67,6 +67,8 @@ from .webhook import WebhookBacklog, WebhookReceiver
 
 log = logging.getLogger("connectors.telegram")
 
+# Posts Telegram may have in flight to the webhook at once (see _set_webhook).
+WEBHOOK_CONNECTIONS = 1
 # How often webhook mode asks Telegram whether it answers (polling tells that with each poll).
 WEBHOOK_CHECK_INTERVAL = 30.0
 
@@ -305,6 +307,10 @@ class TelegramConnector:
                 allowed_updates=list(ALLOWED_UPDATES),
                 drop_pending_updates=False,
                 secret_token=config.webhook.secret_token,
+                # Telegram keeps a chat's messages in order, but posts its reactions, member
+                # changes and business messages from queues of their own, over up to 40
+                # connections at once: one connection takes them one at a time.
+                max_connections=WEBHOOK_CONNECTIONS,
             )
         except BadRequest as error:
             raise StartupError(

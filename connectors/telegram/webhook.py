@@ -32,7 +32,10 @@ def _plain(status: int, text: str) -> web.Response:
 
 class WebhookReceiver:
     """The route Telegram posts to. Closed (503, Telegram retries) until ``open`` and after
-    ``close``; updates are taken one at a time, in the order they come, as polling does."""
+    ``close``; updates are taken one at a time, in the order they come, as polling does.
+    Telegram posts them over one connection (setWebhook's max_connections, see connector.py),
+    so they come in its order: over several, a chat's reactions and member changes could
+    overtake its messages."""
 
     def __init__(
         self,

@@ -1,9 +1,12 @@
-"""The fake's webhook: setWebhook's checks and Telegram's delivery (one update at a time, kept
-until a 2xx, waiting while the receiver is down), driven by python-telegram-bot and a small
-receiving server standing in for the bridge."""
+"""The fake's webhook: setWebhook's checks and Telegram's delivery (each queue one update at a
+time, kept until a 2xx, waiting while the receiver is down; several queues at once, up to
+max_connections), driven by python-telegram-bot and a small receiving server standing in for
+the bridge."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -41,6 +44,10 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     posts: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
     runner: web.AppRunner | None = None
+    answer_after: float = 0.0  # seconds each answer takes
+    refuse: dict[str, int] = field(default_factory=dict)  # text: times to answer it 503
+    busy: int = 0
+    most_busy: int = 0  # the most requests in hand at once
 
     @property
     def origin(self) -> str:
@@ -63,10 +70,27 @@ class Receiver:
         body = json.loads(await request.read())
         self.posts.append((request.path_qs, request.headers.get(SECRET_HEADER), body))
         status = self.answers.pop(0) if self.answers else 200
+        text = body.get("message", {}).get("text")
+        if self.refuse.get(text, 0) > 0:
+            self.refuse[text] -= 1
+            status = 503
+        self.busy += 1
+        self.most_busy = max(self.most_busy, self.busy)
+        try:
+            await asyncio.sleep(self.answer_after)
+        finally:
+            self.busy -= 1
         return web.Response(status=status)
 
     def texts(self) -> list[str]:
         return [body["message"]["text"] for _path, _secret, body in self.posts]
+
+    def texts_in(self, chat_id: int) -> list[str]:
+        return [
+            body["message"]["text"]
+            for _path, _secret, body in self.posts
+            if "message" in body and body["message"]["chat"]["id"] == chat_id
+        ]
 
 
 @pytest_asyncio.fixture
@@ -165,3 +189,99 @@ async def test_deleting_the_webhook_leaves_the_pending_updates_to_get_updates(
     [_, polled] = await bot.get_updates()
     assert polled.message is not None and polled.message.text == "polled"
     assert len(fake_telegram.webhook.deliveries) == attempts, "no posts without a webhook"
+
+
+async def test_chats_are_posted_at_once_each_chat_in_order(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+    receiver: Receiver,
+) -> None:
+    """Telegram's WebhookActor: one update in flight per chat's queue, up to max_connections
+    queues at once; connections that differ in speed do not reorder a chat."""
+    users = [fake_telegram.add_user(f"User{n}") for n in range(4)]
+    chats = [fake_telegram.private_chat(user) for user in users]
+    slow_chat = chats[0].id
+    # The first chat's connection is slow: its posts take longer to arrive.
+    fake_telegram.webhook.latency = lambda u: 0.15 if u["message"]["chat"]["id"] == slow_chat else 0
+    for number in range(5):
+        for chat, user in zip(chats, users, strict=True):
+            fake_telegram.inject_text(chat, user, f"{number}")
+    await receiver.start()
+    receiver.answer_after = 0.05
+    assert await bot.set_webhook(URL, secret_token=SECRET)
+
+    await eventually(lambda: len(receiver.posts) == 20, what="every update posted")
+    for chat in chats:
+        assert receiver.texts_in(chat.id) == ["0", "1", "2", "3", "4"]
+    assert receiver.most_busy == 4, "the four chats at once"
+    ids = [body["update_id"] for _path, _secret, body in receiver.posts]
+    assert ids != sorted(ids), "across chats, arrival is not Telegram's order"
+    assert (await bot.get_webhook_info()).max_connections == 40
+
+
+async def test_one_connection_posts_one_update_at_a_time(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+    receiver: Receiver,
+) -> None:
+    users = [fake_telegram.add_user(f"User{n}") for n in range(3)]
+    for number in range(3):
+        for user in users:
+            fake_telegram.inject_text(fake_telegram.private_chat(user), user, f"{number}")
+    await receiver.start()
+    receiver.answer_after = 0.02
+    assert await bot.set_webhook(URL, secret_token=SECRET, max_connections=1)
+    await eventually(lambda: len(receiver.posts) == 9, what="every update posted")
+    assert receiver.most_busy == 1
+    ids = [body["update_id"] for _path, _secret, body in receiver.posts]
+    assert ids == sorted(ids)
+    assert (await bot.get_webhook_info()).max_connections == 1
+
+
+async def test_a_failing_update_holds_its_chat_not_the_others(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+    receiver: Receiver,
+) -> None:
+    """It stays at the front of its chat's queue, posted again at once, then after 2, 4 ...
+    units; the other chats go on meanwhile."""
+    alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
+    held, free = fake_telegram.private_chat(alice), fake_telegram.private_chat(bob)
+    fake_telegram.webhook.retry_delay = 0.2
+    fake_telegram.webhook.max_retry_delay = 0.4
+    fake_telegram.inject_text(held, alice, "a1")
+    fake_telegram.inject_text(held, alice, "a2")
+    for number in range(3):
+        fake_telegram.inject_text(free, bob, f"b{number}")
+    await receiver.start()
+    receiver.refuse = {"a1": 3}
+    assert await bot.set_webhook(URL, secret_token=SECRET, max_connections=2)
+
+    await eventually(lambda: receiver.texts_in(held.id) == ["a1"] * 4 + ["a2"], what="a1, a2")
+    assert receiver.texts_in(free.id) == ["b0", "b1", "b2"]
+    a1 = fake_telegram.updates.created[0]["update_id"]
+    tries = [d for d in fake_telegram.webhook.deliveries if d.update_id == a1]
+    assert [d.status for d in tries] == [503, 503, 503, 200]
+    pauses = [later.time - earlier.time for earlier, later in itertools.pairwise(tries)]
+    assert pauses[0] < 0.15 and pauses[1] > 0.35 and pauses[2] > 0.35, pauses
+    b_ids = {u["update_id"] for u in fake_telegram.updates.created[2:]}
+    b_done = max(d.time for d in fake_telegram.webhook.deliveries if d.update_id in b_ids)
+    assert b_done < tries[1].time + 0.2 < tries[-1].time, "the other chat did not wait for a1"
+
+
+async def test_with_one_connection_a_failed_update_lets_the_next_queue_go_first(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+    receiver: Receiver,
+) -> None:
+    """WebhookActor puts a failed update back with a wake-up time of now, behind a queue that
+    has waited since it was loaded: one connection keeps each queue's order, not the order of
+    update ids across queues."""
+    alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
+    fake_telegram.inject_text(fake_telegram.private_chat(alice), alice, "a1")
+    fake_telegram.inject_text(fake_telegram.private_chat(bob), bob, "b1")
+    await receiver.start()
+    receiver.refuse = {"a1": 1}
+    assert await bot.set_webhook(URL, secret_token=SECRET, max_connections=1)
+    await eventually(lambda: len(receiver.posts) == 3, what="three posts")
+    assert receiver.texts() == ["a1", "b1", "a1"]

@@ -20,6 +20,7 @@ from bridge.config.loader import ConfigFile
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.faults.measure import Tally, tally
 from tests.faults.process import BridgeProcess
+from tests.support.as_proxy import AppserviceProxy
 from tests.support.bridge_harness import AppserviceSetup
 from tests.support.hs_proxy import HomeserverProxy
 from tests.support.matrix_client import MatrixError, MatrixTestClient
@@ -69,6 +70,8 @@ class Setup:
     telegram_messages: int = 60  # per portal
     matrix_messages: int = 40  # per portal
     traffic_seconds: float = 15.0
+    # A proxy between the homeserver and the bridge's listener (tests/support/as_proxy.py).
+    appservice_proxy: bool = False
 
 
 class Scenario:
@@ -84,8 +87,15 @@ class Scenario:
             self.db_proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
             proxied = url.set(host="127.0.0.1", port=self.db_proxy.port)
             self.database_url = proxied.render_as_string(hide_password=False)
+        # The homeserver reaches the bridge at the registration's port: with a proxy there,
+        # the bridge listens on another one.
+        self.as_proxy: AppserviceProxy | None = None
+        self.bridge_port = setup.appservice.port
+        if setup.appservice_proxy:
+            self.as_proxy = AppserviceProxy.in_front_of_a_new_port(setup.appservice.port)
+            self.bridge_port = self.as_proxy.bridge_port
         self.bridge = BridgeProcess(
-            setup.directory / "config.yaml", setup.appservice.port, setup.directory / "bridge.log"
+            setup.directory / "config.yaml", self.bridge_port, setup.directory / "bridge.log"
         )
         self.groups: list[tuple[FakeChat, FakeUser]] = []
         self.rooms: list[str] = []
@@ -103,6 +113,8 @@ class Scenario:
         await self.proxy.start()
         if self.db_proxy is not None:
             await self.db_proxy.start()
+        if self.as_proxy is not None:
+            await self.as_proxy.start()
         self._write_config()
         await self.bridge.start()
         return self
@@ -118,6 +130,8 @@ class Scenario:
             await self.fake.stop()
             if self.db_proxy is not None:
                 await self.db_proxy.stop()
+            if self.as_proxy is not None:
+                await self.as_proxy.stop()
 
     def _write_config(self) -> None:
         setup = self.setup
@@ -125,6 +139,7 @@ class Scenario:
         config_file.path = setup.directory / "config.yaml"
         config_file.set("homeserver.address", self.proxy.url)
         config_file.set("appservice.database", self.database_url)
+        config_file.set("appservice.port", self.bridge_port)
         config_file.set("bridge.permissions", {DOMAIN: "user"})
         config_file.set("telegram.bot_token", self.fake.token)
         config_file.set("telegram.api_url", self.fake.url)

@@ -100,19 +100,19 @@ async def synapse_restart(scenario: Scenario) -> list[str]:
 async def database_outage(scenario: Scenario) -> list[str]:
     """The bridge's database goes away twice while messages flow.
 
-    PostgreSQL restarts: for real when the test server is this machine's own cluster and the
-    tests may manage it (pg_ctlcluster, as root); otherwise as the bridge would see it, through
-    a proxy: the server ends every connection ("terminating connection due to administrator
-    command"), new connections are refused for 4 seconds, then answered "the database system is
-    starting up" for 3 more. SQLite: another process holds the write lock for 12 seconds,
-    longer than the bridge waits for it."""
+    PostgreSQL restarts: for real when the tests may restart the test server (see
+    ``real_restart``); otherwise as the bridge would see it, through a proxy: the server ends
+    every connection ("terminating connection due to administrator command"), new connections
+    are refused for 4 seconds, then answered "the database system is starting up" for 3 more.
+    SQLite: another process holds the write lock for 12 seconds, longer than the bridge waits
+    for it."""
     notes = []
-    cluster = local_postgres_cluster()
+    restart = real_restart()
     for _ in range(2):
         await asyncio.sleep(2)
-        if scenario.db_proxy is not None and cluster is not None:
-            seconds = await restart_postgres(cluster)
-            notes.append(f"PostgreSQL {' '.join(cluster)} restarted (took {seconds:.1f} s)")
+        if scenario.db_proxy is not None and restart is not None:
+            seconds = await restart_postgres(restart)
+            notes.append(f"PostgreSQL restarted: {' '.join(restart)} (took {seconds:.1f} s)")
         elif scenario.db_proxy is not None:
             ended = await terminate_backends(scenario.database_url)
             await scenario.db_proxy.outage(4, starting_up=3)
@@ -124,6 +124,75 @@ async def database_outage(scenario: Scenario) -> list[str]:
             await asyncio.to_thread(hold_sqlite_lock, scenario.database_url, 12)
             notes.append("SQLite: write lock held by another process for 12 s")
     return notes
+
+
+async def dropped_transactions(scenario: Scenario) -> list[str]:
+    """A proxy between Synapse and the bridge makes single transactions fail on the way while
+    the next ones go through: reset after the bridge got one whole, before the answer reached
+    Synapse; or cut half-way through its body. What Synapse sent next is noted: it sends a
+    failed transaction again first, after 2 s, and newer ones only then (unless the race in
+    bridge/matrix/gaps.py sends one at once)."""
+    proxy = scenario.as_proxy
+    assert proxy is not None
+    for mode in ("answer_lost", "cut", "answer_lost", "cut"):
+        await asyncio.sleep(1.5)
+        count = len(proxy.dropped())
+        proxy.drop_next(mode)
+        # Until it was dropped and then went through (Synapse backs off further while a
+        # transaction keeps failing).
+        for _ in range(400):
+            new = proxy.dropped()[count:]
+            if new and any(
+                p.txn_id == new[0].txn_id and p.outcome == "passed" for p in proxy.passages
+            ):
+                break
+            await asyncio.sleep(0.05)
+    notes = []
+    for dropped in proxy.dropped():
+        later = [p for p in proxy.passages if p.time > dropped.time and p.outcome == "passed"]
+        if later:
+            first = later[0]
+            notes.append(
+                f"transaction {dropped.txn_id} dropped ({dropped.outcome}); next through: "
+                f"{first.txn_id} after {first.time - dropped.time:.1f} s"
+            )
+    if len(notes) < 4:
+        raise AssertionError(f"dropped {len(proxy.dropped())} transactions, not 4: {notes}")
+    return notes
+
+
+def real_restart() -> list[str] | None:
+    """The command that restarts the test server for real, if the tests may:
+    - TEST_POSTGRES_RESTART=proxy: never (the restart is played through the proxy);
+    - TEST_POSTGRES_DATADIR: that cluster, with pg_ctl (as the data directory's owner when the
+      tests run as root), e.g. a throwaway one from scripts/throwaway-postgres.sh;
+    - otherwise this machine's own cluster serving the test server's port, with pg_ctlcluster,
+      when the tests run as root (Debian's packaged server, 127.0.0.1:5432 by default)."""
+    if os.environ.get("TEST_POSTGRES_RESTART") == "proxy":
+        return None
+    data_dir = os.environ.get("TEST_POSTGRES_DATADIR")
+    if data_dir:
+        return pg_ctl_restart(Path(data_dir))
+    cluster = local_postgres_cluster()
+    if cluster is None:
+        return None
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"]
+
+
+def pg_ctl_restart(data_dir: Path) -> list[str]:
+    found = shutil.which("pg_ctl") or max(
+        (str(path) for path in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")),
+        default=None,
+        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
+    )
+    if found is None:
+        raise AssertionError("TEST_POSTGRES_DATADIR is set but pg_ctl is not found")
+    # -l: the restarted server must not write into the test's output.
+    command = [found, "-D", str(data_dir), "-w", "-m", "fast", "-l", str(data_dir / "pg_ctl.log")]
+    command.append("restart")
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        return ["runuser", "-u", data_dir.owner(), "--", *command]
+    return command
 
 
 def local_postgres_cluster() -> tuple[str, str] | None:
@@ -141,12 +210,10 @@ def local_postgres_cluster() -> tuple[str, str] | None:
     return None
 
 
-async def restart_postgres(cluster: tuple[str, str]) -> float:
+async def restart_postgres(command: list[str]) -> float:
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        "pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"
-    )
-    assert await process.wait() == 0, "pg_ctlcluster could not restart PostgreSQL"
+    process = await asyncio.create_subprocess_exec(*command)
+    assert await process.wait() == 0, f"could not restart PostgreSQL: {' '.join(command)}"
     return time.monotonic() - started
 
 
@@ -195,7 +262,10 @@ SCENARIOS: dict[str, tuple[Fault, float, Check | None]] = {
     "homeserver_outage": (homeserver_outage, 40.0, outage_notices),
     "synapse_restart": (synapse_restart, 20.0, None),
     "database_outage": (database_outage, 20.0, None),
+    "dropped_transactions": (dropped_transactions, 15.0, None),
 }
+# Scenarios that put tests/support/as_proxy.py between Synapse and the bridge.
+APPSERVICE_PROXY = {"dropped_transactions"}
 
 
 @pytest.mark.timeout(600)
@@ -209,7 +279,14 @@ async def test_nothing_lost_duplicated_or_reordered(
     tmp_path: Path,
 ) -> None:
     fault, seconds, check = SCENARIOS[name]
-    setup = Setup(synapse, appservice_setup, db_url, tmp_path, traffic_seconds=seconds)
+    setup = Setup(
+        synapse,
+        appservice_setup,
+        db_url,
+        tmp_path,
+        traffic_seconds=seconds,
+        appservice_proxy=name in APPSERVICE_PROXY,
+    )
     result = await run_scenario(name, setup, db_kind, fault, check)
     RESULTS.append(result)
     report = "\n".join(describe(result) + result.notes)

@@ -30,6 +30,7 @@ from tests.connectors.telegram.conftest import (
     open_portal,
 )
 from tests.connectors.telegram.test_health import check, ready, ready_until
+from tests.connectors.telegram.test_reactions import reaction_by
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.support.bridge_harness import AppserviceSetup, RunningBridge
 from tests.support.fixtures import MakeMatrixUser
@@ -98,6 +99,7 @@ async def test_updates_reach_matrix_through_the_webhook(
     [call] = fake_telegram.calls_to("setWebhook")
     assert call.params["url"] == URL and call.params["secret_token"] == SECRET
     assert call.params["allowed_updates"] == list(ALLOWED_UPDATES)
+    assert call.params["max_connections"] == 1, "one update at a time, in Telegram's order"
     assert call.params.get("drop_pending_updates") in (None, False)
     user = await make_matrix_user("hooked")
     group, member, room_id = await open_portal(fake_telegram, user, "Hooked")
@@ -111,6 +113,34 @@ async def test_updates_reach_matrix_through_the_webhook(
     assert fake_telegram.webhook.deliveries
     assert all(d.url == f"{routed}{PATH}" for d in fake_telegram.webhook.deliveries)
     await eventually(lambda: confirmed(fake_telegram, last_update_id(fake_telegram)))
+
+
+async def test_a_reaction_posted_beside_its_message_comes_after_it(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    routed: str,
+) -> None:
+    """Telegram posts a chat's messages and its reactions from two queues (the fake does as
+    the official server's WebhookActor): over several connections the reaction may arrive
+    before the message it is on, which the bridge has then not bridged yet."""
+    await telegram_bridge(**WEBHOOK)
+    user = await make_matrix_user("reacting")
+    group, member, room_id = await open_portal(fake_telegram, user, "Reacting")
+    fake_telegram.set_bot_member(group, "administrator")  # only admins hear of reactions
+    fake_telegram.inject_text(group, member, "hello")
+    await wait_for_text(user, room_id, "hello")
+
+    # The connection that carries the message is slower than the reaction's.
+    fake_telegram.webhook.latency = lambda update: 0.5 if "message" in update else 0.0
+    message = fake_telegram.inject_text(group, member, "react to me")
+    fake_telegram.inject_reaction(group, member, message["message_id"], ["👍"])
+
+    reaction = await user.wait_for_event(room_id, reaction_by(ghost(member), "👍"), timeout=20)
+    bridged = await user.wait_for_event(
+        room_id, lambda e: e.get("content", {}).get("body") == "react to me"
+    )
+    assert reaction["content"]["m.relates_to"]["event_id"] == bridged["event_id"]
 
 
 async def test_a_request_without_the_right_secret_is_refused_and_stores_nothing(

@@ -52,7 +52,12 @@ async def set_webhook(sim: Simulation, p: Params) -> Any:
     if url:
         sim.updates.abort_poll(CONFLICT_SET_WEBHOOK)
         sim.updates.set_webhook(
-            {"url": url, "max_connections": p.get("max_connections", 40), "secret_token": secret}
+            {
+                "url": url,
+                # Clamped, not refused, as the official server does (Client.cpp).
+                "max_connections": min(max(int(p.get("max_connections", 40)), 1), 100),
+                "secret_token": secret,
+            }
         )
     else:
         sim.updates.set_webhook({})
