@@ -23,6 +23,7 @@ from portals.ephemeral import EphemeralRelay
 from portals.manager import PortalManager
 from portals.read_markers import ReadMarkerRelay
 from portals.router import Router
+from portals.stuck_commands import stuck_commands
 from portals.typing import TypingRelay
 
 from . import __version__
@@ -47,7 +48,7 @@ from .db.stores import (
 )
 from .double_puppet import DoublePuppets
 from .ghosts import GhostManager
-from .health import HealthCheck, Probe, Supervisor
+from .health import HealthCheck, Probe, Supervisor, all_ok
 from .management import ManagementRooms
 from .matrix.call_metrics import matrix_call_trace
 from .matrix.client import MatrixClient
@@ -193,6 +194,7 @@ class Bridge:
             accounts=accounts,
             puppets=puppets,
             metrics=self.metrics,
+            healthy=lambda: all_ok(self.health()),
             startup=startup,
             queue_size=self.queue_size,
             idle_after=self.idle_after,
@@ -203,6 +205,8 @@ class Bridge:
         router = self.router = Router(ctx, portals, management.handle)
         bridging = PortalBridging(portals, ctx.portals, users, self.connector, accounts)
         for command in portal_commands(bridging):
+            commands.register(command)
+        for command in stuck_commands(portals, display_name):
             commands.register(command)
         direct = DirectChats(matrix, ghosts, users, portals, self.connector)
         management.on_invite = direct.invited
@@ -357,6 +361,9 @@ class Bridge:
         text = f"{len(busy)} of {len(lanes)} loaded portals have work; {held} events in memory"
         if spilled:
             text += f", and {spilled} portals have more waiting in the database"
+        stuck = len(self.portals.stuck())
+        if stuck:
+            text += f"; {stuck} wait on an event that keeps failing (send stuck)"
         return text
 
     async def _prepare_bot(self, matrix: MatrixClient) -> None:

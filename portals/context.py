@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bridge.accounts import AccountLinks
@@ -53,6 +54,9 @@ class PortalContext:
     accounts: AccountLinks
     puppets: DoublePuppets
     metrics: BridgeMetrics
+    # Whether every health check is up (the homeserver, the network, the background tasks):
+    # an event that keeps failing meanwhile has trouble of its own (portals/retries.py).
+    healthy: Callable[[], bool]
     index: PortalIndex = field(default_factory=PortalIndex)
     startup: StartupIds = field(default_factory=StartupIds)
     names: BoundedDict[tuple[str, str], str] = field(default_factory=lambda: BoundedDict(MAX_NAMES))

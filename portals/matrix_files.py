@@ -10,6 +10,7 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
+import aiohttp
 from mautrix.appservice import IntentAPI
 from mautrix.errors import MatrixRequestError
 from mautrix.types import ContentURI
@@ -18,6 +19,7 @@ from bridge.network.capabilities import SendsFiles
 from bridge.network.interface import NetworkConnector
 from bridge.network.outgoing import FileKind, OutgoingFile
 
+from .delivery import retry_delay
 from .state import Notify
 
 _BY_MSGTYPE: dict[str, FileKind] = {
@@ -86,9 +88,11 @@ async def fetch_file(
         return None
     try:
         data = await bot.download_media(ContentURI(url))
-    except MatrixRequestError as error:
-        if error.http_status == 429 or error.http_status >= 500:
-            raise  # passing trouble: the portal tries again
+    except (MatrixRequestError, aiohttp.ClientResponseError) as error:
+        # mautrix's download raises aiohttp's error (the status alone) for an error answer.
+        if retry_delay(error, 0) is not None:
+            raise  # passing trouble (a 5xx, a rate limit): the portal tries again, within bounds
+        # A refusal (404 for deleted media, 403): asking again would be refused again.
         await notify(f"Your {what} was not bridged: the homeserver would not hand it over.")
         return None
     if len(data) > limit:
