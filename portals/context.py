@@ -21,6 +21,7 @@ from bridge.network.interface import NetworkConnector
 from bridge.users import UserManager
 
 from .index import PortalIndex
+from .retries import FailingHeads
 
 # Display names of Matrix users per room, as the room's member events say.
 MAX_NAMES = 20_000
@@ -67,3 +68,5 @@ class PortalContext:
     queue_size: int = 256
     # Seconds without work after which a lane's worker stops (it starts again on demand).
     idle_after: float = 60.0
+    # The portals whose head event fails now (see retries.py).
+    failing: FailingHeads = field(default_factory=FailingHeads)

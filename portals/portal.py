@@ -333,7 +333,9 @@ class Portal:
                     if wait is None:
                         network = self._ctx.connector.display_name
                         wait = self.waiting = HeadWait(what_waits(item, network))
-                    its_own = may_be_stuck(failure) and self._ctx.healthy()
+                    how = f"{direction}:{failure_reason(failure)}"
+                    alone = self._ctx.failing.failed(self.id, how)
+                    its_own = may_be_stuck(failure) and alone and self._ctx.healthy()
                     wait.failed(describe(failure), time.monotonic(), its_own)
                     doubt = in_doubt(failure)
                     if (ended := await self._ended(item, wait, doubt)) is not None:
@@ -357,6 +359,7 @@ class Portal:
         finally:
             self.waiting = None
             self._skip_by = None
+            self._ctx.failing.cleared(self.id)
 
     async def _ended(
         self, item: MatrixItem | RemoteItem, wait: HeadWait, doubt: bool

@@ -4,10 +4,10 @@ given up).
 
 Passing trouble is waited out in order, but not for ever (bridge.retries). Two clocks run from
 the event's first failure: ``stuck_after`` counts only the time in which it failed while
-everything else worked (every health check up, the failure neither a rate limit nor the
-database), so an outage does not run it down, while the same 5xx for one file does;
-``give_up_after`` counts all of it, outages included. An admin's skip, or an unbridge waiting
-behind the event, ends the wait sooner.
+everything else worked (every health check up, no other chat failing alike, the failure
+neither a rate limit nor the database), so an outage does not run it down, while the same 5xx
+for one file does; ``give_up_after`` counts all of it, outages included. An admin's skip, or
+an unbridge waiting behind the event, ends the wait sooner.
 """
 
 from __future__ import annotations
@@ -78,6 +78,23 @@ class HeadWait:
             f"{self.attempts} attempts, {duration(self.stuck_for)} of them while everything "
             f"else worked; last error: {self.last_error}"
         )
+
+
+class FailingHeads:
+    """Which portals' head events fail now, and how (a direction and a failure reason): chats
+    failing alike are an outage (Telegram refusing every upload, say), not one event's own
+    trouble, even while the health checks are up."""
+
+    def __init__(self) -> None:
+        self._how: dict[int, str] = {}
+
+    def failed(self, portal_id: int, how: str) -> bool:
+        """Note the failure; whether this portal fails alone (no other fails alike)."""
+        self._how[portal_id] = how
+        return not any(other == how and pid != portal_id for pid, other in self._how.items())
+
+    def cleared(self, portal_id: int) -> None:
+        self._how.pop(portal_id, None)
 
 
 def duration(seconds: float) -> str:

@@ -53,6 +53,7 @@ class FakeNetwork:
     # Sending fails with passing trouble while ``down``; ``reachable`` is what the connector's
     # health check reports (down with the network, or up while only sending fails).
     down: bool = False
+    down_chats: set[str] = field(default_factory=set)  # sending into these chats fails too
     reachable: bool = True
     send_attempts: int = 0
 
@@ -109,7 +110,7 @@ class FakeConnector:
         self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT
     ) -> AsyncIterator[SendingPart | SentMessage]:
         self.network.send_attempts += 1
-        if self.network.down:
+        if self.network.down or str(portal.chat_id) in self.network.down_chats:
             raise TemporaryFailure("the fake network cannot be reached")
         if message.body.split(": ", 1)[-1] == self.network.crash_on_body:
             raise RuntimeError("the fake network crashed on this message")

@@ -1,7 +1,8 @@
 """A portal's head event and bridge.retries, on a real Synapse with the fake network: an outage
 (a health check down) is waited out however long stuck_after is, while the same failure with
-everything else working is given up after it, its sender told, and the chat moves on. A stored
-event that cannot be read does not stop its chat either."""
+everything else working is given up after it, its sender told, and the chat moves on; chats
+failing alike are an outage too. A stored event that cannot be read does not stop its chat
+either."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bridge.db.models import RemoteInbox
 from bridge.network.events import MessageContent, RemoteMessage, RemoteUser, encode_event
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
 from portals.manager import lane_of
+from portals.retries import HeadWait
 from tests.bridge.test_management_room import notice_containing
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
@@ -90,3 +92,39 @@ async def test_a_stored_remote_event_that_cannot_be_read_does_not_stop_its_chat(
         row = await session.get(RemoteInbox, bad.id)
         assert row is not None and row.handled_at is not None
         assert row.error is not None and row.error.startswith("cannot be read:")
+
+
+async def test_chats_failing_alike_are_an_outage_and_one_failing_alone_is_not(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
+) -> None:
+    connector = FakeConnector()
+    network = connector.network
+    running = await start_bridge(connector=connector, overrides={"bridge.retries.stuck_after": 1})
+    user = await make_matrix_user("writer", displayname="Writer W")
+    rooms = {}
+    for chat in ("alike-1", "alike-2"):
+        rooms[chat] = await connector.create_portal(chat, chat, [user.user_id])
+        await user.join(await user.wait_for_invite())
+    # Sending fails in both chats alike while the network's health check is up (Telegram
+    # refusing every upload, say).
+    network.down_chats = {"alike-1", "alike-2"}
+    first = await user.send_message(rooms["alike-1"], "one")
+    await user.send_message(rooms["alike-2"], "two")
+    portals = running.bridge.portals
+    assert portals is not None
+
+    def waits() -> list[HeadWait]:
+        return [p.waiting for p in portals.loaded() if p.waiting is not None]
+
+    # Three attempts each: 0.5 + 1 s between them, past stuck_after (1 s) had it counted.
+    await eventually(
+        lambda: len(waits()) == 2 and all(w.attempts >= 3 for w in waits()), what="attempts"
+    )
+    assert [w.stuck_for for w in waits()] == [0.0, 0.0], "chats failing alike: an outage"
+
+    # The second chat's trouble passes; the first's, alone now, is its own.
+    network.down_chats = {"alike-1"}
+    await eventually(lambda: [m.body for _, m in network.sent] == ["Writer W: two"])
+    notice = await user.wait_for_event(rooms["alike-1"], notice_containing("not bridged"))
+    assert notice["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": first}}
+    assert "while the bridge reached everything else" in notice["content"]["body"]

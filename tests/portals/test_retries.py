@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.config.model import RetryConfig
-from portals.retries import HURRIED_AFTER, HeadWait, duration
+from portals.retries import HURRIED_AFTER, FailingHeads, HeadWait, duration
 
 BOUNDS = RetryConfig(stuck_after=600, give_up_after=86400)
 
@@ -73,3 +73,14 @@ def test_only_the_time_between_failures_of_its_own_counts() -> None:
 )
 def test_durations_in_words(seconds: float, words: str) -> None:
     assert duration(seconds) == words
+
+
+def test_chats_failing_alike_do_not_fail_alone() -> None:
+    heads = FailingHeads()
+    assert heads.failed(1, "matrix_to_remote:network_unavailable")
+    assert not heads.failed(2, "matrix_to_remote:network_unavailable")
+    assert not heads.failed(1, "matrix_to_remote:network_unavailable")
+    # Another way of failing, or the other way round, is not alike.
+    assert heads.failed(3, "remote_to_matrix:network_unavailable")
+    heads.cleared(2)
+    assert heads.failed(1, "matrix_to_remote:network_unavailable")
