@@ -17,19 +17,32 @@ from portals.retries import HeadWait
 from tests.bridge.test_management_room import notice_containing
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
+from tests.support.bridge_harness import RunningBridge
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.matrix_client import MatrixTestClient
 from tests.support.waiting import eventually
+
+
+async def writer_in(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser, *chats: str
+) -> tuple[RunningBridge, FakeConnector, MatrixTestClient, dict[str, str]]:
+    """A bridge whose events are given up after 1 s of their own trouble, and a Matrix user
+    in a portal room of each chat (by chat)."""
+    connector = FakeConnector()
+    running = await start_bridge(connector=connector, overrides={"bridge.retries.stuck_after": 1})
+    user = await make_matrix_user("writer", displayname="Writer W")
+    rooms = {}
+    for chat in chats:
+        rooms[chat] = await connector.create_portal(chat, chat, [user.user_id])
+        await user.join(await user.wait_for_invite())
+    return running, connector, user, rooms
 
 
 async def test_an_outage_is_waited_out_and_an_events_own_trouble_is_given_up(
     start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
 ) -> None:
-    connector = FakeConnector()
-    network = connector.network
-    running = await start_bridge(connector=connector, overrides={"bridge.retries.stuck_after": 1})
-    user = await make_matrix_user("writer", displayname="Writer W")
-    room_id = await connector.create_portal("outage", "Outage", [user.user_id])
-    await user.join(await user.wait_for_invite())
+    running, connector, user, rooms = await writer_in(start_bridge, make_matrix_user, "outage")
+    network, room_id = connector.network, rooms["outage"]
 
     # The network is down, and its health check says so.
     network.down, network.reachable = True, False
@@ -97,14 +110,10 @@ async def test_a_stored_remote_event_that_cannot_be_read_does_not_stop_its_chat(
 async def test_chats_failing_alike_are_an_outage_and_one_failing_alone_is_not(
     start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
 ) -> None:
-    connector = FakeConnector()
+    running, connector, user, rooms = await writer_in(
+        start_bridge, make_matrix_user, "alike-1", "alike-2"
+    )
     network = connector.network
-    running = await start_bridge(connector=connector, overrides={"bridge.retries.stuck_after": 1})
-    user = await make_matrix_user("writer", displayname="Writer W")
-    rooms = {}
-    for chat in ("alike-1", "alike-2"):
-        rooms[chat] = await connector.create_portal(chat, chat, [user.user_id])
-        await user.join(await user.wait_for_invite())
     # Sending fails in both chats alike while the network's health check is up (Telegram
     # refusing every upload, say).
     network.down_chats = {"alike-1", "alike-2"}

@@ -194,14 +194,14 @@ async def test_admins_see_what_a_chat_waits_on_and_skip_it(
     asked = await admin.send_message(dm, "stuck")
     answer = await admin.wait_for_event(dm, notice_containing("keeps failing"), after=asked)
     assert answer["content"]["body"] == "No chat waits on an event that keeps failing."
-    for wanted, told in (
+    for wanted, reply in (
         (room_id, f"{room_id} waits on nothing: its events go through."),
         (str(group.id), f"{group.id} waits on nothing: its events go through."),
         ("!elsewhere:synapse.test", "No bridged room or Telegram chat is !elsewhere:synapse.test."),
     ):
         asked = await admin.send_message(dm, f"skip {wanted}")
         answer = await admin.wait_for_event(dm, notice_containing(wanted), after=asked)
-        assert answer["content"]["body"] == told
+        assert answer["content"]["body"] == reply
 
 
 async def test_an_unbridge_does_not_wait_behind_an_event_that_keeps_failing(
