@@ -23,6 +23,7 @@ from portals.manager import PortalManager
 from portals.notices import send_notice
 from portals.read_markers import ReadMarkerRelay
 from portals.router import Router
+from portals.stuck_commands import stuck_commands
 from portals.typing import TypingRelay
 from portals.user_notices import UserNotices
 
@@ -49,7 +50,7 @@ from .db.stores import (
 )
 from .double_puppet import DoublePuppets
 from .ghosts import GhostManager
-from .health import HealthCheck, Probe, Supervisor
+from .health import HealthCheck, Probe, Supervisor, all_ok
 from .management import ManagementRooms
 from .matrix.call_metrics import matrix_call_trace
 from .matrix.client import MatrixClient
@@ -134,6 +135,34 @@ class Bridge:
         await puppets.load()
         return accounts, puppets, notices
 
+    def _command_processor(
+        self, accounts: AccountLinks, puppets: DoublePuppets
+    ) -> CommandProcessor:
+        """The commands that need no portals: the core's, accounts', status and the network's."""
+        display_name = self.connector.display_name
+        commands = CommandProcessor(
+            self.config.bridge.command_prefix,
+            core_commands(
+                __version__,
+                display_name,
+                self.connector.status,
+                self.connector.limits() if isinstance(self.connector, TellsLimits) else None,
+                lambda mxid: link_status(accounts, display_name, mxid),
+            ),
+        )
+        for command in account_commands(accounts, puppets, self.connector):
+            commands.register(command)
+        commands.register(
+            status_command(
+                display_name,
+                lambda: self.core.health() if self.core is not None else [],
+                self.queue_summary,
+            )
+        )
+        for command in self.connector.commands():
+            commands.register(command)
+        return commands
+
     async def start(self) -> None:
         config = self.config
         await self.db.migrate()
@@ -156,27 +185,7 @@ class Bridge:
         messages = MessageStore(self.db)
         accounts, puppets, notices = await self._accounts(matrix, user_store)
         display_name = self.connector.display_name
-        commands = CommandProcessor(
-            config.bridge.command_prefix,
-            core_commands(
-                __version__,
-                display_name,
-                self.connector.status,
-                self.connector.limits() if isinstance(self.connector, TellsLimits) else None,
-                lambda mxid: link_status(accounts, display_name, mxid),
-            ),
-        )
-        for command in account_commands(accounts, puppets, self.connector):
-            commands.register(command)
-        commands.register(
-            status_command(
-                display_name,
-                lambda: self.core.health() if self.core is not None else [],
-                self.queue_summary,
-            )
-        )
-        for command in self.connector.commands():
-            commands.register(command)
+        commands = self._command_processor(accounts, puppets)
         startup = StartupIds(await matrix_inbox.max_id(), await remote_inbox.max_id())
         gaps = DeliveryGaps(first_new_id=startup.matrix + 1)
         ctx = PortalContext(
@@ -196,6 +205,7 @@ class Bridge:
             accounts=accounts,
             puppets=puppets,
             metrics=self.metrics,
+            healthy=lambda: all_ok(self.health()),
             startup=startup,
             queue_size=self.queue_size,
             idle_after=self.idle_after,
@@ -208,6 +218,8 @@ class Bridge:
             portals, ctx.portals, users, self.connector, accounts, RoomPower(matrix)
         )
         for command in portal_commands(bridging):
+            commands.register(command)
+        for command in stuck_commands(portals, display_name):
             commands.register(command)
         direct = DirectChats(matrix, ghosts, users, portals, self.connector)
         management.on_invite = direct.invited
@@ -363,6 +375,9 @@ class Bridge:
         text = f"{len(busy)} of {len(lanes)} loaded portals have work; {held} events in memory"
         if spilled:
             text += f", and {spilled} portals have more waiting in the database"
+        stuck = len(self.portals.stuck())
+        if stuck:
+            text += f"; {stuck} wait on an event that keeps failing (send stuck)"
         return text
 
     async def _prepare_bot(self, matrix: MatrixClient) -> None:

@@ -120,7 +120,9 @@ class PortalBridging:
             await self._portals.unbind_room(portal)
 
         try:
-            await self._portals.in_order(portal, unbind)
+            # An event ahead of it that keeps failing does not hold it up for long.
+            with portal.hurried():
+                await self._portals.in_order(portal, unbind)
         except LookupError:
             raise gone from None  # the portal itself was forgotten meanwhile
         return BridgedRoom(room_id, str(portal.key.chat_id), name, portal.key.receiver or None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bridge.accounts import AccountLinks
@@ -20,6 +21,7 @@ from bridge.network.interface import NetworkConnector
 from bridge.users import UserManager
 
 from .index import PortalIndex
+from .retries import FailingHeads
 
 # Display names of Matrix users per room, as the room's member events say.
 MAX_NAMES = 20_000
@@ -53,6 +55,9 @@ class PortalContext:
     accounts: AccountLinks
     puppets: DoublePuppets
     metrics: BridgeMetrics
+    # Whether every health check is up (the homeserver, the network, the background tasks):
+    # an event that keeps failing meanwhile has trouble of its own (portals/retries.py).
+    healthy: Callable[[], bool]
     index: PortalIndex = field(default_factory=PortalIndex)
     startup: StartupIds = field(default_factory=StartupIds)
     names: BoundedDict[tuple[str, str], str] = field(default_factory=lambda: BoundedDict(MAX_NAMES))
@@ -63,3 +68,5 @@ class PortalContext:
     queue_size: int = 256
     # Seconds without work after which a lane's worker stops (it starts again on demand).
     idle_after: float = 60.0
+    # The portals whose head event fails now (see retries.py).
+    failing: FailingHeads = field(default_factory=FailingHeads)

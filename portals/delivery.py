@@ -38,6 +38,12 @@ def retry_delay(error: BaseException, attempt: int) -> float | None:
             return backoff
         case MatrixRequestError() if error.http_status == 429 or error.http_status >= 500:
             return backoff
+        case aiohttp.ClientResponseError() if not _refused(error.status):
+            return backoff
+        case aiohttp.ClientResponseError():
+            # An answer, not an outage: a media download the homeserver refuses (a file it
+            # does not have) is refused again however long the bridge waits.
+            return None
         case MatrixConnectionError() | aiohttp.ClientError() | TimeoutError() | OSError():
             return backoff
         case _ if is_transient(error):
@@ -56,6 +62,9 @@ def describe(error: BaseException) -> str:
             return "the homeserver is rate-limiting the bridge"
         case MatrixRequestError():
             return f"the homeserver answers with errors (HTTP {error.http_status})"
+        case aiohttp.ClientResponseError():
+            # Raised by a media download (mautrix reads the status only).
+            return f"the homeserver answers with errors (HTTP {error.status})"
         case SQLAlchemyError():
             return "the bridge's database cannot be reached"
         case _:
@@ -77,6 +86,10 @@ def failure_reason(error: BaseException) -> str:
             return "homeserver_rate_limited"
         case MatrixRequestError():
             return "homeserver_error"
+        case aiohttp.ClientResponseError(status=429):
+            return "homeserver_rate_limited"
+        case aiohttp.ClientResponseError():
+            return "homeserver_error"
         case MatrixConnectionError() | aiohttp.ClientError() | TimeoutError() | OSError():
             return "homeserver_unreachable"
         case SQLAlchemyError():
@@ -85,6 +98,26 @@ def failure_reason(error: BaseException) -> str:
             return "database"
         case _:
             return "internal"
+
+
+# Failures that may be the event's own rather than an outage: counted towards
+# bridge.retries.stuck_after while everything else works. Rate limits are the other side's
+# "later" and the database is never one event's.
+_MAYBE_STUCK = frozenset({"homeserver_error", "homeserver_unreachable", "network_unavailable"})
+
+
+def may_be_stuck(error: BaseException) -> bool:
+    return failure_reason(error) in _MAYBE_STUCK
+
+
+def in_doubt(error: BaseException) -> bool:
+    """Whether the failed attempt may have reached the network all the same."""
+    return isinstance(error, TemporaryFailure) and error.in_doubt
+
+
+def _refused(status: int) -> bool:
+    """An HTTP status that refuses the request for good (a 4xx but timeouts and rate limits)."""
+    return 400 <= status < 500 and status not in (408, 429)
 
 
 class Backlog:

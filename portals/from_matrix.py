@@ -166,6 +166,20 @@ class FromMatrix:
                 await self._room_changes.announce_membership(portal, event, sender, content)
         return False
 
+    def asks_to_unbridge(self, event: dict[str, Any]) -> bool:
+        """Whether the event is a bridge admin's unbridge command (read at intake, so that
+        the unbridge does not wait long behind an event that keeps failing)."""
+        content, sender = event.get("content"), event.get("sender")
+        if event.get("type") != "m.room.message" or not isinstance(content, dict):
+            return False
+        body = content.get("body")
+        if not isinstance(body, str) or not isinstance(sender, str):
+            return False
+        text = self._commands.command_text(body, False)
+        if text is None or [word.lower() for word in text.split(maxsplit=1)[:1]] != ["unbridge"]:
+            return False
+        return self._senders.level(sender) >= PermissionLevel.ADMIN
+
     async def sweep(self, portal: PortalState) -> None:
         """Handle the room's latest events that never arrived (run from the portal's lane)."""
         await self._handle_ahead(portal, await self._undelivered.missing_latest(portal))

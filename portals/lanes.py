@@ -91,6 +91,7 @@ class Lane:
         idle_after: float = 60.0,
         on_idle: Callable[[Lane], None] | None = None,
         on_take: Callable[[StoredItem], None] | None = None,
+        on_offer: Callable[[StoredItem], None] | None = None,
     ) -> None:
         self.name = name
         self._handle = handle
@@ -100,6 +101,9 @@ class Lane:
         self._on_idle = on_idle
         # Told of each stored event as its handling starts (the metrics' queue wait).
         self._on_take = on_take
+        # Told of each new event offered at intake, before its turn (the portal looks for an
+        # unbridge that should not wait behind an event that keeps failing).
+        self._on_offer = on_offer
         self._window: deque[LaneItem] = deque()
         self._ids: dict[Source, set[int]] = {source: set() for source in SOURCES}
         self._in_hand: tuple[Source, int] | None = None
@@ -143,6 +147,8 @@ class Lane:
         source, inbox_id = item.source, item.inbox_id
         if self._known(source, inbox_id):
             return True  # read from the store already
+        if self._on_offer is not None:
+            self._on_offer(item)
         if self._spilled[source] or self._loading[source] or len(self._window) >= self._size:
             self._spill(source, inbox_id)
         else:
@@ -277,6 +283,9 @@ class Lane:
                 try:
                     items = await self._load(source, self._cursor[source], room)
                 except Exception as error:
+                    # The database, not one event: a stored event that cannot be read is
+                    # marked and skipped by the loader (portal.py), so nothing of one event's
+                    # holds the lane here; the chat's events are all in the store it reads.
                     self._spilled[source] = True
                     delay = min(0.5 * 2.0**attempt, MAX_BACKOFF)
                     attempt += 1

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ from .context import PortalContext
 from .handlers import build_handlers
 from .lanes import CallItem, MatrixItem
 from .portal import Portal
+from .retries import HeadWait
 from .room import OPENED_BY_CHAT_ADMIN
 from .state import PortalState
 
@@ -29,6 +31,18 @@ T = TypeVar("T")
 
 LANE_PREFIX = "portal:"
 ROOM_PREFIX = "room:"
+
+
+@dataclass(frozen=True, slots=True)
+class StuckChat:
+    """A chat whose queue waits on an event that keeps failing (the stuck and skip commands)."""
+
+    room_id: str | None
+    chat_id: str
+    name: str | None
+    wait: HeadWait
+    # Give the event up (the admin who asks); see Portal.skip.
+    skip: Callable[[str], HeadWait | None]
 
 
 class BindRefused(Exception):
@@ -90,6 +104,30 @@ class PortalManager:
 
     def loaded(self) -> list[Portal]:
         return list(self._loaded.values())
+
+    def stuck(self) -> list[StuckChat]:
+        """The chats waiting on an event that keeps failing (only a working portal can, and
+        those are in memory)."""
+        return [
+            StuckChat(
+                portal.room_id,
+                str(portal.key.chat_id),
+                portal.state.loaded.name if portal.state.loaded is not None else None,
+                portal.waiting,
+                portal.skip,
+            )
+            for portal in self._loaded.values()
+            if portal.waiting is not None
+        ]
+
+    def names_a_portal(self, wanted: str) -> bool:
+        """Whether ``wanted`` is a portal's room id or remote chat id."""
+        chat = RemoteChatID(wanted)
+        return (
+            self.index.by_room(wanted) is not None
+            or self.index.find(PortalKey(chat)) is not None
+            or bool(self.index.receivers(chat))
+        )
 
     def _let_go(self, portal: Portal) -> None:
         if self._loaded.get(portal.id) is portal and portal.lane.idle:
@@ -298,6 +336,6 @@ class PortalManager:
     async def close(self, timeout: float) -> bool:
         """Finish what every portal holds in memory within ``timeout``; True if all did."""
         results = await asyncio.gather(
-            *(portal.lane.close(timeout) for portal in list(self._loaded.values()))
+            *(portal.close(timeout) for portal in list(self._loaded.values()))
         )
         return all(results)

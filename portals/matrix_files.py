@@ -18,6 +18,7 @@ from bridge.network.capabilities import SendsFiles
 from bridge.network.interface import NetworkConnector
 from bridge.network.outgoing import FileKind, OutgoingFile
 
+from .delivery import retry_delay
 from .state import Notify
 
 _BY_MSGTYPE: dict[str, FileKind] = {
@@ -94,8 +95,9 @@ async def fetch_file(
         await notify(f"Your {what} was not bridged: its address is not a Matrix file (mxc://).")
         return None
     except MatrixRequestError as error:
-        if error.http_status == 429 or error.http_status >= 500:
-            raise  # passing trouble: the portal tries again
+        if retry_delay(error, 0) is not None:
+            raise  # passing trouble (a 5xx, a rate limit): the portal tries again, within bounds
+        # A refusal (404 for deleted media, 403): asking again would be refused again.
         await notify(f"Your {what} was not bridged: the homeserver would not hand it over.")
         return None
     mimetype = info.get("mimetype")

@@ -4,24 +4,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from bridge.db.errors import is_transient
 from bridge.db.models import Portal as PortalRecord
 from bridge.log_context import log_context
-from bridge.metrics import Direction
 from bridge.network.events import decode_event
 from bridge.network.ids import PortalKey
 
 from .context import PortalContext
-from .delivery import Backlog, describe, failure_reason, retry_delay
+from .delivery import (
+    Backlog,
+    describe,
+    failure_reason,
+    in_doubt,
+    may_be_stuck,
+    retry_delay,
+)
 from .directions import DIRECTIONS, queue_wait_recorder
+from .given_up import notice_of, what_waits
 from .handlers import PortalHandlers
 from .lanes import CallItem, Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
 from .notices import send_notice
+from .retries import Ending, HeadWait
 from .state import PortalState
 
 MAX_BACKOFF = 10.0
+# Seconds a notice may take before the bridge goes on without it.
+NOTICE_TIMEOUT = 10.0
+
+
+class PortalGone(Exception):
+    """The portal's record was deleted meanwhile."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How handling an event ended: ``safe``, handling it again would be harmless; ``error``,
+    why it failed for good; ``left``, not handled but left in the store for the next start."""
+
+    safe: bool = False
+    error: str | None = None
+    left: bool = False
+
+
+LEFT = Outcome(left=True)
 
 
 class Portal:
@@ -49,8 +79,21 @@ class Portal:
             ctx.idle_after,
             (lambda _lane: on_idle(self)) if on_idle is not None else None,
             queue_wait_recorder(ctx.metrics),
+            self._offered,
         )
         self.backlog = Backlog(self._notice)
+        # The event at the head of the lane while it keeps failing (see retries.py).
+        self.waiting: HeadWait | None = None
+        # Ends a pause between attempts early (a skip, an unbridge, the bridge stopping).
+        self._interrupt = asyncio.Event()
+        self._skip_by: str | None = None
+        # Unbridges waiting for their turn: given from outside (hurried), or commands seen at
+        # intake (their inbox ids).
+        self._hurries = 0
+        self._unbridges: set[int] = set()
+        self._stopping = False
+        # An event was left for the next start: so is everything behind it, in order.
+        self._left_behind = False
 
     @property
     def id(self) -> int:
@@ -72,20 +115,68 @@ class Portal:
         return entry.room_id if entry is not None else None
 
     async def load(self) -> bool:
-        """Read the portal's record (waiting out database trouble); False if it is gone."""
+        """Read the portal's record, waiting out database trouble (up to
+        bridge.retries.give_up_after, then raising it); False if it is gone."""
+        started = time.monotonic()
         attempt = 0
-        while self.state.loaded is None:
+        while True:
             try:
-                self.state.loaded = await self._ctx.portals.by_id(self.id)
+                await self._loaded()
+            except PortalGone:
+                return False
             except Exception as error:
-                if not is_transient(error):
+                if not is_transient(error) or self._past_patience(started):
                     raise
                 attempt += 1
-                await asyncio.sleep(min(0.5 * 2.0**attempt, MAX_BACKOFF))
+                await asyncio.sleep(_backoff(attempt))
                 continue
+            return True
+
+    async def _loaded(self) -> None:
+        """Read the record if it is not yet: database trouble raises, PortalGone if none."""
+        if self.state.loaded is None:
+            self.state.loaded = await self._ctx.portals.by_id(self.id)
             if self.state.loaded is None:
-                return False
-        return True
+                raise PortalGone
+
+    def _past_patience(self, started: float) -> bool:
+        return time.monotonic() - started >= self._ctx.config.bridge.retries.give_up_after
+
+    # What the queue waits on, and cutting the wait short.
+
+    def skip(self, by: str) -> HeadWait | None:
+        """Give up the event the lane waits on (``by``: the admin who asks), at once if it
+        waits between attempts, else if the attempt under way fails; None if none waits."""
+        wait = self.waiting
+        if wait is not None:
+            self._skip_by = by
+            self._interrupt.set()
+        return wait
+
+    @contextmanager
+    def hurried(self) -> Iterator[None]:
+        """While an unbridge waits for its turn: an event ahead of it that keeps failing is
+        given up sooner (retries.HURRIED_AFTER) instead of holding the unbridge up."""
+        self._hurries += 1
+        self._interrupt.set()
+        try:
+            yield
+        finally:
+            self._hurries -= 1
+
+    def _offered(self, item: StoredItem) -> None:
+        if isinstance(item, MatrixItem) and self._handlers.from_matrix.asks_to_unbridge(item.event):
+            self._unbridges.add(item.inbox_id)
+            self._interrupt.set()
+
+    async def close(self, timeout: float) -> bool:
+        """Finish what is in memory within ``timeout``; an event waiting out trouble is left in
+        the store for the next start (and all behind it, in order) rather than hold the stop
+        up. True if nothing was left."""
+        self._stopping = True
+        self._interrupt.set()
+        finished = await self.lane.close(timeout)
+        return finished and not self._left_behind
 
     async def _notice(self, text: str) -> None:
         if self.room_id is not None:
@@ -113,14 +204,26 @@ class Portal:
                 MatrixItem(row.id, row.event, row.id <= first, received_at=row.received_at)
                 for row in rows
             ]
-        remote_rows = await ctx.remote_inbox.lane_batch(self.lane.name, after, limit)
         first = ctx.startup.remote
-        return [
-            RemoteItem(
-                row.id, decode_event(row.event), row.id <= first, received_at=row.received_at
-            )
-            for row in remote_rows
-        ]
+        while True:
+            items: list[StoredItem] = []
+            unreadable = False
+            for row in await ctx.remote_inbox.lane_batch(self.lane.name, after, limit):
+                try:
+                    event = decode_event(row.event)
+                except Exception as error:
+                    # Stored by another version, or damaged: reading it again will not help,
+                    # and it must not stop the chat's queue.
+                    self.log.error("Stored remote event %d cannot be read: %s", row.id, error)
+                    await ctx.remote_inbox.mark_handled(row.id, f"cannot be read: {error}")
+                    unreadable = True
+                    continue
+                items.append(
+                    RemoteItem(row.id, event, row.id <= first, received_at=row.received_at)
+                )
+            if not unreadable:
+                return items
+            # Read the batch again without them: a short batch would say the store is empty.
 
     async def _handle(self, item: LaneItem) -> None:
         # Every line logged while this item is handled names the portal and the event.
@@ -131,11 +234,11 @@ class Portal:
         if isinstance(item, CallItem):
             await self._call(item)
             return
-        direction = DIRECTIONS[item.source]
-        if not await self.load():
-            self._ctx.metrics.failed(direction, "portal_gone")
-            await self._mark(item, False, "the portal no longer exists")
+        if item.source == "matrix":
+            self._unbridges.discard(item.inbox_id)  # its turn came: it waits no more
+        if self._left_behind:
             return
+        attempt: Callable[[int], Awaitable[bool]]
         match item:
             case MatrixItem(inbox_id=inbox_id, event=event, replayed=replayed):
                 event_id = str(event.get("event_id"))
@@ -144,19 +247,23 @@ class Portal:
                     self.state.caught_up.discard(event_id)
                     return
                 from_matrix = self._handlers.from_matrix
-                safe, error = await self._until_done(
-                    direction,
-                    lambda tries: from_matrix.handle(
+
+                def attempt(tries: int) -> Awaitable[bool]:
+                    return from_matrix.handle(
                         self.state, event, retry=tries > 0 or replayed, inbox_id=inbox_id
-                    ),
-                )
+                    )
+
             case RemoteItem(event=remote, replayed=replayed):
                 to_matrix = self._handlers.to_matrix
-                safe, error = await self._until_done(
-                    direction,
-                    lambda tries: to_matrix.handle(self.state, remote, tries > 0 or replayed),
-                )
-        await self._mark(item, safe, error)
+
+                def attempt(tries: int) -> Awaitable[bool]:
+                    return to_matrix.handle(self.state, remote, tries > 0 or replayed)
+
+        outcome = await self._until_done(item, attempt)
+        if outcome.left:
+            self._left_behind = True
+            return
+        await self._mark(item, outcome.safe, outcome.error)
 
     async def _call(self, item: CallItem) -> None:
         try:
@@ -175,6 +282,7 @@ class Portal:
             self._ctx.marks.defer(item.source, item.inbox_id)
             return
         store = self._ctx.matrix_inbox if item.source == "matrix" else self._ctx.remote_inbox
+        started = time.monotonic()
         attempt = 0
         while True:
             try:
@@ -184,42 +292,135 @@ class Portal:
                 if not is_transient(failure):
                     self.log.exception("Could not mark event %d handled", item.inbox_id)
                     return
+                if self._past_patience(started):
+                    self.log.error(
+                        "Could not mark event %d handled (%s); it is handled again after the "
+                        "next start",
+                        item.inbox_id,
+                        failure,
+                    )
+                    return
                 attempt += 1
-                await asyncio.sleep(min(0.5 * 2.0**attempt, MAX_BACKOFF))
+                await asyncio.sleep(_backoff(attempt))
 
     async def _until_done(
-        self, direction: Direction, attempt: Callable[[int], Awaitable[bool]]
-    ) -> tuple[bool, str | None]:
-        """Run the head of the lane until it succeeds or fails for good (the failure returned
-        as text), with whether handling it again would be harmless.
+        self, item: MatrixItem | RemoteItem, attempt: Callable[[int], Awaitable[bool]]
+    ) -> Outcome:
+        """Run the head of the lane until it succeeds, fails for good, or is given up (a bound
+        of bridge.retries, an admin's skip, an unbridge waiting behind it: its sender is told).
 
         While it waits, nothing behind it in this portal moves; other portals do.
         """
+        direction = DIRECTIONS[item.source]
         tries = 0
-        while True:
-            try:
-                safe = await attempt(tries)
-            except Exception as failure:
-                delay = retry_delay(failure, tries)
-                if delay is None:
-                    self.log.exception("Failed for good; moving on")
-                    self._ctx.metrics.failed(direction, failure_reason(failure))
-                    return False, repr(failure)
-                self._ctx.metrics.retried(direction, failure_reason(failure))
-                tries += 1
-                self.log.warning("Waiting %.1f s to try again: %s", delay, describe(failure))
-                await self.backlog.waiting(describe(failure), delay, self._waiting())
-                await asyncio.sleep(delay)
-            else:
-                # Back to normal once an event goes through without waiting, or the lane is
-                # empty; not while a backlog still drains under the same limit.
-                if tries == 0 or (len(self.lane) == 0 and not self.lane.spilled):
-                    await self.backlog.flowing()
-                return safe, None
+        wait: HeadWait | None = None
+        try:
+            while True:
+                try:
+                    await self._loaded()
+                    safe = await attempt(tries)
+                except PortalGone:
+                    self._ctx.metrics.failed(direction, "portal_gone")
+                    return Outcome(error="the portal no longer exists")
+                except Exception as failure:
+                    delay = retry_delay(failure, tries)
+                    if delay is None:
+                        self.log.exception("Failed for good; moving on")
+                        self._ctx.metrics.failed(direction, failure_reason(failure))
+                        return Outcome(error=repr(failure))
+                    if wait is None:
+                        network = self._ctx.connector.display_name
+                        wait = self.waiting = HeadWait(what_waits(item, network))
+                    how = f"{direction}:{failure_reason(failure)}"
+                    alone = self._ctx.failing.failed(self.id, how)
+                    its_own = may_be_stuck(failure) and alone and self._ctx.healthy()
+                    wait.failed(describe(failure), time.monotonic(), its_own)
+                    doubt = in_doubt(failure)
+                    if (ended := await self._ended(item, wait, doubt)) is not None:
+                        return ended
+                    self._ctx.metrics.retried(direction, failure_reason(failure))
+                    tries += 1
+                    self.log.warning("Waiting %.1f s to try again: %s", delay, describe(failure))
+                    await self.backlog.waiting(describe(failure), delay, self._waiting())
+                    await self._pause(delay)
+                    # A skip, an unbridge or the stop may have cut the pause short.
+                    if (ended := await self._ended(item, wait, doubt)) is not None:
+                        return ended
+                else:
+                    # Back to normal once an event goes through without waiting, or the lane
+                    # is empty; not while a backlog still drains under the same limit.
+                    if tries == 0 or (len(self.lane) == 0 and not self.lane.spilled):
+                        await self.backlog.flowing()
+                    if wait is not None:
+                        wait.end("went through")
+                    return Outcome(safe=safe)
+        finally:
+            self.waiting = None
+            self._skip_by = None
+            self._ctx.failing.cleared(self.id)
+
+    async def _ended(
+        self, item: MatrixItem | RemoteItem, wait: HeadWait, doubt: bool
+    ) -> Outcome | None:
+        """Leave the event for the next start if the bridge stops; give it up if an admin
+        skipped it or a bound is reached (its sender told); None to go on trying."""
+        ending: Ending
+        if self._stopping:
+            wait.end("left for the next start")
+            return LEFT
+        if self._skip_by is not None:
+            ending, reason = "skipped", f"a bridge admin ({self._skip_by}) skipped it"
+            error = f"skipped by admin {self._skip_by}"
+        else:
+            hurried = self._hurries > 0 or bool(self._unbridges)
+            over = wait.over(self._ctx.config.bridge.retries, time.monotonic(), hurried)
+            if over is None:
+                return None
+            ending, reason, error = "given up", over, f"given up: {over}"
+        self.log.warning(
+            "%s after %d attempts: %s (last error: %s)",
+            ending.capitalize(),
+            wait.attempts,
+            reason,
+            wait.last_error,
+        )
+        self._ctx.metrics.failed(DIRECTIONS[item.source], ending.replace(" ", "_"))
+        await self._tell(item, f"{reason} (last error: {wait.last_error})", doubt)
+        wait.end(ending)
+        return Outcome(error=f"{error}; last error: {wait.last_error}")
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next attempt, or less if interrupted."""
+        if self._skip_by is not None or self._stopping:
+            return
+        self._interrupt.clear()
+        try:
+            async with asyncio.timeout(delay):
+                await self._interrupt.wait()
+        except TimeoutError:
+            pass
+
+    async def _tell(self, item: MatrixItem | RemoteItem, reason: str, doubt: bool) -> None:
+        """A notice in the room: whose event did not cross, and why (best effort: it may fail
+        for the very trouble that stopped the event)."""
+        room_id = self.room_id
+        if room_id is None:
+            return
+        network = self._ctx.connector.display_name
+        text, reply_to = notice_of(item, reason, network, doubt)
+        try:
+            async with asyncio.timeout(NOTICE_TIMEOUT):
+                await send_notice(self._ctx.matrix.bot, room_id, text, reply_to=reply_to)
+        except Exception as error:
+            self.log.warning("Could not tell the room what was not bridged: %s", error)
 
     def _waiting(self) -> int | None:
         """Events behind the one in hand; None when more wait in the store than in memory."""
         return None if self.lane.spilled else len(self.lane)
+
+
+def _backoff(attempt: int) -> float:
+    return min(0.5 * 2.0 ** min(attempt, 10), MAX_BACKOFF)
 
 
 def _item_ids(item: LaneItem) -> dict[str, object]:

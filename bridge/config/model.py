@@ -255,6 +255,18 @@ class DoublePuppetConfig(_Section):
         return secret.removeprefix(AS_TOKEN_PREFIX) if secret is not None else None
 
 
+class RetryConfig(_Section):
+    """How long an event that keeps failing with passing trouble is tried before its sender is
+    told and its chat moves on (portals/retries.py)."""
+
+    # Seconds of failing while the homeserver, the network and the database answer the
+    # bridge's other requests: the trouble is the event's own (a file its server keeps failing
+    # to hand over), not an outage.
+    stuck_after: Annotated[float, Field(gt=0)] = 600.0
+    # Seconds of failing whatever the reason, outages included.
+    give_up_after: Annotated[float, Field(gt=0)] = 86400.0
+
+
 class BridgeConfig(_Section):
     username_template: str
     alias_template: str
@@ -265,6 +277,8 @@ class BridgeConfig(_Section):
     send_room_changes: bool = True
     relay: RelayConfig
     double_puppet: DoublePuppetConfig = Field(default_factory=DoublePuppetConfig)
+    # Optional: a config from before it existed gets the defaults.
+    retries: RetryConfig = Field(default_factory=RetryConfig)
     permissions: dict[str, PermissionLevel]
 
     @field_validator("username_template")

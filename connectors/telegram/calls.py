@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import TypeVar
 
 import aiohttp
@@ -13,6 +14,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bridge.network.interface import DeliveryError, TemporaryFailure
 
+from .http import RequestRefused
 from .pacing import Pacer, retry_seconds
 
 log = logging.getLogger("connectors.telegram.calls")
@@ -87,6 +89,10 @@ async def telegram_call(
                 f"the bot lacks the admin right for this ({error.message})"
             ) from None
         raise DeliveryError(f"Telegram refused it: {error.message}") from None
+    except RequestRefused as error:
+        if error.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+            raise DeliveryError(f"Telegram refused it as too large ({error.message})") from None
+        raise DeliveryError(f"Telegram refused it ({error.message})") from None
     except NetworkError as error:
         # Timeouts, refused connections and 5xx answers: Telegram may be back in a moment.
         raise TemporaryFailure(

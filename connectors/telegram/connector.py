@@ -46,6 +46,7 @@ from bridge.network.outgoing import (
 )
 
 from . import ids
+from .answers import answer
 from .bot_commands import BotCommands
 from .business import BusinessChats, connection_of
 from .calls import BotNotStarted, telegram_call
@@ -62,6 +63,7 @@ from .polling import ALLOWED_UPDATES, CHECK_NAME, Intake, Poller
 from .reaching import Reaching
 from .reactions import set_reaction, telegram_reaction
 from .sending import delete_messages, edit_message, send_message
+from .unreadable import NOT_READ, UnreadableUpdates
 from .updates import UpdateTranslator
 from .webhook import WebhookBacklog, WebhookReceiver
 
@@ -105,6 +107,7 @@ class TelegramConnector:
         self._receiving_wanted = False
         self._receiving = False
         self._reaching = Reaching(self._set_up_or_raise)
+        self._unreadable = UnreadableUpdates()
 
     # Set-up and lifecycle.
 
@@ -361,12 +364,27 @@ class TelegramConnector:
             if update.business_connection is not None:
                 await business.connection_changed(update.business_connection)
                 return []
-            events = await self._translator.events(update)
+            events = await self._read(update)
             return await business.route(update, events, self._require_bot().id)
-        events = await self._translator.events(update)
+        events = await self._read(update)
         if direct is not None and direct.is_direct(update):
             return await direct.route(update, events)
         return events
+
+    async def _read(self, update: Update) -> list[RemoteEvent]:
+        """The update's events; none (its sender told) once reading it failed for a reason of
+        its own a few times (unreadable.py)."""
+        assert self._translator is not None
+        try:
+            return await self._translator.events(update)
+        except Exception as error:
+            if not self._unreadable.skip(update.update_id, error):
+                raise  # the batch is taken again from this update
+            log.exception("Update %d cannot be read; skipped", update.update_id)
+            message = update.effective_message
+            if message is not None:
+                await answer(self._require_bot(), message, NOT_READ)
+            return []
 
     async def _resync_periodically(self) -> None:
         """Telegram sends no update when a chat's description changes: re-read bridged chats."""

@@ -7,11 +7,14 @@ is the bridge's HTTP library already (the appservice listener, the homeserver cl
 
 Errors keep python-telegram-bot's contract (TimedOut for timeouts, NetworkError for the rest),
 with aiohttp's exception as the cause, which tells whether a request may have reached Telegram
-(see calls.py).
+(see calls.py). One addition: a 4xx status python-telegram-bot has no class for (413 Request
+Entity Too Large from Telegram's front end, for one) would come out as a NetworkError, which
+reads as passing trouble; it is a refusal, and raised as RequestRefused.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -20,7 +23,7 @@ from typing import Any
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bridge.redaction import REDACTED
@@ -32,6 +35,21 @@ log = logging.getLogger("connectors.telegram.http")
 # Told of each call: its method, seconds, and its error (an HTTP status, timeout or
 # connection), None if it succeeded (the bridge's metrics).
 CallObserver = Callable[[str, float, str | None], None]
+
+
+# 4xx statuses python-telegram-bot reads for itself: 400 BadRequest, 401 and 404 InvalidToken,
+# 403 Forbidden, 409 Conflict, 429 RetryAfter (with retry_after). 408 asks to try again.
+_READ_BY_PTB = frozenset({400, 401, 403, 404, 408, 409, 429})
+
+
+class RequestRefused(TelegramError):
+    """Telegram (or its front end) refused the request with a 4xx status that is neither a
+    Bot API error python-telegram-bot knows nor a request to wait: sending it again would be
+    refused again."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(f"{description} (HTTP {status})")
+        self.status = status
 
 
 def api_method(url: str) -> str:
@@ -133,6 +151,8 @@ class AiohttpRequest(BaseRequest):
             # Error texts reach Matrix rooms (a notice of what did not cross); a Local Bot API
             # server names its files by a path holding the token.
             body = without_token(body.decode("utf-8", "replace"), url).encode()
+        if 400 <= response.status < 500 and response.status not in _READ_BY_PTB:
+            raise RequestRefused(response.status, _description(body, response.reason))
         return response.status, body
 
     def _observed(self, url: str, started: float, error: str | None) -> None:
@@ -145,6 +165,18 @@ class AiohttpRequest(BaseRequest):
         if isinstance(value, DefaultValue):
             return default
         return None if value is None else float(value)
+
+
+def _description(body: bytes, reason: str | None) -> str:
+    """The Bot API's error description, or the HTTP reason (a front end's page has none)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    description = answer.get("description") if isinstance(answer, dict) else None
+    if isinstance(description, str) and description:
+        return description
+    return reason or "refused"
 
 
 _TOKEN_IN_URL = re.compile(r"/bot([^/]+)/")

@@ -29,6 +29,7 @@ from bridge.network.events import MediaFile, MediaRef
 from bridge.network.interface import TemporaryFailure
 
 from .convert import AnimatedFormat, ConversionFailed, StickerConverter
+from .http import RequestRefused
 from .pacing import retry_seconds
 
 # The Bot API hands bots files up to this size; a Local Bot API server has no such limit.
@@ -193,6 +194,8 @@ async def download(bot: Bot, file: MediaFile) -> bytes:
                 f"Telegram hands bots files of at most {DOWNLOAD_LIMIT_MB} MB (a Local Bot "
                 "API server lifts that limit)"
             ) from None
+        raise MediaUnavailable(f"Telegram refused it ({error.message})") from None
+    except RequestRefused as error:
         raise MediaUnavailable(f"Telegram refused it ({error.message})") from None
     except NetworkError as error:
         raise TemporaryFailure(f"Telegram cannot be reached ({error.message})") from None

@@ -109,6 +109,8 @@ COMMANDS = {
     "pm": ("user", "Usage: !tg pm <FakeNet user id>"),
     "unbridge": ("user", "This room is not bridged."),
     "status": ("admin", "Send status in your management room"),
+    "stuck": ("admin", "Send stuck in your management room"),
+    "skip": ("admin", "Send skip in your management room"),
     "frobnicate": ("relay", "Unknown command frobnicate."),
 }
 RANK = {"none": 0, "relay": 1, "user": 2, "admin": 3}

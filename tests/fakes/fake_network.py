@@ -16,6 +16,7 @@ from typing import Any
 from bridge.commands.types import Command, CommandEvent, PendingPrompt
 from bridge.config.loader import ConfigError
 from bridge.config.model import PermissionLevel
+from bridge.health import HealthCheck
 from bridge.network.events import (
     AvatarRef,
     ChatInfo,
@@ -26,7 +27,13 @@ from bridge.network.events import (
     RemoteUser,
 )
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
-from bridge.network.interface import NOTHING_SENT, BridgeContext, ChatUnavailable, DeliveryError
+from bridge.network.interface import (
+    NOTHING_SENT,
+    BridgeContext,
+    ChatUnavailable,
+    DeliveryError,
+    TemporaryFailure,
+)
 from bridge.network.outgoing import MatrixMessage, SendingPart, SendProgress, SentMessage
 
 
@@ -43,6 +50,12 @@ class FakeNetwork:
     refuse_next: str | None = None
     crash_on_body: str | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # Sending fails with passing trouble while ``down``; ``reachable`` is what the connector's
+    # health check reports (down with the network, or up while only sending fails).
+    down: bool = False
+    down_chats: set[str] = field(default_factory=set)  # sending into these chats fails too
+    reachable: bool = True
+    send_attempts: int = 0
 
 
 class FakeConnector:
@@ -96,6 +109,9 @@ class FakeConnector:
     async def send_message(
         self, portal: PortalKey, message: MatrixMessage, progress: SendProgress = NOTHING_SENT
     ) -> AsyncIterator[SendingPart | SentMessage]:
+        self.network.send_attempts += 1
+        if self.network.down or str(portal.chat_id) in self.network.down_chats:
+            raise TemporaryFailure("the fake network cannot be reached")
         if message.body.split(": ", 1)[-1] == self.network.crash_on_body:
             raise RuntimeError("the fake network crashed on this message")
         if self.network.refuse_next is not None:
@@ -107,6 +123,10 @@ class FakeConnector:
         self.network.sent.append((portal, message))
         self.network.arrived.set()
         yield SentMessage(RemoteMessageID(str(next(self._ids))), "0")
+
+    def health(self) -> Sequence[HealthCheck]:
+        detail = "connected" if self.network.reachable else "cannot be reached"
+        return [HealthCheck(self.name, self.network.reachable, detail)]
 
     async def get_chat_info(self, portal: PortalKey) -> ChatInfo:
         try:

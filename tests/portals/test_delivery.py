@@ -4,6 +4,7 @@ happened (portals/delivery.py Backlog)."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from mautrix.errors import (
     IntentError,
@@ -13,10 +14,17 @@ from mautrix.errors import (
     MLimitExceeded,
 )
 from sqlalchemy.exc import OperationalError
+from yarl import URL
 
 from bridge.network.interface import TemporaryFailure
 from portals import delivery
-from portals.delivery import Backlog, describe, failure_reason, retry_delay
+from portals.delivery import (
+    Backlog,
+    describe,
+    failure_reason,
+    may_be_stuck,
+    retry_delay,
+)
 
 
 class Room:
@@ -101,3 +109,45 @@ def _wrapped(cause: BaseException) -> IntentError:
 )
 def test_failures_are_told_to_the_metrics_in_a_few_words(error: Exception, reason: str) -> None:
     assert failure_reason(error) == reason
+
+
+def _media_answer(status: int) -> aiohttp.ClientResponseError:
+    """What mautrix's media download raises for an error status (raise_for_status)."""
+    return aiohttp.ClientResponseError(
+        aiohttp.RequestInfo(URL("http://hs/_matrix/client/v1/media/download/a/b"), "GET", {}),  # type: ignore[arg-type]
+        (),
+        status=status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "waits", "reason", "may_be_its_own"),
+    [
+        # A file the homeserver answers 404 for (deleted media) or 403 for is refused again
+        # however long the bridge waits: a refusal, not "the homeserver cannot be reached".
+        (_media_answer(404), False, "homeserver_error", True),
+        (_media_answer(403), False, "homeserver_error", True),
+        # Remote media its server cannot fetch (502), a homeserver in trouble, a rate limit.
+        (_media_answer(502), True, "homeserver_error", True),
+        (_media_answer(500), True, "homeserver_error", True),
+        (_media_answer(429), True, "homeserver_rate_limited", False),
+        (_media_answer(408), True, "homeserver_error", True),
+        # Only trouble that may be the event's own runs the stuck_after clock.
+        (MatrixStandardRequestError(502, "Bad gateway"), True, "homeserver_error", True),
+        (ConnectionRefusedError(), True, "homeserver_unreachable", True),
+        (TemporaryFailure("Telegram cannot be reached"), True, "network_unavailable", True),
+        (TemporaryFailure("flood", retry_after=3.0), True, "network_rate_limited", False),
+        (MLimitExceeded(429, "Too many requests"), True, "homeserver_rate_limited", False),
+        (OperationalError("SELECT 1", {}, Exception("locked")), True, "database", False),
+    ],
+)
+def test_which_failures_wait_and_which_may_be_the_events_own(
+    error: Exception, waits: bool, reason: str, may_be_its_own: bool
+) -> None:
+    assert (retry_delay(error, 0) is not None) is waits
+    assert failure_reason(error) == reason
+    assert may_be_stuck(error) is may_be_its_own
+
+
+def test_a_media_answer_is_described_by_its_status() -> None:
+    assert describe(_media_answer(502)) == "the homeserver answers with errors (HTTP 502)"

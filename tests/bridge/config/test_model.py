@@ -78,6 +78,8 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
         ),
         ("metrics.listen_port", 0, "metrics.listen_port: Input should be greater than or equal"),
         ("metrics.enabled", "perhaps", "metrics.enabled: Input should be a valid boolean"),
+        ("bridge.retries.stuck_after", 0, "bridge.retries.stuck_after: Input should be greater"),
+        ("bridge.retries.give_up_after", "a day", "bridge.retries.give_up_after: Input should"),
     ],
 )
 def test_validation_errors_name_the_key(
@@ -119,6 +121,17 @@ def test_metrics_default_off_and_need_a_port_of_their_own(tmp_path: Path) -> Non
         clash.typed(["telegram"])
     # Off, the port is not used, so it may be anything valid.
     config_with(tmp_path, metrics__listen_port=29317).typed(["telegram"])
+
+
+def test_retries_have_bounds_also_in_a_config_from_before_them(tmp_path: Path) -> None:
+    config = config_with(tmp_path).typed(["telegram"])
+    assert (config.bridge.retries.stuck_after, config.bridge.retries.give_up_after) == (
+        600,
+        86400,
+    )
+    old = config_with(tmp_path)
+    del old.document["bridge"]["retries"]
+    assert old.typed(["telegram"]).bridge.retries == config.bridge.retries
 
 
 def test_a_missing_key_is_named(tmp_path: Path) -> None:

@@ -12,9 +12,12 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot, Message
 
+from bridge.network.capabilities import MediaUnavailable
+from bridge.network.events import MediaFile
 from bridge.network.interface import DeliveryError, TemporaryFailure
 from connectors.telegram.calls import telegram_call
 from connectors.telegram.http import AiohttpRequest
+from connectors.telegram.media import download
 from connectors.telegram.pacing import Limits, Pacer
 from tests.fakes.telegram import FakeChat, FakeTelegram
 from tests.support.ports import free_port
@@ -73,6 +76,33 @@ async def test_a_refusal_is_a_delivery_error(fake_telegram: FakeTelegram, group:
     async with running(make_bot(fake_telegram)) as bot:
         with pytest.raises(DeliveryError, match="bot was kicked"):
             await send(bot, group)
+
+
+@pytest.mark.parametrize("as_html", [False, True], ids=["json", "nginx-page"])
+async def test_a_body_too_large_for_the_front_end_is_a_delivery_error(
+    fake_telegram: FakeTelegram, group: FakeChat, as_html: bool
+) -> None:
+    """Telegram's front end answers 413 before the Bot API sees the request: python-telegram-bot
+    has no class for it and raises a NetworkError, which would read as passing trouble."""
+    fake_telegram.max_request_body = 1024
+    fake_telegram.too_large_as_html = as_html
+    async with running(make_bot(fake_telegram)) as bot:
+        with pytest.raises(DeliveryError) as refused:
+            await send(bot, group, "x" * 2000)
+    assert str(refused.value) == (
+        "Telegram refused it as too large (Request Entity Too Large (HTTP 413))"
+    )
+    assert [call.status for call in fake_telegram.calls_to("sendMessage")] == [413]
+
+
+async def test_a_download_refused_with_such_a_status_is_unavailable_not_passing(
+    fake_telegram: FakeTelegram,
+) -> None:
+    """The same for a file the bridge fetches: a notice takes its place at once."""
+    fake_telegram.faults.server_error("getFile", status=414)
+    async with running(make_bot(fake_telegram)) as bot:
+        with pytest.raises(MediaUnavailable, match=r"Telegram refused it \(.*HTTP 414\)"):
+            await download(bot, MediaFile("a-file-id"))
 
 
 async def test_a_refused_connection_is_not_in_doubt(fake_telegram: FakeTelegram) -> None:
