@@ -52,6 +52,7 @@ from .calls import BotNotStarted, telegram_call
 from .config import TelegramConfig, load_config
 from .convert import StickerConverter
 from .direct import DirectChats
+from .early import EarlyUpdates
 from .file_sending import UPLOAD_LIMIT
 from .http import AiohttpRequest
 from .lookup import MessageFinder, Sightings
@@ -63,7 +64,7 @@ from .reaching import Reaching
 from .reactions import set_reaction, telegram_reaction
 from .sending import delete_messages, edit_message, send_message
 from .updates import UpdateTranslator
-from .webhook import WebhookBacklog, WebhookReceiver
+from .webhook import NotYet, WebhookBacklog, WebhookReceiver
 
 log = logging.getLogger("connectors.telegram")
 
@@ -88,6 +89,8 @@ class TelegramConnector:
         self._direct: DirectChats | None = None
         self._business: BusinessChats | None = None
         self._poller: Poller | None = None
+        # Webhook mode: updates that came before what they refer to wait at Telegram.
+        self._early: EarlyUpdates | None = None
         self._webhook: WebhookReceiver | None = None
         self._webhook_backlog: WebhookBacklog | None = None
         self._webhook_probe: Probe | None = None
@@ -200,6 +203,8 @@ class TelegramConnector:
         self._direct = DirectChats(bot, bridge)
         self._business = BusinessChats(bot, bridge)
         await self._business.load()
+        if self._webhook is not None:
+            self._early = EarlyUpdates(bridge, self._business.knows)
         self._connected = True
         log.info("Connected to Telegram as @%s", me.username)
 
@@ -319,8 +324,18 @@ class TelegramConnector:
         log.info("Telegram posts updates to %s", config.webhook.url)
 
     async def _take_posted(self, updates: Sequence[Update]) -> None:
-        """An update the webhook got: stored when this returns (no offset to move)."""
+        """An update the webhook got: stored when this returns (no offset to move). Raises
+        NotYet for one that came before what it refers to (see early.py)."""
+        early = self._early
+        if early is not None:
+            for update in updates:
+                retry_after = await early.retry_after(update)
+                if retry_after is not None:
+                    raise NotYet(retry_after)
         await self._take_updates(updates, lambda _update_id: None)
+        if early is not None:
+            for update in updates:
+                early.taken(update)
 
     async def _take_updates(self, updates: Sequence[Update], taken: Callable[[int], None]) -> None:
         """Hand a batch of updates' events to the bridge, stored together; returns once they
