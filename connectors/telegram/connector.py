@@ -64,7 +64,7 @@ from .reaching import Reaching
 from .reactions import set_reaction, telegram_reaction
 from .sending import delete_messages, edit_message, send_message
 from .updates import UpdateTranslator
-from .webhook import NotYet, WebhookBacklog, WebhookReceiver
+from .webhook import WebhookBacklog, WebhookReceiver
 
 log = logging.getLogger("connectors.telegram")
 
@@ -324,18 +324,10 @@ class TelegramConnector:
         log.info("Telegram posts updates to %s", config.webhook.url)
 
     async def _take_posted(self, updates: Sequence[Update]) -> None:
-        """An update the webhook got: stored when this returns (no offset to move). Raises
-        NotYet for one that came before what it refers to (see early.py)."""
-        early = self._early
-        if early is not None:
-            for update in updates:
-                retry_after = await early.retry_after(update)
-                if retry_after is not None:
-                    raise NotYet(retry_after)
-        await self._take_updates(updates, lambda _update_id: None)
-        if early is not None:
-            for update in updates:
-                early.taken(update)
+        """An update the webhook got: stored when this returns (no offset to move), unless
+        it came before what it refers to (NotYet, see early.py)."""
+        assert self._early is not None  # made on connecting, before the webhook opens
+        await self._early.take(updates, lambda given: self._take_updates(given, lambda _: None))
 
     async def _take_updates(self, updates: Sequence[Update], taken: Callable[[int], None]) -> None:
         """Hand a batch of updates' events to the bridge, stored together; returns once they

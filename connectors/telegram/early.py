@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from telegram import Update
@@ -39,6 +39,7 @@ from bridge.network.interface import BridgeContext
 
 from . import ids
 from .business import connection_of
+from .webhook import NotYet
 
 log = logging.getLogger("connectors.telegram.early")
 
@@ -94,6 +95,18 @@ class EarlyUpdates:
         # What updates wait for and since when; what they waited for in vain.
         self._holds: BoundedDict[Awaited, _Hold] = BoundedDict(WAITS)
         self._given_up: BoundedDict[Awaited, bool] = BoundedDict(WAITS)
+
+    async def take(
+        self, updates: Sequence[Update], store: Callable[[Sequence[Update]], Awaitable[None]]
+    ) -> None:
+        """Store the updates, unless one came before what it refers to: NotYet then."""
+        for update in updates:
+            retry_after = await self.retry_after(update)
+            if retry_after is not None:
+                raise NotYet(retry_after)
+        await store(updates)
+        for update in updates:
+            self.taken(update)
 
     def taken(self, update: Update) -> None:
         """The update is stored: the bridge has the message it carries."""

@@ -43,8 +43,9 @@ class WebhookReceiver:
     """The route Telegram posts to. Closed (503, Telegram retries) until ``open`` and after
     ``close``; updates are taken one at a time, in the order they come, as polling does.
     Telegram posts them over one connection (setWebhook's max_connections, see connector.py),
-    so they come in its order: over several, a chat's reactions and member changes could
-    overtake its messages."""
+    so they come in its order while every post succeeds: over several, a chat's reactions and
+    member changes could overtake its messages. A failed post is tried again behind the others:
+    one that then comes before what it refers to is answered 503 (NotYet, early.py)."""
 
     def __init__(
         self,
