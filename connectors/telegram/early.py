@@ -11,13 +11,16 @@ Telegram's message ids grow in each chat, so a reaction to an id above every one
 knows in the chat is to a message still on its way. Its post is answered 503 with Retry-After:
 Telegram then holds that queue alone (the chat's reactions) and posts it again later, while the
 message's queue goes on. A reaction to an older id the bridge does not know (a message from
-before the bot joined, one the bot may not see) is taken at once and left out, as ever.
+before the bot joined, one the bot may not see) is taken at once and left out, as ever. A
+business update for a connection the bridge was not told of yet waits the same way.
 
 Why at the door and not in the chat's lane (store the reaction, keep it aside until its message
 is bridged): Telegram keeps the update meanwhile, also over a restart of the bridge; nothing
 is stored before it can be handled in order, so the inbox, its keys and the lanes' replays stay
 as they are. Polling needs none of this: getUpdates hands out updates in id order, and a
-reaction's id is above its message's.
+reaction's id is above its message's (but for one case neither mode covers: the official
+server holds a new message back while it looks up the message it replies to or its sticker
+set, and a reaction made in that moment gets the lower id).
 
 Every hold has an end: a message the bot never gets (another bot's, in a group) would hold the
 chat's reactions for good. After HOLD_LIMIT seconds of holding what one update waits for, it
@@ -50,8 +53,8 @@ HOLD_LIMIT = 300.0
 # Telegram waits Retry-After seconds before the next post (it honours up to an hour): 1 s at
 # first, doubled with each hold up to this.
 MAX_RETRY_AFTER = 30
-# The messages the bridge mapped last in a chat that are looked at when it has seen none of the
-# chat's since it started: the newest of them is the newest it knows.
+# The messages the bridge mapped last in a chat that are looked at for a reaction to an id above
+# every one taken since the start (its own sends, what came before a restart).
 RECENT = 200
 # Chats whose newest message is remembered, and waits remembered (bounded memory).
 CHATS = 10_000
