@@ -306,6 +306,24 @@ class BridgeCore:
     async def save_state(self, key: str, value: Any) -> None:
         await self._state.set(f"{self._network}:{key}", value)
 
+    async def recent_messages(
+        self, portals: Sequence[PortalKey], count: int
+    ) -> list[RemoteMessageID] | None:
+        index = self._portals.index
+        with_rooms = [
+            portal_id
+            for portal_id in map(index.find, portals)
+            if portal_id is not None
+            and (entry := index.entry(portal_id)) is not None
+            and entry.room_id
+        ]
+        if not with_rooms:
+            return None
+        return [
+            RemoteMessageID(remote_id)
+            for remote_id in await self._messages.recent_remote_ids(with_rooms, count)
+        ]
+
     async def receiver_of(self, chat: RemoteChatID, message: RemoteMessageID) -> str | None:
         held = self._portals.index.receivers(chat)
         found = await self._messages.portals_of_remote(list(held.values()), str(message))

@@ -422,7 +422,7 @@ class FromMatrix:
         }
         known: tuple[RemoteMessageID, ...] = ()
         if in_doubt:
-            recent = await messages.recent_remote_ids(portal.id)
+            recent = await messages.recent_remote_ids([portal.id])
             # Remote messages stored but not bridged yet (after a restart, say) are not the
             # part either: a look-up need not spend a probe on them.
             waiting = await self._remote_inbox.lane_batch(portal.lane, 0, WAITING_KNOWN)

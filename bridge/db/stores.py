@@ -303,12 +303,12 @@ class MessageStore:
             )
             return list(rows)
 
-    async def recent_remote_ids(self, portal_id: int, limit: int = 200) -> list[str]:
-        """The remote ids most recently mapped in a portal, newest first."""
+    async def recent_remote_ids(self, portal_ids: list[int], limit: int = 200) -> list[str]:
+        """The remote ids most recently mapped in these portals, newest first."""
         async with self._db.session() as session:
             rows = await session.scalars(
                 select(Message.remote_id)
-                .where(Message.portal_id == portal_id)
+                .where(Message.portal_id.in_(portal_ids))
                 .order_by(Message.id.desc())
                 .limit(limit)
             )

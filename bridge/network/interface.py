@@ -84,6 +84,12 @@ class BridgeContext(Protocol):
     async def receiver_of(self, chat: RemoteChatID, message: RemoteMessageID) -> str | None:
         """The Matrix user whose direct chat portal bridged this message of the chat."""
 
+    async def recent_messages(
+        self, portals: Sequence[PortalKey], count: int
+    ) -> list[RemoteMessageID] | None:
+        """The remote ids of the messages the bridge mapped last in these portals (one per
+        part, latest first, at most ``count``); None when none of them has a room."""
+
     async def tell_user(self, mxid: str, text: str) -> None:
         """A notice to a Matrix user in their management room (if they have one)."""
 

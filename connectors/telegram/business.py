@@ -101,6 +101,10 @@ class BusinessChats:
             return self._bot
         return cast(Bot, BusinessBot(self._bot, connection_id))
 
+    def knows(self, connection_id: str) -> bool:
+        """Whether Telegram told of this connection (enabled or not)."""
+        return connection_id in self._connections
+
     def owner(self, connection_id: str) -> str | None:
         """The Matrix user linked to the business account of a connection."""
         connection = self._connections.get(connection_id)

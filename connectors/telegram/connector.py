@@ -53,6 +53,7 @@ from .calls import BotNotStarted, telegram_call
 from .config import TelegramConfig, load_config
 from .convert import StickerConverter
 from .direct import DirectChats
+from .early import EarlyUpdates
 from .file_sending import UPLOAD_LIMIT
 from .http import AiohttpRequest
 from .lookup import MessageFinder, Sightings
@@ -90,6 +91,8 @@ class TelegramConnector:
         self._direct: DirectChats | None = None
         self._business: BusinessChats | None = None
         self._poller: Poller | None = None
+        # Webhook mode: updates that came before what they refer to wait at Telegram.
+        self._early: EarlyUpdates | None = None
         self._webhook: WebhookReceiver | None = None
         self._webhook_backlog: WebhookBacklog | None = None
         self._webhook_probe: Probe | None = None
@@ -203,6 +206,8 @@ class TelegramConnector:
         self._direct = DirectChats(bot, bridge)
         self._business = BusinessChats(bot, bridge)
         await self._business.load()
+        if self._webhook is not None:
+            self._early = EarlyUpdates(bridge, self._business.knows)
         self._connected = True
         log.info("Connected to Telegram as @%s", me.username)
 
@@ -322,8 +327,10 @@ class TelegramConnector:
         log.info("Telegram posts updates to %s", config.webhook.url)
 
     async def _take_posted(self, updates: Sequence[Update]) -> None:
-        """An update the webhook got: stored when this returns (no offset to move)."""
-        await self._take_updates(updates, lambda _update_id: None)
+        """An update the webhook got: stored when this returns (no offset to move), unless
+        it came before what it refers to (NotYet, see early.py)."""
+        assert self._early is not None  # made on connecting, before the webhook opens
+        await self._early.take(updates, lambda given: self._take_updates(given, lambda _: None))
 
     async def _take_updates(self, updates: Sequence[Update], taken: Callable[[int], None]) -> None:
         """Hand a batch of updates' events to the bridge, stored together; returns once they

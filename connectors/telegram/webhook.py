@@ -30,12 +30,22 @@ def _plain(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text)
 
 
+class NotYet(Exception):
+    """The update came before something it refers to: Telegram is to post it again in
+    ``retry_after`` seconds (see early.py)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"not yet; again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class WebhookReceiver:
     """The route Telegram posts to. Closed (503, Telegram retries) until ``open`` and after
     ``close``; updates are taken one at a time, in the order they come, as polling does.
     Telegram posts them over one connection (setWebhook's max_connections, see connector.py),
-    so they come in its order: over several, a chat's reactions and member changes could
-    overtake its messages."""
+    so they come in its order while every post succeeds: over several, a chat's reactions and
+    member changes could overtake its messages. A failed post is tried again behind the others:
+    one that then comes before what it refers to is answered 503 (NotYet, early.py)."""
 
     def __init__(
         self,
@@ -90,6 +100,13 @@ class WebhookReceiver:
                 return _plain(503, "Not taking updates now; try again later")
             try:
                 await self._handle([update])
+            except NotYet as early:
+                # Telegram holds this update's queue alone for that long; the others go on.
+                return web.Response(
+                    status=503,
+                    text="Came before what it refers to; try again later",
+                    headers={"Retry-After": str(early.retry_after)},
+                )
             except Exception:
                 # Not stored: Telegram posts it again later (and nothing after it in its chat
                 # meanwhile).

@@ -46,6 +46,7 @@ class Receiver:
     runner: web.AppRunner | None = None
     answer_after: float = 0.0  # seconds each answer takes
     refuse: dict[str, int] = field(default_factory=dict)  # text: times to answer it 503
+    retry_after: int | None = None  # the Retry-After of those answers
     busy: int = 0
     most_busy: int = 0  # the most requests in hand at once
 
@@ -71,16 +72,19 @@ class Receiver:
         self.posts.append((request.path_qs, request.headers.get(SECRET_HEADER), body))
         status = self.answers.pop(0) if self.answers else 200
         text = body.get("message", {}).get("text")
+        headers = {}
         if self.refuse.get(text, 0) > 0:
             self.refuse[text] -= 1
             status = 503
+            if self.retry_after is not None:
+                headers["Retry-After"] = str(self.retry_after)
         self.busy += 1
         self.most_busy = max(self.most_busy, self.busy)
         try:
             await asyncio.sleep(self.answer_after)
         finally:
             self.busy -= 1
-        return web.Response(status=status)
+        return web.Response(status=status, headers=headers)
 
     def texts(self) -> list[str]:
         return [body["message"]["text"] for _path, _secret, body in self.posts]
@@ -285,3 +289,46 @@ async def test_with_one_connection_a_failed_update_lets_the_next_queue_go_first(
     assert await bot.set_webhook(URL, secret_token=SECRET, max_connections=1)
     await eventually(lambda: len(receiver.posts) == 3, what="three posts")
     assert receiver.texts() == ["a1", "b1", "a1"]
+
+
+async def test_retry_after_holds_the_queue_that_long_and_no_other(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+    receiver: Receiver,
+) -> None:
+    """WebhookActor waits the answer's Retry-After seconds (up to an hour) before it posts a
+    refused update again, instead of its own back-off; the other queues go on meanwhile."""
+    alice, bob = fake_telegram.add_user("Alice"), fake_telegram.add_user("Bob")
+    fake_telegram.inject_text(fake_telegram.private_chat(alice), alice, "a1")
+    fake_telegram.inject_text(fake_telegram.private_chat(bob), bob, "b1")
+    await receiver.start()
+    receiver.refuse, receiver.retry_after = {"a1": 2}, 1
+    assert await bot.set_webhook(URL, secret_token=SECRET, max_connections=1)
+    await eventually(lambda: len(receiver.posts) == 4, what="four posts")
+    assert receiver.texts() == ["a1", "b1", "a1", "a1"]
+    a1 = fake_telegram.updates.created[0]["update_id"]
+    tries = [d for d in fake_telegram.webhook.deliveries if d.update_id == a1]
+    assert [d.status for d in tries] == [503, 503, 200]
+    pauses = [later.time - earlier.time for earlier, later in itertools.pairwise(tries)]
+    assert all(0.95 < pause < 1.5 for pause in pauses), pauses
+
+
+async def test_a_post_the_proxy_fails_never_reaches_the_receiver_and_comes_again(
+    fake_telegram: FakeTelegram,  # noqa: F811
+    bot: telegram.Bot,
+    receiver: Receiver,
+) -> None:
+    alice = fake_telegram.add_user("Alice")
+    chat = fake_telegram.private_chat(alice)
+    await receiver.start()
+    fault = fake_telegram.webhook.fail(lambda update: update["message"]["text"] == "once")
+    fake_telegram.inject_text(chat, alice, "once")
+    fake_telegram.inject_text(chat, alice, "after")
+    assert await bot.set_webhook(URL, secret_token=SECRET)
+    await eventually(lambda: receiver.texts() == ["once", "after"], what="both, in order")
+    once = fake_telegram.updates.created[0]["update_id"]
+    tries = [d for d in fake_telegram.webhook.deliveries if d.update_id == once]
+    assert [d.status for d in tries] == [502, 200]
+    assert fault.hits == 1 and fault.times == 0
+    info = await bot.get_webhook_info()
+    assert info.last_error_message == "Wrong response from the webhook: 502 Bad Gateway"

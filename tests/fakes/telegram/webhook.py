@@ -32,7 +32,9 @@ reverse proxy: the fake posts to that origin with the URL's path and query, as a
 ends TLS and forwards the path would. Without it no host can be reached (the fake never goes
 out to the network): each attempt fails as for a host that does not resolve. `latency` stands
 for the network between Telegram and that proxy: seconds a post waits before it goes out
-(connections differ, so concurrent posts may arrive in any order).
+(connections differ, so concurrent posts may arrive in any order). `fail` makes that proxy
+answer the next posts of chosen updates 502 Bad Gateway without passing them on, as one does
+while the bridge behind it restarts.
 """
 
 from __future__ import annotations
@@ -145,6 +147,15 @@ class Delivery:
 
 
 @dataclass
+class PostFault:
+    """Posts of the updates ``match`` picks are answered 502 by the proxy, ``times`` more."""
+
+    match: Callable[[dict[str, Any]], bool]
+    times: int
+    hits: int = 0
+
+
+@dataclass
 class _Queue:
     """Loaded updates of one webhook queue, oldest first, and the front's back-off."""
 
@@ -190,6 +201,7 @@ class WebhookSender:
         self.max_retry_delay = 1.0
         self.timeout = 10.0
         self.deliveries: list[Delivery] = []
+        self.faults: list[PostFault] = []
         self.most_in_flight = 0  # the most posts that were in flight at once
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -207,6 +219,21 @@ class WebhookSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def fail(self, match: Callable[[dict[str, Any]], bool], times: int = 1) -> PostFault:
+        """The proxy answers the next ``times`` posts of updates ``match`` picks 502 Bad
+        Gateway, without passing them on (the bridge never sees them)."""
+        fault = PostFault(match, times)
+        self.faults.append(fault)
+        return fault
+
+    def _fault_for(self, update: dict[str, Any]) -> PostFault | None:
+        for fault in self.faults:
+            if fault.times > 0 and fault.match(update):
+                fault.times -= 1
+                fault.hits += 1
+                return fault
+        return None
 
     def target(self, url: str) -> str | None:
         if self.route_to is None:
@@ -321,6 +348,9 @@ class WebhookSender:
         url = self.target(webhook["url"])
         if url is None:
             return self._note(webhook, update, webhook["url"], None, UNRESOLVED, 0)
+        if self._fault_for(update) is not None:
+            bad_gateway = "Wrong response from the webhook: 502 Bad Gateway"
+            return self._note(webhook, update, url, 502, bad_gateway, 0)
         headers = {"Content-Type": "application/json"}
         if webhook.get("secret_token"):
             headers[SECRET_HEADER] = webhook["secret_token"]
