@@ -20,6 +20,7 @@ from bridge.network.events import ChatInfo, RemoteEvent, RemoteUser, encode_even
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
 from bridge.network.interface import ChatUnavailable, NetworkConnector
 
+from .direct_rooms import direct_receiver
 from .ephemeral import EphemeralRelay
 from .manager import PortalManager
 from .router import Router
@@ -287,10 +288,14 @@ class BridgeCore:
         return self._accounts.matrix_user_of(user)
 
     async def direct_receivers(self, chat: RemoteChatID) -> list[str]:
+        # Only direct chats through the bot: a business chat has the same chat id (the
+        # contact's), and what the contact writes to the bot itself is not for it.
         held = {
             receiver: portal_id
             for receiver, portal_id in self._portals.index.receivers(chat).items()
-            if (entry := self._portals.index.entry(portal_id)) is not None and entry.room_id
+            if direct_receiver(PortalKey(chat, receiver)) is not None
+            and (entry := self._portals.index.entry(portal_id)) is not None
+            and entry.room_id
         }
         if len(held) <= 1:
             return list(held)
@@ -325,7 +330,11 @@ class BridgeCore:
         ]
 
     async def receiver_of(self, chat: RemoteChatID, message: RemoteMessageID) -> str | None:
-        held = self._portals.index.receivers(chat)
+        held = {
+            receiver: portal_id
+            for receiver, portal_id in self._portals.index.receivers(chat).items()
+            if direct_receiver(PortalKey(chat, receiver)) is not None
+        }
         found = await self._messages.portals_of_remote(list(held.values()), str(message))
         return next((receiver for receiver, pid in held.items() if pid in found), None)
 

@@ -145,3 +145,37 @@ async def test_missing_rights_the_reply_window_and_disconnection_are_told(
     fake_telegram.inject_business_connection(owner, rights=RIGHTS, enabled=False)
     await user.wait_for_event(dm, notice_containing("disconnected the bridge"))
     assert fake_telegram.business_sent(connection, dave) == []
+
+
+async def test_a_contact_writing_to_the_bot_itself_does_not_reach_the_business_room(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    """A business chat is keyed by the contact's own chat id, as the bot's private chat with
+    that contact is: what the contact writes to the bot is not the business conversation."""
+    running = await telegram_bridge()
+    user = await make_matrix_user("florist", displayname="Florist")
+    owner, dm = await business_owner(fake_telegram, user, running.bot)
+    connection = fake_telegram.inject_business_connection(owner, rights=RIGHTS)
+    await user.wait_for_event(dm, notice_containing("Business account is connected"))
+    erin = fake_telegram.add_user("Erin")
+    fake_telegram.inject_business_message(connection, erin, "roses, please")
+    room_id = await user.wait_for_invite()
+    await user.join(room_id)
+    await user.wait_for_event(room_id, body_is("roses, please"))
+
+    fake_telegram.inject_text(fake_telegram.private_chat(erin), erin, "hello bot, just you")
+    answer = await eventually(
+        lambda: [s for s in fake_telegram.sent_to(erin.id) if s.text], what="the bot's answer"
+    )
+    assert "Nobody on Matrix has a conversation with you" in (answer[0].text or "")
+    # A barrier: the business conversation goes on, and only it reaches the room.
+    fake_telegram.inject_business_message(connection, erin, "and tulips")
+    await user.wait_for_event(room_id, body_is("and tulips"))
+    bodies = [
+        event["content"].get("body")
+        for event in await user.room_messages(room_id)
+        if event.get("type") == "m.room.message"
+    ]
+    assert "hello bot, just you" not in bodies
