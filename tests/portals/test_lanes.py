@@ -11,6 +11,7 @@ import pytest
 
 from bridge.network.events import MessageContent, RemoteMessage, RemoteUser
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
+from portals import lanes
 from portals.lanes import CallItem, Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
 
 
@@ -265,4 +266,30 @@ async def test_each_stored_event_is_told_as_its_handling_starts_also_from_the_st
     assert await called.done == "done"
     await until(lambda: len(recorder.handled) == 6)
     assert taken == [("matrix", i, i - 1) for i in range(1, 7)]
+    await lane.close(1)
+
+
+async def test_handled_events_are_remembered_a_while_not_for_the_lanes_life(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A late offer of a handled event comes right after it was stored; a lane that remembered
+    # every one up to four windows would hold thousands in each busy chat.
+    monkeypatch.setattr(lanes, "REMEMBER_DONE", 0.3, raising=False)
+    store = Store()
+    recorder = Recorder(store)
+    lane = make(store, recorder, window=3)
+    for inbox_id in (1, 2):
+        lane.offer(store.add(matrix(inbox_id)))
+    await until(lambda: len(recorder.handled) == 2)
+    lane.offer(matrix(2))  # late: remembered, not handled again
+    await asyncio.sleep(0.4)
+    lane.offer(store.add(matrix(3)))  # handled after the while: the first two are forgotten
+    await until(lambda: len(recorder.handled) == 3)
+    lane.offer(matrix(1))
+    assert await after_one_more(lane, store, recorder) == [
+        ("matrix", 1),
+        ("matrix", 2),
+        ("matrix", 3),
+        ("matrix", 1),
+    ]
     await lane.close(1)
