@@ -4,11 +4,11 @@ senders throughout, while the bridge's resident size is sampled.
 Each round sends Telegram->Matrix messages into the next chats in turn (some of them replies),
 edits some of the previous round's Telegram messages, and has the Matrix writer send into other
 portals; one Telegram message in ``new_every`` comes from someone never seen before (a new ghost
-for the bridge), the others from people seen lately. A round ends when everything in it has
-arrived (the writer's /sync shows the Telegram side, the fake's sendMessage the Matrix side), so
-the load is as much as Synapse takes. The resident size goes to a CSV file as it is sampled (a
-long run can be watched) and into the results as a curve; the figures after the warm-up show
-whether it levels off.
+for the bridge, who joins that chat), the others from the chat's regulars (its last writers).
+A round ends when everything in it has arrived (the writer's /sync shows the Telegram side, the
+fake's sendMessage the Matrix side), so the load is as much as Synapse takes. The resident size
+goes to a CSV file as it is sampled (a long run can be watched) and into the results as a curve;
+the figures after the warm-up show whether it levels off.
 
 With ``snapshots``, the bridge traces its allocations from the start of the traffic (bench/
 counting_bridge.py) and a snapshot is taken then, at the end of the warm-up, every
@@ -37,6 +37,7 @@ from .results import Results, Row
 from .stack import DOMAIN, Stack
 
 MB = 1024 * 1024
+REGULARS = 20  # people per chat who write most of its messages
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class SoakPlan:
     chats: int = 1000
     warm_up_minutes: float = 10.0
     per_round: int = 40  # messages a round: half Telegram->Matrix, a quarter each edits and Matrix
-    new_every: int = 20  # one Telegram message in this many is from someone new (30 per 600)
+    new_every: int = 10  # one Telegram message in 10 is from someone new: 30 per 600 of all
     sample_seconds: float = 10.0
     csv: Path = Path("soak-rss.csv")
     snapshots: Path | None = None
@@ -71,8 +72,9 @@ class Soak:
         self.chats: list[tuple[FakeChat, str]] = []
         self._tokens = (f"soak:{n}" for n in itertools.count())
         self._people = (n for n in itertools.count())
-        # People seen lately, who write most of the messages (as in real chats).
-        self._recent: deque[FakeUser] = deque(maxlen=200)
+        # Per chat, its regulars: the people who wrote there last, who write most of its
+        # messages (as in real chats, where few people write in many of them).
+        self._regulars: dict[int, deque[FakeUser]] = {}
         # Per chat: its last Telegram message (what the next round may edit or reply to).
         self._last: dict[int, int] = {}
         self._snapshots_taken = 0
@@ -88,7 +90,6 @@ class Soak:
         stack = self.stack
         assert stack.writer is not None
         writer = stack.writer
-        self._recent.extend(stack.senders)
         limit = asyncio.Semaphore(4)
 
         async def portal(number: int) -> tuple[FakeChat, str]:
@@ -99,6 +100,7 @@ class Soak:
                     username=f"soak_group_{number}",
                 )
                 room = await writer.join(f"#telegram_{group.id}:{DOMAIN}")
+                self._regulars[group.id] = deque(stack.senders, maxlen=REGULARS)
                 if progress is not None and (number + 1) % 100 == 0:
                     print(f"  {number + 1} portals", file=progress, flush=True)
                 return group, room
@@ -138,16 +140,15 @@ class Soak:
     # -- traffic ----------------------------------------------------------------------------
 
     def _sender(self, chat: FakeChat, index: int) -> FakeUser:
-        fake = self.stack.fake
+        regulars = self._regulars[chat.id]
         if index % self.plan.new_every == 0:
+            fake = self.stack.fake
             person = fake.add_user(f"Soak{next(self._people)}", last_name="New", started_bot=False)
+            fake.set_member(chat, person)  # joined just now (the bridge learns it from the message)
             self.new_senders += 1
-            self._recent.append(person)
-        else:
-            person = self._recent[index % len(self._recent)]
-        if person.id not in chat.members:
-            fake.set_member(chat, person)
-        return person
+            regulars.append(person)
+            return person
+        return regulars[index % len(regulars)]
 
     async def _round(self, reader: Reader, turn: int) -> None:
         plan, stack = self.plan, self.stack

@@ -21,7 +21,9 @@ from .registration import user_namespace
 
 log = logging.getLogger("bridge.ghosts")
 
-MAX_CACHED = 10_000
+# Ghost rows kept (about 1 KiB each with SQLAlchemy's state): the senders seen lately; another
+# costs one look-up by id.
+MAX_CACHED = 2_000
 
 
 class _Blank(dict[str, str]):

@@ -17,8 +17,8 @@ from mautrix.types import UserID
 
 from ..lru import BoundedDict
 
-# About 13 MiB when full; a sender not among them costs a new intent (well under a millisecond).
-MAX_INTENTS = 1_000
+# About 3 MiB when full; a sender not among them costs a new intent (well under a millisecond).
+MAX_INTENTS = 256
 
 
 class GhostIntents:
