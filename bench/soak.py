@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tests.fakes.telegram import FakeChat, FakeUser
+from tests.support.matrix_client import MatrixError, MatrixTestClient
 
 from .matrix import Reader, send_text
 from .results import Results, Row
@@ -99,7 +100,7 @@ class Soak:
                     members=list(stack.senders),
                     username=f"soak_group_{number}",
                 )
-                room = await writer.join(f"#telegram_{group.id}:{DOMAIN}")
+                room = await _join(writer, f"#telegram_{group.id}:{DOMAIN}")
                 self._regulars[group.id] = deque(stack.senders, maxlen=REGULARS)
                 if progress is not None and (number + 1) % 100 == 0:
                     print(f"  {number + 1} portals", file=progress, flush=True)
@@ -270,6 +271,17 @@ class Soak:
             f"(seconds, messages, new senders, MB)"
         )
         self.results.detail("Soak: resident size over the run", curve(samples))
+
+
+async def _join(client: MatrixTestClient, alias: str, attempts: int = 5) -> str:
+    """Join a portal's alias, which has the bridge make its room: under load that may take
+    longer than a request may; the room is made all the same, so try again."""
+    for attempt in range(attempts - 1):
+        try:
+            return await client.join(alias)
+        except (MatrixError, OSError, TimeoutError):
+            await asyncio.sleep(2.0 * (attempt + 1))
+    return await client.join(alias)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:
