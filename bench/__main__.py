@@ -18,9 +18,12 @@ from . import report
 from .bridge_process import ROOT
 from .results import Results, table
 from .scenarios import FULL, QUICK, Runner
+from .soak import Soak, SoakPlan
 from .stack import Stack
 
 SCENARIOS = ("t2m", "m2t", "latency", "burst", "startup")
+# Runs only when asked for, and alone: an hour by default.
+LONG_RUN = "soak"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -35,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default=",".join(SCENARIOS),
-        help=f"comma-separated scenarios to run, of {', '.join(SCENARIOS)} (default: all)",
+        help=f"comma-separated scenarios to run, of {', '.join(SCENARIOS)} (default: all); or "
+        f"{LONG_RUN} alone: the long run with new senders throughout (see the --soak options)",
     )
     parser.add_argument(
         "--record",
@@ -80,16 +84,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "and report the medians (default: 3; 1 with --quick)",
     )
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (logs)")
+    soak = parser.add_argument_group("the long run (--only soak)")
+    defaults = SoakPlan()
+    soak.add_argument(
+        "--soak-minutes", type=float, default=defaults.minutes, help="default: %(default)s"
+    )
+    soak.add_argument(
+        "--soak-chats", type=int, default=defaults.chats, help="portals (default: %(default)s)"
+    )
+    soak.add_argument(
+        "--soak-warm-up",
+        type=float,
+        default=defaults.warm_up_minutes,
+        metavar="MINUTES",
+        help="the figures after the warm-up start here (default: %(default)s)",
+    )
+    soak.add_argument(
+        "--soak-new-every",
+        type=int,
+        default=defaults.new_every,
+        metavar="N",
+        help="one Telegram message in N is from someone new (default: %(default)s)",
+    )
+    soak.add_argument(
+        "--soak-csv",
+        type=Path,
+        default=defaults.csv,
+        help="the resident size as sampled, every 10 s (default: %(default)s)",
+    )
+    soak.add_argument(
+        "--soak-snapshots",
+        type=Path,
+        metavar="DIR",
+        help="trace the bridge's allocations and write tracemalloc snapshots into DIR (after "
+        "the warm-up, every 10 minutes, at the end) for python -m bench.snapshots DIR; the "
+        "resident figures of such a run include the tracing",
+    )
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in SCENARIOS]
+    unknown = [name for name in chosen if name not in (*SCENARIOS, LONG_RUN)]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {SCENARIOS}")
+    if LONG_RUN in chosen and len(chosen) > 1:
+        parser.error(f"{LONG_RUN} runs alone")
     args.scenarios = chosen
     if args.no_write:
         args.record = None
     elif args.record is None and not args.quick:
-        args.record = "after"
+        args.record = LONG_RUN if LONG_RUN in chosen else "after"
     return args
 
 
@@ -109,6 +151,16 @@ async def postgres_version(url: str) -> str | None:
         await connection.close()
 
 
+def work_directory(keep: Path | None) -> Path | None:
+    """The --keep directory, made (it must be new or empty); None for a temporary one."""
+    if keep is None:
+        return None
+    if keep.exists() and any(keep.iterdir()):
+        raise SystemExit(f"--keep {keep}: the directory must be new or empty")
+    keep.mkdir(parents=True, exist_ok=True)
+    return keep.resolve()
+
+
 async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
     sizes = QUICK if args.quick else FULL
     if args.burst_messages:
@@ -116,16 +168,15 @@ async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
     chosen = set(args.scenarios)
     results = Results()
     pg_version = await postgres_version(args.postgres) if "startup" in chosen else None
-    if args.keep is not None:
-        if args.keep.exists() and any(args.keep.iterdir()):
-            raise SystemExit(f"--keep {args.keep}: the directory must be new or empty")
-        args.keep.mkdir(parents=True, exist_ok=True)
-    stack = Stack(args.keep.resolve() if args.keep else None, args.profile)
+    stack = Stack(work_directory(args.keep), args.profile)
     runner = Runner(stack, sizes, results, max(1, args.repeat or (1 if args.quick else 3)))
     runner.synapse_profiles = args.profile_synapse.resolve() if args.profile_synapse else None
     try:
         progress(f"starting Synapse, the fake Bot API and the proxies in {stack.directory}")
         await stack.start(f"sqlite:///{stack.directory / 'bridge.db'}")
+        if LONG_RUN in chosen:
+            await long_run(args, stack, runner, results)
+            return results, None
         progress("null bridge (the latency and memory floor)")
         await runner.null_bridge_phase(paced="latency" in chosen)
         progress("starting the bridge")
@@ -164,6 +215,30 @@ async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
         await runner.stop_sampling_rss()
         await stack.close()
     return results, pg_version
+
+
+async def long_run(
+    args: argparse.Namespace, stack: Stack, runner: Runner, results: Results
+) -> None:
+    plan = SoakPlan(
+        minutes=args.soak_minutes,
+        chats=args.soak_chats,
+        warm_up_minutes=min(args.soak_warm_up, args.soak_minutes),
+        new_every=max(1, args.soak_new_every),
+        csv=args.soak_csv.resolve(),
+        snapshots=args.soak_snapshots.resolve() if args.soak_snapshots else None,
+    )
+    soak = Soak(stack, plan, results)
+    progress("starting the bridge")
+    await runner.start_bridge(env=soak.bridge_env())
+    progress(f"{plan.chats} portals")
+    await soak.set_up(sys.stderr)
+    progress(
+        f"mixed traffic for {plan.minutes:g} minutes, the resident size into {plan.csv}"
+        + (f", snapshots into {plan.snapshots}" if plan.snapshots else "")
+    )
+    await soak.run()
+    await runner.memory()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,8 +46,10 @@ class BridgeProcess:
         *,
         profile: Path | None = None,
         module: str = "bench.counting_bridge",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.extra_env = dict(env or {})
         self.port = port
         self.log = log
         self.profile = profile
@@ -73,7 +75,12 @@ class BridgeProcess:
                 *_spy_args(os.environ.get("BENCH_PY_SPY_ARGS", "")),
                 "--", *command,
             ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_DB_STATS": str(self.stats_path)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "BENCH_DB_STATS": str(self.stats_path),
+            **self.extra_env,
+        }
         self.stats_path.unlink(missing_ok=True)
         with self.log.open("ab") as log:
             log.write(f"\n=== bench: starting {' '.join(command)}\n".encode())
@@ -130,6 +137,10 @@ class BridgeProcess:
             self._process.kill()
             await self._process.wait()
             raise RuntimeError(f"the bridge did not stop within {timeout:.0f} s") from None
+
+    def signal(self, number: int) -> None:
+        assert self.pid is not None
+        os.kill(self.pid, number)
 
     def cpu(self) -> float:
         assert self.pid is not None

@@ -6,11 +6,18 @@ makes is counted without touching its code, and so is every statement the bridge
 driver directly (``bridge.db.direct.observers``). The counts go to the file named by
 $BENCH_DB_STATS (JSON, replaced atomically) every half second, at once on SIGUSR1, and at exit.
 An executemany counts as one statement (one round trip).
+
+With $BENCH_TRACEMALLOC naming a directory, each SIGUSR2 writes a tracemalloc snapshot there
+(``snapshot-<n>.pickle``, after a full collection), for ``python -m bench.snapshots`` to compare:
+what holds the memory a run gains. Tracing ($BENCH_TRACEMALLOC_FRAMES frames each, default 12)
+starts with the first signal, so the first snapshot is all but empty.
 """
 
 from __future__ import annotations
 
 import atexit
+import gc
+import itertools
 import json
 import os
 import re
@@ -18,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 from types import FrameType
@@ -107,10 +115,37 @@ def install(path: Path) -> StatementCounter:
     return counter
 
 
+def trace_allocations(directory: Path, frames: int) -> None:
+    """Tracing starts at the first SIGUSR2 (from the start on, the imports and migrations
+    would take minutes under it)."""
+    wake = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        wake.set()
+
+    def snapshots() -> None:
+        for number in itertools.count(1):
+            wake.wait()
+            wake.clear()
+            if not tracemalloc.is_tracing():
+                tracemalloc.start(frames)
+            gc.collect()
+            snapshot = tracemalloc.take_snapshot()
+            temporary = directory / f".snapshot-{number}.tmp"
+            snapshot.dump(str(temporary))
+            temporary.replace(directory / f"snapshot-{number}.pickle")
+
+    signal.signal(signal.SIGUSR2, on_signal)
+    threading.Thread(target=snapshots, name="bench-tracemalloc", daemon=True).start()
+
+
 def main() -> int:
     stats = os.environ.get("BENCH_DB_STATS")
     if stats:
         install(Path(stats))
+    traces = os.environ.get("BENCH_TRACEMALLOC")
+    if traces:
+        trace_allocations(Path(traces), int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "12")))
     from bridge.__main__ import main as bridge_main
 
     return bridge_main(sys.argv[1:])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .results import Results, table
 
-SECTIONS = ("before", "after")
+# "soak": the long run (--only soak), a section of its own.
+SECTIONS = ("before", "after", "soak")
 
 
 def machine(postgres_version: str | None) -> list[str]:

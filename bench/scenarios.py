@@ -203,9 +203,9 @@ class Runner:
             self.null_m2t = await self.paced_m2t(room, sizes.paced)
         await stack.stop_bridge()
 
-    async def start_bridge(self) -> None:
+    async def start_bridge(self, env: dict[str, str] | None = None) -> None:
         stack = self.stack
-        seconds = await stack.start_bridge()
+        seconds = await stack.start_bridge(env=env)
         assert stack.bridge is not None
         self.results.note(f"first start of the bridge (runs the migrations): {seconds:.2f} s")
         await asyncio.sleep(2.0)

@@ -7,6 +7,7 @@ import functools
 import logging
 import re
 import string
+from dataclasses import dataclass
 
 from .avatars import upload_avatar
 from .config.model import Config
@@ -22,7 +23,21 @@ from .registration import user_namespace
 
 log = logging.getLogger("bridge.ghosts")
 
-MAX_CACHED = 10_000
+# Ghosts kept (what the bridge needs of their rows, a tenth of a row with SQLAlchemy's state):
+# the senders seen lately; another costs one look-up by id.
+MAX_CACHED = 5_000
+
+
+@dataclass(slots=True)
+class KnownGhost:
+    id: int
+    mxid: str
+    displayname: str | None
+    avatar_id: str | None
+
+    @classmethod
+    def of(cls, row: Ghost) -> KnownGhost:
+        return cls(row.id, row.mxid, row.displayname, row.avatar_id)
 
 
 class _Blank(dict[str, str]):
@@ -67,7 +82,7 @@ class GhostManager:
         self._matrix = matrix
         self._store = store
         # Ghosts seen lately, as stored: a steady conversation needs no database look-up.
-        self._known: BoundedDict[str, Ghost] = BoundedDict(MAX_CACHED)
+        self._known: BoundedDict[str, KnownGhost] = BoundedDict(MAX_CACHED)
         self._namespace = re.compile(user_namespace(config))
         localpart = re.escape(config.bridge.username_template).replace(
             re.escape("{userid}"), "(?P<id>.+)"
@@ -85,13 +100,13 @@ class GhostManager:
         match = self._localpart.match(mxid)
         return RemoteUserID(match.group("id")) if match else None
 
-    async def ensure(self, user: RemoteUser) -> Ghost:
+    async def ensure(self, user: RemoteUser) -> KnownGhost:
         """Register the ghost and bring its display name and avatar up to date."""
         mxid = self.mxid_for(user.id)
         ghost = self._known.touch(str(user.id))
         if ghost is None:
-            ghost = await self._store.get_or_create(str(user.id), mxid)
-            self._known[str(user.id)] = ghost
+            row = await self._store.get_or_create(str(user.id), mxid)
+            ghost = self._known[str(user.id)] = KnownGhost.of(row)
         intent = self._matrix.intent(mxid)
         await intent.ensure_registered()
         name = render_displayname(self._config.bridge.displayname_template, user)
@@ -107,5 +122,5 @@ class GhostManager:
             if mxc is not None:
                 await intent.set_avatar_url(mxc)  # type: ignore[arg-type]
                 await self._store.update(ghost.id, avatar_id=avatar.id, avatar_mxc=mxc or None)
-                ghost.avatar_id, ghost.avatar_mxc = avatar.id, mxc or None
+                ghost.avatar_id = avatar.id
         return ghost

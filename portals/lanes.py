@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bridge.cancelling import cancel_and_wait
 from bridge.log_context import log_context
-from bridge.lru import BoundedDict
 from bridge.network.events import RemoteEvent
 
 log = logging.getLogger("portals.lanes")
@@ -29,6 +28,9 @@ log = logging.getLogger("portals.lanes")
 Source = Literal["matrix", "remote"]
 SOURCES: tuple[Source, Source] = ("matrix", "remote")
 MAX_BACKOFF = 10.0
+# Seconds a handled event is remembered for a late offer of it (which comes right after the
+# event is stored: a moment, however slow the machine).
+REMEMBER_DONE = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +109,12 @@ class Lane:
         self._window: deque[LaneItem] = deque()
         self._ids: dict[Source, set[int]] = {source: set() for source in SOURCES}
         self._in_hand: tuple[Source, int] | None = None
-        # Recently handled events: an offer of one of them again is no new event.
-        self._done: dict[Source, BoundedDict[int, bool]] = {
-            source: BoundedDict(4 * self._size) for source in SOURCES
+        # Events handled lately (inbox id -> when): an offer of one of them again is no new
+        # event. Only a late offer needs this (a load marks what was handled first, see
+        # Portal._load), so they are kept a while, not for the lane's life: a busy lane would
+        # otherwise hold thousands, and a bridge with many busy chats that many times over.
+        self._done: dict[Source, OrderedDict[int, float]] = {
+            source: OrderedDict() for source in SOURCES
         }
         # Per source: events wait in the store past ``_cursor`` (``_spilled``).
         self._spilled: dict[Source, bool] = dict.fromkeys(SOURCES, False)
@@ -267,8 +272,18 @@ class Lane:
                 log.exception("Unhandled error in lane %s", self.name)
             finally:
                 if self._in_hand is not None:
-                    self._done[self._in_hand[0]][self._in_hand[1]] = True
+                    self._handled(*self._in_hand)
                 self._in_hand = None
+
+    def _handled(self, source: Source, inbox_id: int) -> None:
+        done = self._done[source]
+        now = asyncio.get_running_loop().time()
+        done[inbox_id] = now
+        done.move_to_end(inbox_id)
+        while done and (
+            len(done) > 4 * self._size or next(iter(done.values())) < now - REMEMBER_DONE
+        ):
+            done.popitem(last=False)
 
     async def _refill(self) -> None:
         """Read the next events from the store into the window, oldest first per source."""

@@ -50,8 +50,16 @@ class MatrixEdits:
         rows = await self._messages.by_mxid(original_id)
         sender = message.sender.mxid
         if not rows:
-            portal.log.debug(
+            # The sender is told, as mautrix bridges do: the original failed (they were told
+            # then) or was written before the room was a portal, and an edit alone, sent as
+            # a message, would be out of place there.
+            portal.log.info(
                 "Edit %s is of %s, which was not bridged", message.event_id, original_id
+            )
+            self._metrics.failed(MATRIX_TO_REMOTE, "unknown_target")
+            await notify(
+                "Your edit was not bridged: the message it changes never reached "
+                f"{self._connector.display_name}."
             )
             return False
         if any(row.sender_mxid != sender for row in rows):

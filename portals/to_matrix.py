@@ -132,7 +132,11 @@ class ToMatrix:
             # Already gone (never joined, or left on its own): nothing to undo.
             portal.log.debug("%s could not leave %s: %s", ghost.mxid, room_id, error)
 
-    async def _message(self, portal: PortalState, message: RemoteMessage, recheck: bool) -> None:
+    async def _message(
+        self, portal: PortalState, message: RemoteMessage, recheck: bool, txn_tag: str = ""
+    ) -> None:
+        """``txn_tag``: tells the sends apart from others of the same message (an edit sent as
+        new must not be taken by the homeserver for a send of the first version)."""
         room_id = portal.room_id
         if room_id is None:
             portal.log.debug("No room yet; message %s not bridged", message.message_id)
@@ -150,7 +154,7 @@ class ToMatrix:
             part_id = str(index)
             if part_id in done:
                 continue
-            txn_id = transaction_id(portal.key, message.message_id, part_id)
+            txn_id = transaction_id(portal.key, message.message_id, f"{txn_tag}{part_id}")
             event_id = await _find_sent(intent, room_id, txn_id, senders) if recheck else None
             if event_id is None:
                 event_type, content = "m.room.message", _content(part)
@@ -210,8 +214,17 @@ class ToMatrix:
         rows = {
             row.part_id: row for row in await self._messages.by_remote(portal.id, edit.message_id)
         }
-        if room_id is None or not rows:
-            portal.log.debug("Edit of %s, which was not bridged; left out", edit.message_id)
+        if room_id is None:
+            portal.log.debug("No room yet; edit of %s not bridged", edit.message_id)
+            return
+        if not rows:
+            # Its sender cannot be told, and Matrix never saw the message (it came before the
+            # portal, or failed): it arrives now, as it reads now, and later edits replace it.
+            portal.log.info("Edit of %s, which was not bridged: sent as new", edit.message_id)
+            message = RemoteMessage(
+                edit.portal, edit.message_id, edit.sender, edit.parts, edit.timestamp
+            )
+            await self._message(portal, message, recheck, f"edit:{edit.edit_id}:")
             return
         first_sender = next(iter(rows.values())).sender_mxid
         intent = await self._senders.of_sender(portal, room_id, first_sender, edit.sender)

@@ -1,5 +1,6 @@
-"""The layers, read from the source: the core imports no network library, only the composition
-root imports the portals, and no connector reaches into the portals or another connector."""
+"""The layers, read from the source: the core imports no network library and no connector (the
+composition root only their registry), only the composition root imports the portals, and no
+connector reaches into the portals or another connector."""
 
 from __future__ import annotations
 
@@ -124,6 +125,61 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in index:
             visit(node)
     return found
+
+
+def connector_offenders(graph: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Imports that cross into a connector: the core (bridge, portals) may not import one, the
+    composition root only the registry (``connectors``); a connector nothing of another, nor
+    the registry, which knows them all."""
+    offenders: dict[str, list[str]] = {}
+    for name, targets in graph.items():
+        top, _, rest = name.partition(".")
+        if top in ("bridge", "portals"):
+            allowed = (
+                {"connectors"} if f"{name.replace('.', '/')}.py" in COMPOSITION_ROOT else set()
+            )
+            crossing = {t for t in targets if t.split(".")[0] == "connectors"} - allowed
+        elif top == "connectors" and rest:
+            own = f"connectors.{rest.split('.')[0]}"
+            crossing = {
+                t
+                for t in targets
+                if t.split(".")[0] == "connectors" and t != own and not t.startswith(f"{own}.")
+            }
+        else:
+            continue
+        if crossing:
+            offenders[name] = sorted(crossing)
+    return offenders
+
+
+def test_the_core_imports_no_connector_and_no_connector_another() -> None:
+    assert connector_offenders(import_graph(("bridge", "portals", "connectors"))) == {}
+
+
+def test_the_connector_check_finds_crossings() -> None:
+    graph = import_graph(("bridge", "portals", "connectors"))
+    # It reads the real imports: the composition root's use of the registry is seen (and allowed).
+    assert "connectors" in graph["bridge.__main__"]
+    assert "connectors.telegram.ids" in graph["connectors.telegram.connector"]
+    assert connector_offenders(
+        {
+            "bridge.__main__": {"connectors", "connectors.telegram.connector"},
+            "bridge.app": {"connectors"},
+            "bridge.health": {"connectors.telegram"},
+            "portals.core": {"connectors.signal.ids", "bridge.network.ids"},
+            "connectors.telegram.sending": {"connectors.telegram.ids", "connectors.signal.ids"},
+            "connectors.telegram.connector": {"connectors"},
+            "connectors.signal": {"connectors.signal.ids"},
+            "connectors": {"bridge.network.interface"},
+        }
+    ) == {
+        "bridge.__main__": ["connectors.telegram.connector"],
+        "bridge.health": ["connectors.telegram"],
+        "portals.core": ["connectors.signal.ids"],
+        "connectors.telegram.sending": ["connectors.signal.ids"],
+        "connectors.telegram.connector": ["connectors"],
+    }
 
 
 def test_no_module_imports_its_way_back_to_itself() -> None:

@@ -18,6 +18,7 @@ from mautrix.util.logging import TraceLogger
 
 from ..config.model import Config
 from ..lru import BoundedDict
+from .intents import GhostIntents
 
 log = logging.getLogger("bridge.matrix")
 
@@ -81,16 +82,12 @@ class MatrixClient:
             bridge_name=config.appservice.id,
         )
         self.bot: IntentAPI = self.api.bot_intent()
-        self._intents: BoundedDict[str, IntentAPI] = BoundedDict(MAX_STATE_USERS)
+        self.intents = GhostIntents(self.api, self.bot)
         self._default_room_version: str | None = None
 
     def intent(self, mxid: str) -> IntentAPI:
-        """The intent of a ghost (kept for the users seen lately: making one per message costs
-        CPU on every message)."""
-        intent = self._intents.touch(mxid)
-        if intent is None:
-            intent = self._intents[mxid] = self.bot.user(UserID(mxid))
-        return intent
+        """The intent of a ghost (kept for the users seen lately: see intents.py)."""
+        return self.intents.get(mxid)
 
     async def versions(self) -> dict[str, Any]:
         """GET /versions without a token: a wrong token must not look like a wrong address."""

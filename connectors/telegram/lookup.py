@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -51,29 +53,36 @@ _PROBE = InlineKeyboardMarkup([[InlineKeyboardButton("…", callback_data="bridg
 
 class Sightings:
     """Ids of messages in each chat that are not the bot's: others' messages seen in updates,
-    and ids a probe found another's. Bounded: the latest ``per_chat`` ids of the ``chats``
-    chats heard of last."""
+    and ids a probe found another's. Bounded: the highest ``per_chat`` ids (the latest, as
+    Telegram numbers a chat's messages in order) of the ``chats`` chats heard of last. Each
+    chat's ids are a sorted array of 8-byte numbers: a million ids take 8 MB, not a hundred."""
 
     def __init__(self, chats: int = 1000, per_chat: int = 1000) -> None:
-        self._chats: OrderedDict[int, OrderedDict[int, None]] = OrderedDict()
+        self._chats: OrderedDict[int, array[int]] = OrderedDict()
         self._max_chats = chats
         self._per_chat = per_chat
 
     def add(self, chat_id: int, message_id: int) -> None:
         ids = self._chats.get(chat_id)
         if ids is None:
-            ids = self._chats[chat_id] = OrderedDict()
+            ids = self._chats[chat_id] = array("q")
             if len(self._chats) > self._max_chats:
                 self._chats.popitem(last=False)
         self._chats.move_to_end(chat_id)
-        ids[message_id] = None
-        ids.move_to_end(message_id)
+        at = bisect_left(ids, message_id)
+        if at < len(ids) and ids[at] == message_id:
+            return
+        ids.insert(at, message_id)
         if len(ids) > self._per_chat:
-            ids.popitem(last=False)
+            del ids[0]
 
     def __contains__(self, chat_and_message: tuple[int, int]) -> bool:
         chat_id, message_id = chat_and_message
-        return message_id in self._chats.get(chat_id, ())
+        ids = self._chats.get(chat_id)
+        if ids is None:
+            return False
+        at = bisect_left(ids, message_id)
+        return at < len(ids) and ids[at] == message_id
 
 
 Verdict = Literal["own", "others", "missing", "unclear"]

@@ -69,12 +69,10 @@ async def test_a_late_event_is_relayed_before_the_one_after_it(
         json.dumps({"events": withheld}).encode(),
     )
     assert status == 200
+    # The room's events go in order: once the next message is relayed, the late delivery
+    # before it was handled.
     await user.send_message(room_id, "third")
-    for _ in range(200):
-        if len(connector.network.sent) >= 3:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)
+    await eventually(lambda: len(connector.network.sent) >= 3, what="the third relayed")
     assert [m.body for _, m in connector.network.sent] == ["W: first", "W: second", "W: third"]
 
 
@@ -123,11 +121,15 @@ async def test_a_stranded_last_event_is_found_by_the_sweep(
     await asyncio.sleep(RETRY_SILENCE + 0.1)
     await connector.create_portal("elsewhere", "Elsewhere")
     await connector.remote_message("elsewhere", "1", "7", "Else", "a later transaction")
-    for _ in range(200):
-        if len(connector.network.sent) >= 2:
-            break
-        await asyncio.sleep(0.05)
-    assert [m.body for _, m in connector.network.sent] == ["W: delivered", "W: never delivered"]
+    await eventually(lambda: len(connector.network.sent) >= 2, what="the stranded one relayed")
+    # Relayed once: a message after it comes next (the room's events go in order).
+    await user.send_message(room_id, "after")
+    await eventually(lambda: len(connector.network.sent) >= 3, what="the one after relayed")
+    assert [m.body for _, m in connector.network.sent] == [
+        "W: delivered",
+        "W: never delivered",
+        "W: after",
+    ]
 
 
 async def _break_off(setup: AppserviceSetup, txn_id: str, body: bytes) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from bridge.network.events import MessageContent, RemoteMessage, RemoteUser
 from bridge.network.ids import PortalKey, RemoteChatID, RemoteMessageID, RemoteUserID
+from portals import lanes
 from portals.lanes import CallItem, Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
 
 
@@ -89,6 +90,19 @@ def make(store: Store, recorder: Recorder, window: int = 3, idle_after: float = 
     return lane
 
 
+async def after_one_more(
+    lane: Lane, store: Store, recorder: Recorder, source: Source = "matrix"
+) -> list[tuple[Source, int]]:
+    """What the lane handled before an event of ``source`` offered after all the others (a
+    barrier: the lane handles a source's events in order, so a repeat of an earlier one would
+    come before it)."""
+    last = max((i for _, i in recorder.handled), default=0) + 1000
+    lane.offer(store.add(matrix(last) if source == "matrix" else remote(last)))
+    await until(lambda: (source, last) in recorder.handled)
+    assert recorder.handled[-1] == (source, last), "nothing after the barrier"
+    return recorder.handled[:-1]
+
+
 async def test_a_backlog_longer_than_the_window_is_read_back_in_order_once() -> None:
     store, gate = Store(), asyncio.Event()
     recorder = Recorder(store, gate)
@@ -99,8 +113,7 @@ async def test_a_backlog_longer_than_the_window_is_read_back_in_order_once() -> 
     assert lane.spilled
     gate.set()
     await until(lambda: len(recorder.handled) == 50)
-    await asyncio.sleep(0.05)
-    assert recorder.handled == [("matrix", i) for i in range(1, 51)]
+    assert await after_one_more(lane, store, recorder) == [("matrix", i) for i in range(1, 51)]
     assert all(limit <= 3 for _, _, limit in store.loads)
     await lane.close(1)
 
@@ -118,8 +131,8 @@ async def test_an_offer_for_an_event_read_back_already_is_not_handled_twice() ->
     for item in items:  # ... and offered late as well
         lane.offer(item)
     await until(lambda: len(recorder.handled) == 7)
-    await asyncio.sleep(0.05)
-    assert recorder.handled == [("remote", i) for i in range(1, 8)]
+    handled = await after_one_more(lane, store, recorder, "remote")
+    assert handled == [("remote", i) for i in range(1, 8)]
     await lane.close(1)
 
 
@@ -134,9 +147,9 @@ async def test_an_event_offered_while_the_lane_reads_the_store_is_not_lost() -> 
     store.during_load = [matrix(5), matrix(14)]
     gate.set()
     await until(lambda: len(recorder.handled) == 6)
-    await asyncio.sleep(0.05)
-    assert sorted(i for _, i in recorder.handled) == [5, 10, 11, 12, 13, 14]
-    assert len(recorder.handled) == len(set(recorder.handled))
+    handled = await after_one_more(lane, store, recorder)
+    assert sorted(i for _, i in handled) == [5, 10, 11, 12, 13, 14]
+    assert len(handled) == len(set(handled))
     await lane.close(1)
 
 
@@ -253,4 +266,30 @@ async def test_each_stored_event_is_told_as_its_handling_starts_also_from_the_st
     assert await called.done == "done"
     await until(lambda: len(recorder.handled) == 6)
     assert taken == [("matrix", i, i - 1) for i in range(1, 7)]
+    await lane.close(1)
+
+
+async def test_handled_events_are_remembered_a_while_not_for_the_lanes_life(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A late offer of a handled event comes right after it was stored; a lane that remembered
+    # every one up to four windows would hold thousands in each busy chat.
+    monkeypatch.setattr(lanes, "REMEMBER_DONE", 0.3, raising=False)
+    store = Store()
+    recorder = Recorder(store)
+    lane = make(store, recorder, window=3)
+    for inbox_id in (1, 2):
+        lane.offer(store.add(matrix(inbox_id)))
+    await until(lambda: len(recorder.handled) == 2)
+    lane.offer(matrix(2))  # late: remembered, not handled again
+    await asyncio.sleep(0.4)
+    lane.offer(store.add(matrix(3)))  # handled after the while: the first two are forgotten
+    await until(lambda: len(recorder.handled) == 3)
+    lane.offer(matrix(1))
+    assert await after_one_more(lane, store, recorder) == [
+        ("matrix", 1),
+        ("matrix", 2),
+        ("matrix", 3),
+        ("matrix", 1),
+    ]
     await lane.close(1)

@@ -71,7 +71,7 @@ async def test_a_telegram_edit_replaces_the_matrix_message(
     assert first["origin_server_ts"] <= second["origin_server_ts"]
 
 
-async def test_an_edit_of_a_message_never_bridged_is_left_out(
+async def test_an_edit_of_a_message_never_bridged_arrives_as_a_new_message(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,
     make_matrix_user: MakeMatrixUser,
@@ -79,16 +79,53 @@ async def test_an_edit_of_a_message_never_bridged_is_left_out(
     await telegram_bridge()
     alice = fake_telegram.add_user("Alice")
     group = fake_telegram.add_supergroup("Early", members=[alice], username="early")
-    # Written before the chat had a portal: not bridged, so its edit has nothing to replace.
+    # Written before the chat had a portal: not bridged. Its edit is all Matrix will see of it.
     early = fake_telegram.inject_text(group, alice, "early")
     user = await make_matrix_user("reader")
     room_id = await user.join(f"#telegram_{group.id}:{DOMAIN}")
     fake_telegram.inject_edit(group, early["message_id"], "early, edited")
+    arrived = await user.wait_for_event(room_id, body_is("early, edited"))
+    assert "m.relates_to" not in arrived["content"], "a message of its own, not a replacement"
+    assert arrived["sender"].startswith("@telegram_")
+    # It is bridged now: a later edit replaces it.
+    fake_telegram.inject_edit(group, early["message_id"], "early, edited again")
+    again = await user.wait_for_event(room_id, body_is("* early, edited again"))
+    relation = {"rel_type": "m.replace", "event_id": arrived["event_id"]}
+    assert again["content"]["m.relates_to"] == relation
     fake_telegram.inject_text(group, alice, "after")
     await user.wait_for_event(room_id, body_is("after"))
     bodies = [e.get("content", {}).get("body") for e in await user.room_messages(room_id)]
-    assert "after" in bodies
-    assert not [b for b in bodies if isinstance(b, str) and "early" in b]
+    assert [b for b in bodies if isinstance(b, str) and "early" in b] == [
+        "early, edited",
+        "* early, edited again",
+    ]
+
+
+async def test_a_matrix_edit_of_a_message_never_bridged_is_told_to_the_sender(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+) -> None:
+    _, _alice, group, user, room_id = await portal_with_reader(
+        telegram_bridge, fake_telegram, make_matrix_user
+    )
+    fake_telegram.faults.bad_request("sendMessage", "chat write forbidden")
+    original = await user.send_message(room_id, "teh plan")
+    await user.wait_for_event(room_id, lambda e: "message was not bridged" in body_of(e))
+    # The sender fixes the message that never went: told that the edit cannot go either.
+    await edit(user, room_id, original, "the plan")
+    notice = await user.wait_for_event(room_id, lambda e: "edit was not bridged" in body_of(e))
+    assert notice["content"]["msgtype"] == "m.notice"
+    assert "never reached Telegram" in notice["content"]["body"]
+    await user.send_message(room_id, "next")
+    await eventually(lambda: sent_texts(fake_telegram, group), what="the next message")
+    assert [s.text for s in sent_texts(fake_telegram, group)] == ["Reader R: next"]
+    assert not fake_telegram.calls_to("editMessageText")
+
+
+def body_of(event: dict[str, Any]) -> str:
+    body = event.get("content", {}).get("body")
+    return body if isinstance(body, str) else ""
 
 
 async def test_a_matrix_edit_changes_the_telegram_message_in_place(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -390,3 +391,19 @@ def test_the_memory_of_others_messages_is_bounded_in_chats_and_ids() -> None:
     sightings.add(-3, 1)
     assert (-2, 1) not in sightings
     assert (-1, 6) in sightings and (-3, 1) in sightings
+
+
+def test_the_memory_of_others_messages_costs_about_eight_bytes_an_id() -> None:
+    # A bridge in a thousand busy chats holds up to a million ids: compactly, not as dict
+    # entries of a hundred bytes and more each.
+    tracemalloc.start()
+    try:
+        sightings = lookup.Sightings(chats=50, per_chat=1000)
+        for chat in range(50):
+            for message_id in range(1000, 2000):
+                sightings.add(-1000 - chat, message_id)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert (-1025, 1500) in sightings and (-1025, 999) not in sightings
+    assert held < 50 * 1000 * 12, f"{held} bytes for 50,000 ids"

@@ -10,7 +10,7 @@ import pytest
 
 import portals.typing
 from tests.connectors.telegram.conftest import StartTelegramBridge
-from tests.connectors.telegram.test_messages import portal_with_reader
+from tests.connectors.telegram.test_messages import portal_with_reader, sent_texts
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
@@ -42,7 +42,16 @@ async def test_typing_is_shown_while_it_lasts(
     assert {action for _chat, action, _when in shown()} == {"typing"}
 
     await set_typing(user, room_id, False)
-    await asyncio.sleep(0.5)  # a renewal in flight may still land
+    # Nothing is left to renew it: the relay's task ended (it existed: renewals were seen).
+    await eventually(lambda: not renewing(), what="the renewals stopped")
     settled = len(shown())
-    await asyncio.sleep(1.0)
+    # A message sent afterwards reaches Telegram: a renewal in flight when they stopped has
+    # landed by then, and none came after it.
+    await user.send_message(room_id, "done typing")
+    await eventually(lambda: sent_texts(fake_telegram, group), what="the message after")
     assert len(shown()) == settled, "no more once they stopped"
+
+
+def renewing() -> list[asyncio.Task[object]]:
+    """The typing relay's tasks still running (the bridge runs in the test's event loop)."""
+    return [task for task in asyncio.all_tasks() if task.get_name() == "typing" and not task.done()]
