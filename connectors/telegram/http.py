@@ -13,10 +13,10 @@ with aiohttp's exception as the cause, which tells whether a request may have re
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -44,6 +44,7 @@ def api_method(url: str) -> str:
 class AiohttpRequest(BaseRequest):
     def __init__(
         self,
+        token: str,
         connection_pool_size: int = 1,
         read_timeout: float | None = 5.0,
         write_timeout: float | None = 5.0,
@@ -53,6 +54,8 @@ class AiohttpRequest(BaseRequest):
         observe: CallObserver | None = None,
     ) -> None:
         self._observe = observe
+        # The bot token, taken out of every text this makes from a URL, an error or a body.
+        self._token = token
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -111,7 +114,7 @@ class AiohttpRequest(BaseRequest):
             # Writing a request and reading its answer: aiohttp times the reading only.
             sock_read=None if read is None else read + (write or 0.0),
         )
-        shown = without_token(url, url)
+        shown = without_token(url, self._token)
         started = time.monotonic()
         try:
             async with session.request(method, url, data=data, timeout=timeout) as response:
@@ -121,9 +124,9 @@ class AiohttpRequest(BaseRequest):
             self._observed(url, started, "timeout")
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            log.debug("%s %s failed: %s", method, shown, without_token(repr(error), url))
+            log.debug("%s %s failed: %s", method, shown, without_token(repr(error), self._token))
             self._observed(url, started, "connection")
-            text = without_token(f"aiohttp.{error.__class__.__name__}: {error}", url)
+            text = without_token(f"aiohttp.{error.__class__.__name__}: {error}", self._token)
             raise NetworkError(text) from error
         log.debug(
             "%s %s -> %d in %.3f s", method, shown, response.status, time.monotonic() - started
@@ -132,7 +135,7 @@ class AiohttpRequest(BaseRequest):
         if response.status != 200:
             # Error texts reach Matrix rooms (a notice of what did not cross); a Local Bot API
             # server names its files by a path holding the token.
-            body = without_token(body.decode("utf-8", "replace"), url).encode()
+            body = without_token(body.decode("utf-8", "replace"), self._token).encode()
         return response.status, body
 
     def _observed(self, url: str, started: float, error: str | None) -> None:
@@ -147,10 +150,10 @@ class AiohttpRequest(BaseRequest):
         return None if value is None else float(value)
 
 
-_TOKEN_IN_URL = re.compile(r"/bot([^/]+)/")
-
-
-def without_token(text: str, url: str) -> str:
-    """``text`` without the bot token that ``url`` (a Bot API request's) carries."""
-    found = _TOKEN_IN_URL.search(url)
-    return text.replace(found.group(1), REDACTED) if found else text
+def without_token(text: str, token: str) -> str:
+    """``text`` without the bot token, as given or percent-encoded (its colon). The token itself,
+    not a part of the URL: a Bot API behind a path of its own (``https://proxy/botapi``) has
+    "/bot" earlier in its URLs than the token."""
+    for form in (token, quote(token, safe="")):
+        text = text.replace(form, REDACTED)
+    return text

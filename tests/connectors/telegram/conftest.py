@@ -34,11 +34,13 @@ _ID_BASES = itertools.count(0, 1000)
 
 
 @pytest_asyncio.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+async def fake_telegram(request: pytest.FixtureRequest) -> AsyncIterator[FakeTelegram]:
     """A fake Bot API whose bot reads all group messages (privacy mode off); the test fails on
-    any schema violation in what the bridge sent or the fake answered."""
+    any schema violation in what the bridge sent or the fake answered. Parametrized
+    indirectly, the parameter is the path it is served under ("/botapi")."""
     # Ids differ from test to test: the session's homeserver keeps earlier tests' aliases.
-    fake = FakeTelegram(can_read_all_group_messages=True, id_base=next(_ID_BASES))
+    path: str = getattr(request, "param", "")
+    fake = FakeTelegram(can_read_all_group_messages=True, id_base=next(_ID_BASES), path=path)
     async with fake:
         yield fake
     fake.assert_no_violations()
