@@ -46,8 +46,10 @@ class BridgeProcess:
         *,
         profile: Path | None = None,
         module: str = "bench.counting_bridge",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.env = env or {}
         self.port = port
         self.log = log
         self.profile = profile
@@ -73,7 +75,12 @@ class BridgeProcess:
                 *_spy_args(os.environ.get("BENCH_PY_SPY_ARGS", "")),
                 "--", *command,
             ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_DB_STATS": str(self.stats_path)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "BENCH_DB_STATS": str(self.stats_path),
+            **self.env,
+        }
         self.stats_path.unlink(missing_ok=True)
         with self.log.open("ab") as log:
             log.write(f"\n=== bench: starting {' '.join(command)}\n".encode())

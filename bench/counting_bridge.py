@@ -6,6 +6,9 @@ makes is counted without touching its code, and so is every statement the bridge
 driver directly (``bridge.db.direct.observers``). The counts go to the file named by
 $BENCH_DB_STATS (JSON, replaced atomically) every half second, at once on SIGUSR1, and at exit.
 An executemany counts as one statement (one round trip).
+
+$BENCH_SQLITE_SYNCHRONOUS (NORMAL, say) sets SQLite's synchronous pragma in place of the
+bridge's own, so one run can compare the bridge's setting with another (the sync scenario).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from bridge.db import direct
+from bridge.db import direct, engine
 
 INTERVAL = 0.5
 _SPACE = re.compile(r"\s+")
@@ -111,6 +114,10 @@ def main() -> int:
     stats = os.environ.get("BENCH_DB_STATS")
     if stats:
         install(Path(stats))
+    synchronous = os.environ.get("BENCH_SQLITE_SYNCHRONOUS")
+    if synchronous:
+        # Read when each connection opens, so setting it before the bridge starts is enough.
+        engine.SQLITE_PRAGMAS["synchronous"] = synchronous
     from bridge.__main__ import main as bridge_main
 
     return bridge_main(sys.argv[1:])

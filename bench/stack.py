@@ -147,8 +147,11 @@ class Stack:
 
     # -- processes --------------------------------------------------------------------------
 
-    async def start_bridge(self, module: str = "bench.counting_bridge") -> float:
-        """Start the bridge (or another process in its place); returns its start-up seconds."""
+    async def start_bridge(
+        self, module: str = "bench.counting_bridge", env: dict[str, str] | None = None
+    ) -> float:
+        """Start the bridge (or another process in its place), with ``env`` added to its
+        environment; returns its start-up seconds."""
         profile = self.profile if module == "bench.counting_bridge" else None
         if profile is not None:
             # Each start writes its own profile: the first (the one under load) gets the name
@@ -158,7 +161,7 @@ class Stack:
                 profile = profile.with_name(f"{profile.stem}-{self._starts}{profile.suffix}")
         self.bridge = BridgeProcess(
             self.config_path, self.bridge_port, self.directory / "bridge.log",
-            profile=profile, module=module,
+            profile=profile, module=module, env=env,
         )  # fmt: skip
         return await self.bridge.start()
 
