@@ -125,7 +125,7 @@ class Bridge:
                 await matrix.bot.send_notice(RoomID(user.management_room), text)
 
         store = AccountStore(self.db)
-        accounts = self.accounts = AccountLinks(store, tell, self._keep_secret)
+        accounts = self.accounts = AccountLinks(store, tell)
         await accounts.load()
         puppets = DoublePuppets(self.config, matrix, store, self._http, self._keep_secret)
         await puppets.load()

@@ -1,5 +1,6 @@
-"""Queries for account links: login tokens, which remote account each Matrix user linked, and
-the access tokens users gave for double puppeting."""
+"""Queries for account links: login tokens (kept as their hashes: a token given here is never
+stored), which remote account each Matrix user linked, and the access tokens users gave for
+double puppeting."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Literal
 
 from sqlalchemy import delete, select, update
 
+from ..login_tokens import token_hash
 from .database import Database
 from .models import LoginToken, User, utcnow
 
@@ -32,16 +34,11 @@ class AccountStore:
             await session.execute(
                 delete(LoginToken).where(LoginToken.expires_at < utcnow() - KEEP_SPENT)
             )
-            session.add(LoginToken(token=token, mxid=mxid, expires_at=expires_at))
-
-    async def kept_tokens(self) -> list[str]:
-        """Every token still kept (waiting, or spent or expired less than a day ago)."""
-        async with self._db.session() as session:
-            return list(await session.scalars(select(LoginToken.token)))
+            session.add(LoginToken(token_hash=token_hash(token), mxid=mxid, expires_at=expires_at))
 
     async def token(self, token: str) -> LoginToken | None:
         async with self._db.session() as session:
-            return await session.get(LoginToken, token)
+            return await session.get(LoginToken, token_hash(token))
 
     async def redeem(self, token: str, remote_id: str, remote_name: str) -> tuple[str, str | None]:
         """Spend ``token`` and link ``remote_id`` to its Matrix user, in one transaction.
@@ -51,22 +48,25 @@ class AccountStore:
         one of them only.
         """
         now = utcnow()
+        hashed = token_hash(token)
         async with self._db.session() as session:
             spent = await session.execute(
                 update(LoginToken)
                 .where(
-                    LoginToken.token == token,
+                    LoginToken.token_hash == hashed,
                     LoginToken.used_at.is_(None),
                     LoginToken.expires_at > now,
                 )
                 .values(used_at=now)
             )
             if spent.rowcount != 1:  # type: ignore[attr-defined]
-                found = await session.get(LoginToken, token)
+                found = await session.get(LoginToken, hashed)
                 if found is None:
                     raise TokenRefused("unknown")
                 raise TokenRefused("used" if found.used_at is not None else "expired")
-            mxid = await session.scalar(select(LoginToken.mxid).where(LoginToken.token == token))
+            mxid = await session.scalar(
+                select(LoginToken.mxid).where(LoginToken.token_hash == hashed)
+            )
             assert mxid is not None
             before = await session.scalar(select(User.mxid).where(User.remote_id == remote_id))
             if before is not None and before != mxid:

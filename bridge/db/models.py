@@ -96,13 +96,13 @@ class User(Base):
 
 
 class LoginToken(Base):
-    """A single-use token that links the remote account that presents it to a Matrix user.
-    Used and expired tokens stay a while, so that presenting one again is refused with the
-    reason."""
+    """A single-use token that links the remote account that presents it to a Matrix user,
+    kept as its hash (see bridge/login_tokens.py). Used and expired tokens stay a while, so
+    that presenting one again is refused with the reason."""
 
     __tablename__ = "login_token"
 
-    token: Mapped[str] = mapped_column(ID, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(ID, primary_key=True)
     mxid: Mapped[str] = mapped_column(ID, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
