@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from bridge.db.errors import is_transient
+from bridge.db.errors import waiting_out_trouble
 from bridge.db.models import Portal as PortalRecord
 from bridge.log_context import log_context
 from bridge.metrics import Direction
@@ -20,8 +20,6 @@ from .handlers import PortalHandlers
 from .lanes import CallItem, Lane, LaneItem, MatrixItem, RemoteItem, Source, StoredItem
 from .notices import send_notice
 from .state import PortalState
-
-MAX_BACKOFF = 10.0
 
 
 class Portal:
@@ -73,19 +71,9 @@ class Portal:
 
     async def load(self) -> bool:
         """Read the portal's record (waiting out database trouble); False if it is gone."""
-        attempt = 0
-        while self.state.loaded is None:
-            try:
-                self.state.loaded = await self._ctx.portals.by_id(self.id)
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                attempt += 1
-                await asyncio.sleep(min(0.5 * 2.0**attempt, MAX_BACKOFF))
-                continue
-            if self.state.loaded is None:
-                return False
-        return True
+        if self.state.loaded is None:
+            self.state.loaded = await waiting_out_trouble(lambda: self._ctx.portals.by_id(self.id))
+        return self.state.loaded is not None
 
     async def _notice(self, text: str) -> None:
         if self.room_id is not None:
@@ -177,17 +165,10 @@ class Portal:
             self._ctx.marks.defer(item.source, item.inbox_id)
             return
         store = self._ctx.matrix_inbox if item.source == "matrix" else self._ctx.remote_inbox
-        attempt = 0
-        while True:
-            try:
-                await store.mark_handled(item.inbox_id, error)
-                return
-            except Exception as failure:
-                if not is_transient(failure):
-                    self.log.exception("Could not mark event %d handled", item.inbox_id)
-                    return
-                attempt += 1
-                await asyncio.sleep(min(0.5 * 2.0**attempt, MAX_BACKOFF))
+        try:
+            await waiting_out_trouble(lambda: store.mark_handled(item.inbox_id, error))
+        except Exception:
+            self.log.exception("Could not mark event %d handled", item.inbox_id)
 
     async def _until_done(
         self, direction: Direction, attempt: Callable[[int], Awaitable[bool]]

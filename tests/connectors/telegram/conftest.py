@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from portals.core import BridgeCore
 from tests.conftest import StartBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import RunningBridge
+from tests.support.failures import StoreFailures, fail_next_calls
 from tests.support.matrix_client import MatrixTestClient
 from tests.support.waiting import eventually
 
@@ -82,25 +82,10 @@ def last_update_id(fake: FakeTelegram) -> int:
     return update_id
 
 
-@dataclass
-class StoreFailures:
-    left: int
-
-
 def fail_storing(monkeypatch: pytest.MonkeyPatch, times: int) -> StoreFailures:
     """The next ``times`` attempts to store remote events fail as a full disk would; ``left``
     counts down to 0 as they are made."""
-    failures = StoreFailures(times)
-    original = BridgeCore.submit_all
-
-    async def failing_submit(self: BridgeCore, events: Any) -> list[bool]:
-        if failures.left > 0:
-            failures.left -= 1
-            raise OSError("disk full")
-        return await original(self, events)
-
-    monkeypatch.setattr(BridgeCore, "submit_all", failing_submit)
-    return failures
+    return fail_next_calls(monkeypatch, BridgeCore, ["submit_all"], times)
 
 
 def confirmed(fake: FakeTelegram, update_id: int) -> bool:
