@@ -7,14 +7,20 @@ to ``bench.counting_bridge`` in $BENCH_SQLITE_SYNCHRONOUS."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import statistics
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .results import percentile
 from .scenarios import Round, Runner
 
 ORDER = ("NORMAL", "FULL", "FULL", "NORMAL")
 SCENARIO = "SQLite sync"
+# Commits of one small row each, per setting and round, for the cost of a commit alone.
+COMMITS = 200
 
 
 @dataclass
@@ -25,7 +31,46 @@ class Measured:
     m2t_latency: list[float] = field(default_factory=list)
 
 
+def commit_seconds(path: Path, synchronous: str, count: int = COMMITS) -> list[float]:
+    """Seconds of each of ``count`` commits of one small row, in WAL mode, on a file of the
+    benchmark's directory (the disk the bridge's database is on)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+        connection.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
+        seconds = []
+        for _ in range(count):
+            started = time.perf_counter()
+            connection.execute("BEGIN")
+            connection.execute("INSERT INTO t (v) VALUES (?)", ("x" * 200,))
+            connection.execute("COMMIT")
+            seconds.append(time.perf_counter() - started)
+        return seconds
+    finally:
+        connection.close()
+
+
+async def commit_cost(runner: Runner) -> None:
+    """What one commit costs alone with each setting (in the order of ORDER), as rows."""
+    found: dict[str, list[float]] = {"NORMAL": [], "FULL": []}
+    for run, setting in enumerate(ORDER):
+        path = runner.stack.directory / f"commit-cost-{run}.db"
+        found[setting] += await asyncio.to_thread(commit_seconds, path, setting)
+    for percent in (50, 99):
+        runner.row(
+            SCENARIO,
+            f"one commit alone (WAL, a small row), ms p{percent}, FULL / NORMAL "
+            f"({len(found['FULL'])} commits each)",
+            percentile(found["FULL"], percent) * 1000,
+            percentile(found["NORMAL"], percent) * 1000,
+            "synchronous=NORMAL",
+            digits=2,
+        )
+
+
 async def sync_cost(runner: Runner) -> None:
+    await commit_cost(runner)
     stack, sizes = runner.stack, runner.sizes
     assert stack.reader is not None
     measured = {setting: Measured() for setting in ORDER}
