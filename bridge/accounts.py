@@ -2,10 +2,10 @@
 
 ``login`` gives a Matrix user a single-use token (random, ten minutes; see login_tokens.py for
 how it is kept out of the database and the logs); the remote account that presents it (for
-Telegram: by opening the bot's deep link) is linked to that user. A
-remote account is linked to one Matrix user at a time and a Matrix user to one remote account:
-a new link replaces the old one. Links are stored; which remote account belongs to whom is
-kept in memory too, since every remote event asks.
+Telegram: by opening the bot's deep link) is linked to that user. A remote account is linked
+to one Matrix user at a time and a Matrix user to one remote account: a new link replaces the
+old one. Links are stored; which remote account belongs to whom is kept in memory too, since
+every remote event asks.
 """
 
 from __future__ import annotations
