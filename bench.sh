@@ -5,7 +5,7 @@
 #   ./bench.sh                     everything, written as the "after" section of BENCHMARKS.md
 #   ./bench.sh --record before     the same, as the "before" section
 #   ./bench.sh --quick             small sizes, about a minute, nothing written
-#   ./bench.sh --only t2m,latency  some scenarios (t2m, m2t, latency, burst, startup)
+#   ./bench.sh --only t2m,latency  some scenarios (t2m, m2t, latency, burst, sync, startup)
 #   ./bench.sh --profile bridge.speedscope.json   also profile the bridge with py-spy
 #   ./bench.sh --help              every option
 set -euo pipefail

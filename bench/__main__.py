@@ -20,8 +20,9 @@ from .results import Results, table
 from .scenarios import FULL, QUICK, Runner
 from .soak import Soak, SoakPlan
 from .stack import Stack
+from .sync_cost import sync_cost
 
-SCENARIOS = ("t2m", "m2t", "latency", "burst", "startup")
+SCENARIOS = ("t2m", "m2t", "latency", "burst", "sync", "startup")
 # Runs only when asked for, and alone: an hour by default.
 LONG_RUN = "soak"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -161,6 +162,42 @@ def work_directory(keep: Path | None) -> Path | None:
     return keep.resolve()
 
 
+async def run_scenarios(
+    runner: Runner, chosen: set[str], postgres: str, pg_version: str | None
+) -> None:
+    progress("null bridge (the latency and memory floor)")
+    await runner.null_bridge_phase(paced="latency" in chosen)
+    progress("starting the bridge")
+    await runner.start_bridge()
+    if chosen & {"t2m", "latency", "sync"}:
+        progress("portals and baseline rooms")
+        await runner.set_up_portals()
+    if "t2m" in chosen:
+        progress("Telegram -> Matrix throughput")
+        await runner.t2m()
+    if "m2t" in chosen:
+        progress("Matrix -> Telegram throughput")
+        await runner.m2t()
+    if "latency" in chosen:
+        progress("latency, one message at a time")
+        await runner.latency()
+    if "burst" in chosen:
+        progress("burst, with and without a flood-limited chat")
+        await runner.burst()
+    await runner.memory()
+    await runner.stop_sampling_rss()
+    if "sync" in chosen:
+        progress("SQLite synchronous=FULL against NORMAL (the bridge restarted for each)")
+        await sync_cost(runner)
+    if "startup" in chosen:
+        for kind in ("sqlite", "postgresql"):
+            if kind == "postgresql" and pg_version is None:
+                runner.results.note("PostgreSQL start-up left out: no server answered")
+                continue
+            progress(f"start-up with a large database on {kind}")
+            await runner.large_database(kind, postgres)
+
+
 async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
     sizes = QUICK if args.quick else FULL
     if args.burst_messages:
@@ -177,34 +214,7 @@ async def run(args: argparse.Namespace) -> tuple[Results, str | None]:
         if LONG_RUN in chosen:
             await long_run(args, stack, runner, results)
             return results, None
-        progress("null bridge (the latency and memory floor)")
-        await runner.null_bridge_phase(paced="latency" in chosen)
-        progress("starting the bridge")
-        await runner.start_bridge()
-        if chosen & {"t2m", "latency"}:
-            progress("portals and baseline rooms")
-            await runner.set_up_portals()
-        if "t2m" in chosen:
-            progress("Telegram -> Matrix throughput")
-            await runner.t2m()
-        if "m2t" in chosen:
-            progress("Matrix -> Telegram throughput")
-            await runner.m2t()
-        if "latency" in chosen:
-            progress("latency, one message at a time")
-            await runner.latency()
-        if "burst" in chosen:
-            progress("burst, with and without a flood-limited chat")
-            await runner.burst()
-        await runner.memory()
-        await runner.stop_sampling_rss()
-        if "startup" in chosen:
-            for kind in ("sqlite", "postgresql"):
-                if kind == "postgresql" and pg_version is None:
-                    results.note("PostgreSQL start-up left out: no server answered")
-                    continue
-                progress(f"start-up with a large database on {kind}")
-                await runner.large_database(kind, args.postgres)
+        await run_scenarios(runner, chosen, args.postgres, pg_version)
         failures = stack.hs_proxy.failures
         if failures:
             results.note(

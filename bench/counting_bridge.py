@@ -11,6 +11,9 @@ With $BENCH_TRACEMALLOC naming a directory, each SIGUSR2 writes a tracemalloc sn
 (``snapshot-<n>.pickle``, after a full collection), for ``python -m bench.snapshots`` to compare:
 what holds the memory a run gains. Tracing ($BENCH_TRACEMALLOC_FRAMES frames each, default 12)
 starts with the first signal, so the first snapshot is all but empty.
+
+$BENCH_SQLITE_SYNCHRONOUS (NORMAL, say) sets SQLite's synchronous pragma in place of the
+bridge's own, so one run can compare the bridge's setting with another (the sync scenario).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from bridge.db import direct
+from bridge.db import direct, engine
 
 INTERVAL = 0.5
 _SPACE = re.compile(r"\s+")
@@ -146,6 +149,10 @@ def main() -> int:
     traces = os.environ.get("BENCH_TRACEMALLOC")
     if traces:
         trace_allocations(Path(traces), int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "12")))
+    synchronous = os.environ.get("BENCH_SQLITE_SYNCHRONOUS")
+    if synchronous:
+        # Read when each connection opens, so setting it before the bridge starts is enough.
+        engine.SQLITE_PRAGMAS["synchronous"] = synchronous
     from bridge.__main__ import main as bridge_main
 
     return bridge_main(sys.argv[1:])

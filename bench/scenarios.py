@@ -266,7 +266,7 @@ class Runner:
         self, label: str, portals: list[tuple[FakeChat, str]], rooms: list[str], each: int
     ) -> None:
         total = each * len(portals)
-        rounds = [await self._t2m_round(portals, rooms, total) for _ in range(self.repeat)]
+        rounds = [await self.t2m_round(portals, rooms, total) for _ in range(self.repeat)]
         baseline_rate = median([r.baseline_rate for r in rounds])
         rate = median([r.rate for r in rounds])
         self.row(
@@ -288,7 +288,7 @@ class Runner:
     def _of_rounds(self) -> str:
         return f" (median of {self.repeat} rounds)" if self.repeat > 1 else ""
 
-    async def _t2m_round(
+    async def t2m_round(
         self, portals: list[tuple[FakeChat, str]], rooms: list[str], total: int
     ) -> Round:
         stack = self.stack
@@ -395,7 +395,7 @@ class Runner:
         total = count * each
         rounds = []
         for _ in range(self.repeat):
-            portal, result = await self._m2t_round(label, count, total)
+            portal, result = await self.m2t_round(label, count, total)
             rounds.append(result)
         baseline_rate = median([r.baseline_rate for r in rounds])
         rate = median([r.rate for r in rounds])
@@ -416,7 +416,7 @@ class Runner:
             )
         return portal
 
-    async def _m2t_round(
+    async def m2t_round(
         self, label: str, count: int, total: int
     ) -> tuple[tuple[FakeChat, str], Round]:
         """Fresh portals (no Matrix message handled yet, so the bridge's sweep for undelivered

@@ -150,7 +150,8 @@ class Stack:
     async def start_bridge(
         self, module: str = "bench.counting_bridge", env: dict[str, str] | None = None
     ) -> float:
-        """Start the bridge (or another process in its place); returns its start-up seconds."""
+        """Start the bridge (or another process in its place), with ``env`` added to its
+        environment; returns its start-up seconds."""
         profile = self.profile if module == "bench.counting_bridge" else None
         if profile is not None:
             # Each start writes its own profile: the first (the one under load) gets the name

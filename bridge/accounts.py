@@ -1,18 +1,17 @@
 """Matrix users' links to their remote accounts.
 
-``login`` gives a Matrix user a single-use token (random, ten minutes). The remote account
-that presents it first (for Telegram: by opening the bot's deep link) is asked whether to link
-itself to that user, and only that account's yes links it: a link sent to someone else (a chat
-admin, say) links nobody unless they agree, and cannot be taken over. A remote account is
-linked to one Matrix user at a time and a Matrix user to one remote account: a new link
-replaces the old one. Links are stored; which remote account belongs to whom is kept in memory
-too, since every remote event asks.
+``login`` gives a Matrix user a single-use token (random, ten minutes; see login_tokens.py for
+how it is kept out of the database and the logs). The remote account that presents it first
+(for Telegram: by opening the bot's deep link) is asked whether to link itself to that user, and
+only that account's yes links it: a link sent to someone else (a chat admin, say) links nobody
+unless they agree, and cannot be taken over. A remote account is linked to one Matrix user at a
+time and a Matrix user to one remote account: a new link replaces the old one. Links are stored;
+which remote account belongs to whom is kept in memory too, since every remote event asks.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from typing import Literal
 
 from .db.accounts import AccountStore, TokenRefused, aware
 from .db.models import utcnow
+from .login_tokens import new_login_token
 from .network.events import RemoteUser
 from .network.ids import RemoteUserID
 from .network.interface import LinkRefused
@@ -57,26 +57,19 @@ class AccountLinks:
         self,
         store: AccountStore,
         tell: Callable[[str, str], Awaitable[None]] | None = None,
-        keep_secret: Callable[[str], None] = lambda _: None,
     ) -> None:
         self._store = store
         # Tells a Matrix user something (a notice in their management room).
         self._tell = tell
-        # A token links whoever presents it: kept out of the logs (the /start message that
-        # carries it, the provisioning API's paths).
-        self._keep_secret = keep_secret
         self._by_remote: dict[RemoteUserID, str] = {}
 
     async def load(self) -> None:
         self._by_remote = {RemoteUserID(remote): mxid for mxid, remote in await self._store.links()}
-        for token in await self._store.kept_tokens():
-            self._keep_secret(token)
         log.info("%d linked accounts", len(self._by_remote))
 
     async def new_token(self, mxid: str) -> str:
-        """A single-use token (32 of A-Za-z0-9_-) that links whoever presents it to ``mxid``."""
-        token = secrets.token_urlsafe(24)
-        self._keep_secret(token)
+        """A single-use token that links whoever presents it to ``mxid``."""
+        token = new_login_token()
         await self._store.add_token(token, mxid, utcnow() + TOKEN_LIFETIME)
         return token
 

@@ -129,7 +129,7 @@ class Bridge:
             lambda room_id, text, txn_id: send_notice(matrix.bot, room_id, text, txn_id=txn_id),
         )
         store = AccountStore(self.db)
-        accounts = self.accounts = AccountLinks(store, notices.tell, self._keep_secret)
+        accounts = self.accounts = AccountLinks(store, notices.tell)
         await accounts.load()
         puppets = DoublePuppets(self.config, matrix, store, self._http, self._keep_secret)
         await puppets.load()

@@ -1,10 +1,13 @@
-"""Secrets out of text: known values (tokens, shared secrets) and the password of any URL
-(a database URL, say), for log lines and for texts shown to Matrix users."""
+"""Secrets out of text: known values (tokens, shared secrets), the password of any URL (a
+database URL, say) and login tokens (by their shape), for log lines and for texts shown to
+Matrix users."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from .login_tokens import LOGIN_TOKEN, PREFIX
 
 REDACTED = "<redacted>"
 # Shorter values are too likely to be ordinary words or numbers.
@@ -16,6 +19,10 @@ _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+@"
 
 def without_url_passwords(text: str) -> str:
     return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
+
+
+def without_login_tokens(text: str) -> str:
+    return LOGIN_TOKEN.sub(REDACTED, text) if PREFIX in text else text
 
 
 class Redactor:
@@ -33,4 +40,4 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        return without_url_passwords(text)
+        return without_login_tokens(without_url_passwords(text))

@@ -218,7 +218,9 @@ class FromMatrix:
             portal.log.warning(
                 "Event %s came out of order or not at all; handling it now", event_id
             )
-            await self.handle(portal, missing.event, retry=True, catching_up=True)
+            await self.handle(
+                portal, missing.event, retry=True, catching_up=True, inbox_id=missing.id
+            )
             await self._matrix_inbox.mark_handled(missing.id)
             portal.caught_up.add(event_id)
 
@@ -243,7 +245,13 @@ class FromMatrix:
             # To the event's room even if the command unbridged it.
             await send_notice(self._bot, room_id, text, html)
 
-        if await self._commands.handle(sender, level, room_id, body, False, reply):
+        async def claim() -> bool:
+            # A command is not made harmless to repeat by the message map, as a message is:
+            # it is marked handled before it runs, and runs only if this marked it.
+            return await self._matrix_inbox.claim(inbox_id)
+
+        claiming = claim if inbox_id else None
+        if await self._commands.handle(sender, level, room_id, body, False, reply, claiming):
             return False
         if level < PermissionLevel.RELAY:
             return False

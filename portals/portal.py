@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bridge.db.errors import is_transient
+from bridge.db.errors import waiting_out_trouble
 from bridge.db.models import Portal as PortalRecord
 from bridge.log_context import log_context
 from bridge.network.events import decode_event
@@ -32,7 +32,6 @@ from .notices import send_notice
 from .retries import Ending, HeadWait
 from .state import PortalState
 
-MAX_BACKOFF = 10.0
 # Seconds a notice may take before the bridge goes on without it.
 NOTICE_TIMEOUT = 10.0
 
@@ -117,20 +116,11 @@ class Portal:
     async def load(self) -> bool:
         """Read the portal's record, waiting out database trouble (up to
         bridge.retries.give_up_after, then raising it); False if it is gone."""
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                await self._loaded()
-            except PortalGone:
-                return False
-            except Exception as error:
-                if not is_transient(error) or self._past_patience(started):
-                    raise
-                attempt += 1
-                await asyncio.sleep(_backoff(attempt))
-                continue
-            return True
+        try:
+            await waiting_out_trouble(self._loaded, patience=self._patience)
+        except PortalGone:
+            return False
+        return True
 
     async def _loaded(self) -> None:
         """Read the record if it is not yet: database trouble raises, PortalGone if none."""
@@ -139,8 +129,9 @@ class Portal:
             if self.state.loaded is None:
                 raise PortalGone
 
-    def _past_patience(self, started: float) -> bool:
-        return time.monotonic() - started >= self._ctx.config.bridge.retries.give_up_after
+    @property
+    def _patience(self) -> float:
+        return self._ctx.config.bridge.retries.give_up_after
 
     # What the queue waits on, and cutting the wait short.
 
@@ -282,26 +273,15 @@ class Portal:
             self._ctx.marks.defer(item.source, item.inbox_id)
             return
         store = self._ctx.matrix_inbox if item.source == "matrix" else self._ctx.remote_inbox
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                await store.mark_handled(item.inbox_id, error)
-                return
-            except Exception as failure:
-                if not is_transient(failure):
-                    self.log.exception("Could not mark event %d handled", item.inbox_id)
-                    return
-                if self._past_patience(started):
-                    self.log.error(
-                        "Could not mark event %d handled (%s); it is handled again after the "
-                        "next start",
-                        item.inbox_id,
-                        failure,
-                    )
-                    return
-                attempt += 1
-                await asyncio.sleep(_backoff(attempt))
+        try:
+            await waiting_out_trouble(
+                lambda: store.mark_handled(item.inbox_id, error), patience=self._patience
+            )
+        except Exception:
+            self.log.exception(
+                "Could not mark event %d handled; it is handled again after the next start",
+                item.inbox_id,
+            )
 
     async def _until_done(
         self, item: MatrixItem | RemoteItem, attempt: Callable[[int], Awaitable[bool]]
@@ -417,10 +397,6 @@ class Portal:
     def _waiting(self) -> int | None:
         """Events behind the one in hand; None when more wait in the store than in memory."""
         return None if self.lane.spilled else len(self.lane)
-
-
-def _backoff(attempt: int) -> float:
-    return min(0.5 * 2.0 ** min(attempt, 10), MAX_BACKOFF)
 
 
 def _item_ids(item: LaneItem) -> dict[str, object]:

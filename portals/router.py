@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bridge.db.errors import waiting_out_trouble
 from bridge.db.inbox import StoredMatrixEvent, StoredRemoteEvent
 from bridge.log_context import log_context
 from bridge.network.events import RemoteChatCreate, RemoteChatMigrate, RemoteEvent, decode_event
@@ -189,14 +190,21 @@ class Router:
                 # stopped in between. The portal handles it, and what follows it here.
                 await self._hand_over(name, item, portal_id)
                 return
-            error = None
-            try:
-                with log_context(room=item.event.get("room_id"), event=item.event.get("event_id")):
+            event_id = item.event.get("event_id")
+            with log_context(room=item.event.get("room_id"), event=event_id):
+                # What a room that is no portal gets (a command, an invite) must not happen
+                # twice: it is marked handled first, so a mark that fails leaves it waiting
+                # (read again later) instead of done and waiting, to be done again.
+                if not await self._claim(item.inbox_id):
+                    return
+                try:
                     await self._handle_room_event(item.event)
-            except Exception as failure:
-                log.exception("Failed to handle event %s", item.event.get("event_id"))
-                error = repr(failure)
-            await self._ctx.matrix_inbox.mark_handled(item.inbox_id, error)
+                except Exception as failure:
+                    log.exception("Failed to handle event %s", event_id)
+                    try:
+                        await self._ctx.matrix_inbox.mark_handled(item.inbox_id, repr(failure))
+                    except Exception as error:
+                        log.warning("Could not record why event %s failed: %s", event_id, error)
 
         return handle
 
@@ -209,6 +217,29 @@ class Router:
         portal = self._portals.portal(portal_id)
         if portal is not None:
             portal.lane.rescan()
+
+    async def _claim(self, inbox_id: int) -> bool:
+        """Mark a room event handled before handling it; whether to handle it now. Passing
+        trouble with the database is waited out (the room's later events wait behind it)."""
+
+        def trouble(error: BaseException, pause: float) -> None:
+            log.warning(
+                "Could not mark event %d handled (%s); trying again in %.1f s",
+                inbox_id,
+                error,
+                pause,
+            )
+
+        try:
+            claimed = await waiting_out_trouble(
+                lambda: self._ctx.matrix_inbox.claim(inbox_id), trouble
+            )
+        except Exception:
+            log.exception("Could not mark event %d handled; it waits", inbox_id)
+            return False
+        if not claimed:
+            log.info("Event %d was handled already; not again", inbox_id)
+        return claimed
 
     def _room_loader(
         self, name: str

@@ -65,8 +65,12 @@ class CommandProcessor:
         body: str,
         is_management_room: bool,
         reply: Reply,
+        claim: Callable[[], Awaitable[bool]] | None = None,
     ) -> bool:
         """Run the message as a command or as the answer to a pending prompt.
+
+        ``claim`` marks the message handled before it runs, and says False if it was already
+        (a command must not run twice): the message is then left alone.
 
         Returns False if the message is neither (it is then an ordinary message).
         """
@@ -77,12 +81,16 @@ class CommandProcessor:
         if pending is not None and is_management_room:
             name = (text or "").split(maxsplit=1)[0].lower() if text else ""
             if name != "cancel":
+                if not await _claimed(claim):
+                    return True
                 event = self._event(sender, level, room_id, pending.command, [], True, reply)
                 self._pending.pop(sender, None)
                 await pending.handler(event, body)
                 return True
         if text is None:
             return False
+        if not await _claimed(claim):
+            return True
         name, _, rest = text.partition(" ")
         name = name.lower()
         args = rest.split()
@@ -151,6 +159,13 @@ class CommandProcessor:
 
     def usage(self, name: str, is_management_room: bool) -> str:
         return name if is_management_room else f"{self.prefix} {name}"
+
+
+async def _claimed(claim: Callable[[], Awaitable[bool]] | None) -> bool:
+    if claim is None or await claim():
+        return True
+    log.info("A command that was handled already came again; not run again")
+    return False
 
 
 def _help_hint(prefix: str, is_management_room: bool) -> str:

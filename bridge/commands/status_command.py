@@ -1,5 +1,6 @@
-"""status: for admins, in words, what /_matrix/mau/ready says (the homeserver, the network,
-the background tasks) and how full the queues are."""
+"""status: for admins, in words, the checks /_matrix/mau/ready names (the homeserver, the
+network, the background tasks) with why each is up or down, which /ready tells nobody, and how
+full the queues are."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Queries for account links: login tokens, which remote account each Matrix user linked, and
-the access tokens users gave for double puppeting."""
+"""Queries for account links: login tokens (kept as their hashes: a token given here is never
+stored), which remote account each Matrix user linked, and the access tokens users gave for
+double puppeting."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..login_tokens import token_hash
 from .database import Database
 from .models import LoginToken, User, utcnow
 
@@ -39,16 +41,11 @@ class AccountStore:
             await session.execute(
                 delete(LoginToken).where(LoginToken.expires_at < utcnow() - KEEP_SPENT)
             )
-            session.add(LoginToken(token=token, mxid=mxid, expires_at=expires_at))
-
-    async def kept_tokens(self) -> list[str]:
-        """Every token still kept (waiting, or spent or expired less than a day ago)."""
-        async with self._db.session() as session:
-            return list(await session.scalars(select(LoginToken.token)))
+            session.add(LoginToken(token_hash=token_hash(token), mxid=mxid, expires_at=expires_at))
 
     async def token(self, token: str) -> LoginToken | None:
         async with self._db.session() as session:
-            return await session.get(LoginToken, token)
+            return await session.get(LoginToken, token_hash(token))
 
     async def open(self, token: str, remote_id: str) -> str:
         """Bind a live token to the remote account that presented it (the first to present it;
@@ -113,10 +110,11 @@ class AccountStore:
         """Change a live token that ``whose`` allows (at most once, whoever races); raise
         TokenRefused with the reason when it is not there to change."""
         now = utcnow()
+        hashed = token_hash(token)
         changed = await session.execute(
             update(LoginToken)
             .where(
-                LoginToken.token == token,
+                LoginToken.token_hash == hashed,
                 LoginToken.used_at.is_(None),
                 LoginToken.expires_at > now,
                 whose,
@@ -125,7 +123,7 @@ class AccountStore:
         )
         if changed.rowcount == 1:  # type: ignore[attr-defined]
             return
-        found = await session.get(LoginToken, token)
+        found = await session.get(LoginToken, hashed)
         if found is None:
             raise TokenRefused("unknown")
         if found.used_at is not None:
@@ -137,7 +135,9 @@ class AccountStore:
 
     @staticmethod
     async def _owner(session: AsyncSession, token: str) -> str:
-        mxid = await session.scalar(select(LoginToken.mxid).where(LoginToken.token == token))
+        mxid = await session.scalar(
+            select(LoginToken.mxid).where(LoginToken.token_hash == token_hash(token))
+        )
         assert mxid is not None
         return mxid
 

@@ -26,6 +26,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy import make_url
 
+from .engine import apply_sqlite_pragmas
+
 Statement = tuple[str, Sequence[Any]]
 # Called with each statement's SQL as it runs (for counting in benchmarks and tests).
 observers: list[Callable[[str], None]] = []
@@ -152,13 +154,7 @@ def sql_for(dialect: str, sql: str) -> str:
 
 def _sqlite_open(path: str) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in (
-        "PRAGMA foreign_keys=ON",
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=NORMAL",
-        "PRAGMA busy_timeout=10000",
-    ):
-        connection.execute(pragma)
+    apply_sqlite_pragmas(connection)
     return connection
 
 

@@ -20,15 +20,31 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the writer; a process killed mid-write loses nothing that was
-    # committed. busy_timeout makes concurrent writers wait instead of failing at once.
+# Every SQLite connection the bridge opens (SQLAlchemy's and the driver path's, direct.py).
+# WAL lets readers run beside the writer, and a process killed mid-write loses nothing that was
+# committed. synchronous=FULL syncs the log at every commit: the bridge answers the homeserver's
+# transaction and moves Telegram's update offset once a commit returns, so a commit must
+# survive a power cut too (NORMAL may roll the last ones back; BENCHMARKS.md has the cost).
+# busy_timeout makes concurrent writers wait instead of failing at once.
+SQLITE_PRAGMAS = {
+    "foreign_keys": "ON",
+    "journal_mode": "WAL",
+    "synchronous": "FULL",
+    "busy_timeout": "10000",
+}
+
+
+def apply_sqlite_pragmas(dbapi_connection: Any) -> None:
+    """Set ``SQLITE_PRAGMAS`` on a new connection (the sqlite3 module's, or SQLAlchemy's
+    adapter of aiosqlite)."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    for name, value in SQLITE_PRAGMAS.items():
+        cursor.execute(f"PRAGMA {name}={value}")
     cursor.close()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    apply_sqlite_pragmas(dbapi_connection)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

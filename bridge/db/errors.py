@@ -3,7 +3,11 @@ which are a refusal. Passing trouble is waited out in order; nothing is dropped 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 from sqlalchemy import exc
@@ -13,6 +17,10 @@ from sqlalchemy import exc
 # system errors (58), and a transaction lost to a concurrent one (40001, 40P01, 55P03).
 _TRANSIENT_CLASSES = ("08", "53", "57", "58")
 _TRANSIENT_CODES = frozenset({"40001", "40P01", "55P03"})
+# The longest pause between attempts while waiting out passing trouble.
+MAX_PAUSE = 10.0
+
+T = TypeVar("T")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -60,3 +68,27 @@ def _sqlstate(orig: BaseException | None) -> str | None:
         if isinstance(state, str):
             return state
     return None
+
+
+async def waiting_out_trouble(
+    operation: Callable[[], Awaitable[T]],
+    on_trouble: Callable[[BaseException, float], None] = lambda _error, _pause: None,
+    patience: float | None = None,
+) -> T:
+    """``operation``'s result, trying it again after passing trouble (told to ``on_trouble``
+    with the pause before the next attempt, which grows to MAX_PAUSE); a refusal is raised, and
+    so is passing trouble that lasts past ``patience`` seconds."""
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        try:
+            return await operation()
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            if patience is not None and time.monotonic() - started >= patience:
+                raise
+            attempt += 1
+            pause = min(0.5 * 2.0**attempt, MAX_PAUSE)
+            on_trouble(error, pause)
+            await asyncio.sleep(pause)

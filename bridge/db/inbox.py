@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
@@ -76,6 +76,18 @@ class _Inbox:
 
     async def mark_handled(self, inbox_id: int, error: str | None = None) -> None:
         await self._mark([inbox_id], error)
+
+    async def claim(self, inbox_id: int) -> bool:
+        """Mark an event handled before it is (its payload dropped: the caller holds it), for
+        what must not happen twice (a command). True if this call marked it; False if it was
+        marked already, and must not be handled again."""
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(self._model)
+                .where(self._model.id == inbox_id, self._model.handled_at.is_(None))
+                .values(handled_at=utcnow(), event=null())
+            )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def mark_many_handled(self, inbox_ids: Iterable[int]) -> None:
         await self._mark(list(inbox_ids), None)

@@ -98,14 +98,15 @@ class User(Base):
 
 
 class LoginToken(Base):
-    """A single-use token that links a remote account to a Matrix user: the first account that
-    presents it is bound to it (``opened_by``) and only that account may confirm the link or
-    decline it, which spends it (``used_at``; ``declined`` tells which). Used and expired tokens
-    stay a while, so that presenting one again is refused with the reason."""
+    """A single-use token that links a remote account to a Matrix user, kept as its hash (see
+    bridge/login_tokens.py): the first account that presents it is bound to it (``opened_by``)
+    and only that account may confirm the link or decline it, which spends it (``used_at``;
+    ``declined`` tells which). Used and expired tokens stay a while, so that presenting one
+    again is refused with the reason."""
 
     __tablename__ = "login_token"
 
-    token: Mapped[str] = mapped_column(ID, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(ID, primary_key=True)
     mxid: Mapped[str] = mapped_column(ID, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -140,13 +140,14 @@ class TelegramConnector:
             base_url=f"{config.api_url}/bot",
             base_file_url=f"{config.api_url}/file/bot",
             request=AiohttpRequest(
+                config.bot_token,
                 connection_pool_size=16,
                 read_timeout=timeout,
                 write_timeout=timeout,
                 observe=bridge.metrics.remote_call,
             ),
             get_updates_request=AiohttpRequest(
-                read_timeout=timeout, observe=bridge.metrics.remote_call
+                config.bot_token, read_timeout=timeout, observe=bridge.metrics.remote_call
             ),
         )
         if config.mode == "webhook":

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -62,6 +62,7 @@ def api_method(url: str) -> str:
 class AiohttpRequest(BaseRequest):
     def __init__(
         self,
+        token: str,
         connection_pool_size: int = 1,
         read_timeout: float | None = 5.0,
         write_timeout: float | None = 5.0,
@@ -71,6 +72,8 @@ class AiohttpRequest(BaseRequest):
         observe: CallObserver | None = None,
     ) -> None:
         self._observe = observe
+        # The bot token, taken out of every text this makes from a URL, an error or a body.
+        self._token = token
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -129,7 +132,7 @@ class AiohttpRequest(BaseRequest):
             # Writing a request and reading its answer: aiohttp times the reading only.
             sock_read=None if read is None else read + (write or 0.0),
         )
-        shown = without_token(url, url)
+        shown = without_token(url, self._token)
         started = time.monotonic()
         try:
             async with session.request(method, url, data=data, timeout=timeout) as response:
@@ -139,9 +142,9 @@ class AiohttpRequest(BaseRequest):
             self._observed(url, started, "timeout")
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            log.debug("%s %s failed: %s", method, shown, without_token(repr(error), url))
+            log.debug("%s %s failed: %s", method, shown, without_token(repr(error), self._token))
             self._observed(url, started, "connection")
-            text = without_token(f"aiohttp.{error.__class__.__name__}: {error}", url)
+            text = without_token(f"aiohttp.{error.__class__.__name__}: {error}", self._token)
             raise NetworkError(text) from error
         log.debug(
             "%s %s -> %d in %.3f s", method, shown, response.status, time.monotonic() - started
@@ -150,7 +153,7 @@ class AiohttpRequest(BaseRequest):
         if response.status != 200:
             # Error texts reach Matrix rooms (a notice of what did not cross); a Local Bot API
             # server names its files by a path holding the token.
-            body = without_token(body.decode("utf-8", "replace"), url).encode()
+            body = without_token(body.decode("utf-8", "replace"), self._token).encode()
         if 400 <= response.status < 500 and response.status not in _READ_BY_PTB:
             raise RequestRefused(response.status, _description(body, response.reason))
         return response.status, body
@@ -179,10 +182,10 @@ def _description(body: bytes, reason: str | None) -> str:
     return reason or "refused"
 
 
-_TOKEN_IN_URL = re.compile(r"/bot([^/]+)/")
-
-
-def without_token(text: str, url: str) -> str:
-    """``text`` without the bot token that ``url`` (a Bot API request's) carries."""
-    found = _TOKEN_IN_URL.search(url)
-    return text.replace(found.group(1), REDACTED) if found else text
+def without_token(text: str, token: str) -> str:
+    """``text`` without the bot token, as given or percent-encoded (its colon). The token itself,
+    not a part of the URL: a Bot API behind a path of its own (``https://proxy/botapi``) has
+    "/bot" earlier in its URLs than the token."""
+    for form in (token, quote(token, safe="")):
+        text = text.replace(form, REDACTED)
+    return text

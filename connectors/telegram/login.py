@@ -30,7 +30,7 @@ from .people import People
 
 log = logging.getLogger("connectors.telegram.login")
 
-# callback_data of the two buttons: "login:yes:<token>" and "login:no:<token>" (tokens are 32
+# callback_data of the two buttons: "login:yes:<token>" and "login:no:<token>" (tokens are 38
 # characters, within the 64 bytes Telegram allows).
 PREFIX = "login:"
 _YES, _NO = "yes", "no"

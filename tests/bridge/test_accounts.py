@@ -14,6 +14,7 @@ from bridge.accounts import AccountLinks
 from bridge.db.accounts import AccountStore
 from bridge.db.database import Database
 from bridge.db.models import LoginToken, utcnow
+from bridge.login_tokens import token_hash
 from bridge.network.events import RemoteUser
 from bridge.network.ids import RemoteUserID
 from bridge.network.interface import LinkRefused
@@ -71,7 +72,7 @@ async def test_an_expired_token_is_refused_at_each_step(db: Database) -> None:
     async with db.session() as session:
         await session.execute(
             update(LoginToken)
-            .where(LoginToken.token == token)
+            .where(LoginToken.token_hash == token_hash(token))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     for attempt in (accounts.open, accounts.link, accounts.decline):

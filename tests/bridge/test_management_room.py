@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from bridge.db.inbox import MatrixInboxStore
 from tests.conftest import StartBridge
+from tests.support.failures import fail_next_calls
 from tests.support.fixtures import MakeMatrixUser
 from tests.support.matrix_client import MatrixTestClient
+from tests.support.waiting import eventually
 
 
 def notice_containing(text: str) -> Any:
@@ -136,3 +141,30 @@ async def test_users_without_permission_are_ignored(
     room_id = await user.create_room(invite=[running.bot], is_direct=True)
     # The bot rejects the invite of someone below relay level.
     await user.wait_for_membership(room_id, running.bot, "leave")
+
+
+async def test_a_command_whose_mark_fails_once_runs_once(
+    start_bridge: StartBridge, make_matrix_user: MakeMatrixUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Marking the command handled fails once (the database refuses to store): the command
+    must still run exactly once, also after a restart, which reads again whatever was left
+    unmarked."""
+    running = await start_bridge()
+    user = await make_matrix_user("twice")
+    room_id = await open_dm(user, running.bot)
+
+    # Both ways the bridge can mark an event: after handling it, or before (claiming it).
+    failures = fail_next_calls(monkeypatch, MatrixInboxStore, ["mark_handled", "claim"], 1)
+    sent = await user.send_message(room_id, "ping")
+    await user.wait_for_event(room_id, notice_containing("Pong"), after=sent)
+    await eventually(lambda: failures.left == 0, what="the mark to fail")
+    await running.stop()
+    monkeypatch.undo()
+
+    await start_bridge()
+    barrier = await user.send_message(room_id, "version")
+    await user.wait_for_event(room_id, notice_containing("matrix-telegram-bridge"), after=barrier)
+    events = user.seen_events(room_id)
+    after_ping = events[[e.get("event_id") for e in events].index(sent) + 1 :]
+    pongs = [e for e in after_ping if notice_containing("Pong")(e)]
+    assert len(pongs) == 1, [e["content"]["body"] for e in pongs]

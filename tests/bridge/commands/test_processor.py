@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from bridge.commands.core_commands import core_commands
@@ -129,3 +131,31 @@ async def test_help_ends_with_what_the_network_keeps_from_the_bridge() -> None:
     without = CommandProcessor("!tg", core_commands("1.2.3", "Net", network_status))
     assert await without.handle("@u:x", Level.USER, "!r", "help", True, replies)
     assert "deletions" not in replies.texts[-1]
+
+
+async def test_a_command_runs_only_if_claiming_it_marked_it(processor: CommandProcessor) -> None:
+    """``claim`` marks the message handled before the command runs: False (marked already,
+    by an earlier attempt or before a restart) leaves it alone; an ordinary message claims
+    nothing (the message map makes handling it again harmless)."""
+    replies = Replies()
+    claims: list[bool] = []
+
+    def claiming(answer: bool) -> Callable[[], Awaitable[bool]]:
+        async def claim() -> bool:
+            claims.append(answer)
+            return answer
+
+        return claim
+
+    assert await processor.handle(
+        "@u:x", Level.USER, "!r", "!tg ping", False, replies, claiming(True)
+    )
+    assert len(replies.texts) == 1 and replies.texts[0].startswith("Pong")
+    assert await processor.handle(
+        "@u:x", Level.USER, "!r", "!tg ping", False, replies, claiming(False)
+    )
+    assert len(replies.texts) == 1, "marked already: not run again"
+    assert not await processor.handle(
+        "@u:x", Level.USER, "!r", "hello", False, replies, claiming(True)
+    )
+    assert claims == [True, False], "a message that is no command claims nothing"

@@ -4,8 +4,10 @@ transaction, each caller gets its own rows back, and a failing unit fails only i
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bridge.db import direct
 from bridge.db.database import Database
@@ -64,3 +66,19 @@ async def test_a_failing_unit_fails_only_its_caller(db: Database) -> None:
     assert not isinstance(outcomes[2], BaseException) and len(outcomes[2][0]) == 1
     messages = MessageStore(db)
     assert len(await messages.by_mxid("$one")) == 1 and len(await messages.by_mxid("$two")) == 1
+
+
+async def test_every_sqlite_connection_syncs_each_commit(tmp_path: Path) -> None:
+    """The bridge answers the homeserver and moves Telegram's offset once a commit returns: on
+    both of its SQLite connections (SQLAlchemy's and the driver path's) a commit must survive a
+    power cut, so the log is synced at each (FULL, 2), not only at checkpoints (NORMAL, 1)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            assert await session.scalar(text("PRAGMA synchronous")) == 2
+            assert await session.scalar(text("PRAGMA journal_mode")) == "wal"
+        ((rows,),) = await db.direct.run([("PRAGMA synchronous", ())])
+        assert tuple(rows) == (2,)
+    finally:
+        await db.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from bridge.db.database import Database
 from bridge.db.migrate import current_revision, head_revision
@@ -119,3 +120,39 @@ def test_a_database_at_head_starts_without_importing_alembic(tmp_path: Path) -> 
     )
     assert first.stdout.strip() == "True", "the first start migrates with alembic"
     assert second.stdout.strip() == "False", "an up-to-date database needs no alembic"
+
+
+async def test_tokens_stored_before_are_hashed_and_still_link(db_url: str) -> None:
+    """0006: a login token stored as given (0003) is kept as its hash from then on, and the
+    user it was made for can still be linked with it (opened, then confirmed)."""
+    from alembic import command
+
+    from bridge.accounts import AccountLinks
+    from bridge.db.accounts import AccountStore
+    from bridge.db.migrate import alembic_config
+    from bridge.db.models import utcnow
+    from bridge.network.events import RemoteUser
+    from bridge.network.ids import RemoteUserID
+
+    token = "Old-token_made-before-0006-abcdefg"
+    db = Database(db_url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0003"))
+            await connection.execute(
+                text(
+                    "INSERT INTO login_token (token, mxid, created_at, expires_at) "
+                    "VALUES (:token, '@old:x', :now, :expires)"
+                ),
+                {"token": token, "now": utcnow(), "expires": utcnow() + timedelta(minutes=5)},
+            )
+        await db.migrate()
+        async with db.engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT * FROM login_token"))).all()
+        assert len(rows) == 1 and not any(token in str(value) for value in rows[0]), rows
+        accounts = AccountLinks(AccountStore(db))
+        old = RemoteUser(RemoteUserID("5"), "Old")
+        assert await accounts.open(token, old) == "@old:x"
+        assert await accounts.link(token, old) == "@old:x"
+    finally:
+        await db.close()

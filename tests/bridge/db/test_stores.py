@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bridge.db.database import Database
 from bridge.db.inbox import MatrixInboxStore, RemoteInboxStore
-from bridge.db.models import Message
+from bridge.db.models import MatrixInbox, Message
 from bridge.db.stores import (
     GhostStore,
     KeyValueStore,
@@ -96,6 +96,22 @@ async def test_matrix_inbox_deduplicates_by_event_id(db: Database) -> None:
     assert await inbox.transaction_seen("1")
     await inbox.mark_handled(new[0].id)
     assert [stored.event["event_id"] for stored in await inbox.pending()] == ["$e1", "$e2", "$e3"]
+
+
+async def test_claiming_an_event_marks_it_handled_once(db: Database) -> None:
+    """What must not happen twice is marked handled before it happens: only the first claim
+    of an event says so, and the event no longer waits."""
+    inbox = MatrixInboxStore(db)
+    events = [{"event_id": f"$c{i}", "room_id": "!r", "type": "m.room.message"} for i in range(2)]
+    first, second = await inbox.accept_transaction("c", events)
+    assert await inbox.claim(first.id) is True
+    assert await inbox.claim(first.id) is False
+    assert [stored.id for stored in await inbox.pending()] == [second.id]
+    await inbox.mark_handled(second.id)
+    assert await inbox.claim(second.id) is False, "handled already"
+    async with db.session() as session:
+        row = await session.get(MatrixInbox, first.id)
+    assert row is not None and row.event is None, "its payload is dropped, as marking does"
 
 
 async def test_remote_inbox_deduplicates_by_key(db: Database) -> None:

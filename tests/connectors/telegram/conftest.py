@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from portals.core import BridgeCore
 from tests.conftest import StartBridge
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 from tests.support.bridge_harness import RunningBridge
+from tests.support.failures import StoreFailures, fail_next_calls
 from tests.support.matrix_client import MatrixTestClient
 from tests.support.waiting import eventually
 
@@ -34,11 +34,13 @@ _ID_BASES = itertools.count(0, 1000)
 
 
 @pytest_asyncio.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+async def fake_telegram(request: pytest.FixtureRequest) -> AsyncIterator[FakeTelegram]:
     """A fake Bot API whose bot reads all group messages (privacy mode off); the test fails on
-    any schema violation in what the bridge sent or the fake answered."""
+    any schema violation in what the bridge sent or the fake answered. Parametrized
+    indirectly, the parameter is the path it is served under ("/botapi")."""
     # Ids differ from test to test: the session's homeserver keeps earlier tests' aliases.
-    fake = FakeTelegram(can_read_all_group_messages=True, id_base=next(_ID_BASES))
+    path: str = getattr(request, "param", "")
+    fake = FakeTelegram(can_read_all_group_messages=True, id_base=next(_ID_BASES), path=path)
     async with fake:
         yield fake
     fake.assert_no_violations()
@@ -80,25 +82,10 @@ def last_update_id(fake: FakeTelegram) -> int:
     return update_id
 
 
-@dataclass
-class StoreFailures:
-    left: int
-
-
 def fail_storing(monkeypatch: pytest.MonkeyPatch, times: int) -> StoreFailures:
     """The next ``times`` attempts to store remote events fail as a full disk would; ``left``
     counts down to 0 as they are made."""
-    failures = StoreFailures(times)
-    original = BridgeCore.submit_all
-
-    async def failing_submit(self: BridgeCore, events: Any) -> list[bool]:
-        if failures.left > 0:
-            failures.left -= 1
-            raise OSError("disk full")
-        return await original(self, events)
-
-    monkeypatch.setattr(BridgeCore, "submit_all", failing_submit)
-    return failures
+    return fail_next_calls(monkeypatch, BridgeCore, ["submit_all"], times)
 
 
 def confirmed(fake: FakeTelegram, update_id: int) -> bool:

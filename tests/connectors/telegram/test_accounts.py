@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from bridge.db.models import LoginToken, utcnow
+from bridge.login_tokens import token_hash
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.fakes.telegram import FakeTelegram, FakeUser, Sent
@@ -91,7 +92,7 @@ async def expire(running: RunningBridge, token: str) -> None:
     async with running.bridge.db.session() as session:
         await session.execute(
             update(LoginToken)
-            .where(LoginToken.token == token)
+            .where(LoginToken.token_hash == token_hash(token))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
 

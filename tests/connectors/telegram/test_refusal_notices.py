@@ -1,5 +1,6 @@
 """Telegram's refusals reach the Matrix sender as notices, never with the bot token: a Local Bot
-API server names its files by paths under a directory named by the token."""
+API server names its files by paths under a directory named by the token (also when
+telegram.api_url has a path of its own)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def is_notice(event: dict[str, Any]) -> bool:
     return content.get("msgtype") == "m.notice" and "not bridged" in content.get("body", "")
 
 
+# The Bot API at the root of its host, and behind a proxy's path that has "/bot" in it too.
+@pytest.mark.parametrize("fake_telegram", ["", "/botapi"], indirect=True)
 async def test_a_refusal_naming_the_token_is_told_without_it(
     telegram_bridge: StartTelegramBridge,
     fake_telegram: FakeTelegram,

@@ -37,6 +37,7 @@ def make_bot(
     connection_pool_size: int = 1,
 ) -> Bot:
     request = AiohttpRequest(
+        fake.client_token(),
         connection_pool_size=connection_pool_size,
         read_timeout=read_timeout,
         pool_timeout=pool_timeout,
@@ -108,8 +109,9 @@ async def test_a_download_refused_with_such_a_status_is_unavailable_not_passing(
 async def test_a_refused_connection_is_not_in_doubt(fake_telegram: FakeTelegram) -> None:
     # A port nobody listens on (a Bot API that is down): the connection is refused.
     nobody = f"http://127.0.0.1:{free_port()}/bot"
-    async with AiohttpRequest() as request:
-        bot = Bot(fake_telegram.client_token(), base_url=nobody, request=request)
+    token = fake_telegram.client_token()
+    async with AiohttpRequest(token) as request:
+        bot = Bot(token, base_url=nobody, request=request)
         failure = await failure_of(bot, -1001234567890)
     assert failure.in_doubt is False
     assert "ClientConnectorError" in str(failure)

@@ -62,7 +62,11 @@ class FakeTelegram(Simulation):
         first_update_id: int = 100_000_001,
         schema: Schema | None = None,
         id_base: int = 0,
+        path: str = "",
     ) -> None:
+        # Served under this path ("/botapi": a Bot API server behind a proxy's path), which
+        # ``url`` ends with, as telegram.api_url would.
+        self.path = path
         self.token = token or "6000000001:AAF-fake-telegram-token-for-tests_0123456"
         # The bridge must never log it (tests/support/session_log.py checks the whole run).
         register_secret(self.token)
@@ -96,8 +100,8 @@ class FakeTelegram(Simulation):
 
     async def start(self) -> None:
         app = web.Application(client_max_size=_MAX_BODY)
-        app.router.add_route("*", "/bot{token}/{method}", self._api)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        app.router.add_route("*", self.path + "/bot{token}/{method}", self._api)
+        app.router.add_get(self.path + "/file/bot{token}/{path:.+}", self._download)
         # Cancel handlers whose client went away, so a "hang" ends when the client gives up.
         runner = web.AppRunner(
             app,
@@ -110,7 +114,7 @@ class FakeTelegram(Simulation):
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://{host}:{port}{self.path}"
         self._runner = runner
         self._release = asyncio.Event()
         self.updates.reopen()
