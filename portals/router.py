@@ -192,19 +192,26 @@ class Router:
                 return
             event_id = item.event.get("event_id")
             with log_context(room=item.event.get("room_id"), event=event_id):
-                # What a room that is no portal gets (a command, an invite) must not happen
-                # twice: it is marked handled first, so a mark that fails leaves it waiting
-                # (read again later) instead of done and waiting, to be done again.
-                if not await self._claim(item.inbox_id):
+                # A command must not run twice: a message is marked handled first, so a mark
+                # that fails leaves it waiting (read again later) instead of done and waiting,
+                # to be done again. Membership (an invite setting up a direct chat) is done
+                # again instead when the bridge stopped half-way: doing it twice is harmless,
+                # and not doing it would leave the room without its portal.
+                claimed = item.event.get("type") == "m.room.message"
+                if claimed and not await self._claim(item.inbox_id):
                     return
+                error = None
                 try:
                     await self._handle_room_event(item.event)
                 except Exception as failure:
                     log.exception("Failed to handle event %s", event_id)
-                    try:
-                        await self._ctx.matrix_inbox.mark_handled(item.inbox_id, repr(failure))
-                    except Exception as error:
-                        log.warning("Could not record why event %s failed: %s", event_id, error)
+                    error = repr(failure)
+                if claimed and error is None:
+                    return
+                try:
+                    await self._ctx.matrix_inbox.mark_handled(item.inbox_id, error)
+                except Exception as failure:
+                    log.warning("Could not mark event %s handled: %s", event_id, failure)
 
         return handle
 

@@ -332,7 +332,8 @@ async def test_a_webhook_telegram_cannot_set_now_is_set_later(
     fake_telegram.faults.server_error("setWebhook", 502, times=2)
     running = await telegram_bridge(**WEBHOOK)
     state = await ready(running)
-    assert state[0] == 503 and "cannot be reached" in check(state, "telegram")["detail"]
+    assert state[0] == 503 and check(state, "telegram") == {"ok": False}
+    assert "cannot be reached" in detail(running, "telegram")
     user = await make_matrix_user("hooked-later")
     await ready_until(running, lambda s: s[0] == 200, "200 once the webhook is set", timeout=30)
     assert [call.status for call in fake_telegram.calls_to("setWebhook")] == [502, 502, 200]
