@@ -114,6 +114,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the resident size as sampled, every 10 s (default: %(default)s)",
     )
     soak.add_argument(
+        "--soak-cache-scale",
+        type=float,
+        default=defaults.cache_scale,
+        metavar="FACTOR",
+        help="every bound on what the bridge keeps per person or message times FACTOR (0.01: "
+        "those caches fill within the warm-up; default: %(default)s)",
+    )
+    soak.add_argument(
         "--soak-snapshots",
         type=Path,
         metavar="DIR",
@@ -237,6 +245,7 @@ async def long_run(
         new_every=max(1, args.soak_new_every),
         csv=args.soak_csv.resolve(),
         snapshots=args.soak_snapshots.resolve() if args.soak_snapshots else None,
+        cache_scale=args.soak_cache_scale,
     )
     soak = Soak(stack, plan, results)
     progress("starting the bridge")

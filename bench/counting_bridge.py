@@ -14,6 +14,10 @@ starts with the first signal, so the first snapshot is all but empty.
 
 $BENCH_SQLITE_SYNCHRONOUS (NORMAL, say) sets SQLite's synchronous pragma in place of the
 bridge's own, so one run can compare the bridge's setting with another (the sync scenario).
+
+$BENCH_CACHE_SCALE (0.01, say) shrinks every bound on what the bridge keeps per person or
+message by that factor (bench/cache_bounds.py), so that a soak run fills those caches within
+its warm-up.
 """
 
 from __future__ import annotations
@@ -153,6 +157,12 @@ def main() -> int:
     if synchronous:
         # Read when each connection opens, so setting it before the bridge starts is enough.
         engine.SQLITE_PRAGMAS["synchronous"] = synchronous
+    cache_scale = os.environ.get("BENCH_CACHE_SCALE")
+    if cache_scale:
+        from bench.cache_bounds import scale
+
+        for name, (before, after) in scale(float(cache_scale)).items():
+            print(f"bench: {name} {before} -> {after}", file=sys.stderr)
     from bridge.__main__ import main as bridge_main
 
     return bridge_main(sys.argv[1:])

@@ -48,6 +48,9 @@ CATCH_UP_WAIT = 10.0
 # ids past the start to go through at most (skipped ones included).
 END_AFTER_MISSING = 3
 MAX_IDS = 2000
+# What Sightings keeps: the latest ids of the chats heard of last.
+SIGHTED_CHATS = 1000
+SIGHTED_PER_CHAT = 1000
 _PROBE = InlineKeyboardMarkup([[InlineKeyboardButton("…", callback_data="bridge-lookup")]])
 
 
@@ -57,10 +60,10 @@ class Sightings:
     Telegram numbers a chat's messages in order) of the ``chats`` chats heard of last. Each
     chat's ids are a sorted array of 8-byte numbers: a million ids take 8 MB, not a hundred."""
 
-    def __init__(self, chats: int = 1000, per_chat: int = 1000) -> None:
+    def __init__(self, chats: int | None = None, per_chat: int | None = None) -> None:
         self._chats: OrderedDict[int, array[int]] = OrderedDict()
-        self._max_chats = chats
-        self._per_chat = per_chat
+        self._max_chats = chats if chats is not None else SIGHTED_CHATS
+        self._per_chat = per_chat if per_chat is not None else SIGHTED_PER_CHAT
 
     def add(self, chat_id: int, message_id: int) -> None:
         ids = self._chats.get(chat_id)
