@@ -24,7 +24,7 @@ from .direct_rooms import direct_receiver
 from .ephemeral import EphemeralRelay
 from .manager import PortalManager
 from .router import Router
-from .to_matrix_ids import carries_marker
+from .to_matrix_ids import bridge_name, carries_marker
 
 log = logging.getLogger("portals.core")
 
@@ -54,6 +54,7 @@ class BridgeCore:
         self._ephemeral = ephemeral
         self._connector = connector
         self._config = config
+        self._bridge = bridge_name(config.appservice.id, config.homeserver.domain)
         self._network = network
         self._matrix_inbox = matrix_inbox
         self._remote_inbox = remote_inbox
@@ -150,7 +151,7 @@ class BridgeCore:
         by_bridge_user = isinstance(sender, str) and (
             sender == self._config.bot_mxid or self._ghosts.is_ghost(sender)
         )
-        return by_bridge_user or carries_marker(event)
+        return by_bridge_user or carries_marker(event, self._bridge)
 
     async def query_user(self, user_id: str) -> bool:
         # Ghosts are created when their remote user first appears, not on a homeserver query.

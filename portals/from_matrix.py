@@ -43,7 +43,7 @@ from .matrix_room_changes import MatrixRoomChanges
 from .notices import send_notice
 from .senders import MatrixSenders
 from .state import Notify, PortalState
-from .to_matrix_ids import carries_marker
+from .to_matrix_ids import bridge_name, carries_marker
 
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
 # Remote messages waiting in the inbox whose ids a look-up for a part in doubt may skip.
@@ -71,6 +71,7 @@ class FromMatrix:
         metrics: BridgeMetrics,
     ) -> None:
         self._config = config
+        self._bridge = bridge_name(config.appservice.id, config.homeserver.domain)
         self._metrics = metrics
         self._bot = bot
         self._senders = senders
@@ -107,8 +108,8 @@ class FromMatrix:
         content = event.get("content")
         if not isinstance(sender, str) or not isinstance(content, dict):
             return False
-        if self._senders.is_bridge_user(sender) or carries_marker(event):
-            return False  # the bridge's own doing, come back
+        if self._senders.is_bridge_user(sender) or carries_marker(event, self._bridge):
+            return False  # the bridge's own doing, come back (another bridge's is a user's)
         if portal.room_id != event.get("room_id"):
             # Unbridging hands the room's waiting events to the room's lane; this one was on
             # its way into the portal's meanwhile.

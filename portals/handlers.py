@@ -25,6 +25,7 @@ from .room import PortalRooms
 from .senders import MatrixSenders
 from .state import PortalState
 from .to_matrix import ToMatrix
+from .to_matrix_ids import bridge_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ def build_handlers(
 ) -> PortalHandlers:
     """``forget``: unbinds a portal from its room, in the portal's turn (manager.py)."""
     bot = ctx.matrix.bot
+    bridge = bridge_name(ctx.config.appservice.id, ctx.config.homeserver.domain)
     rooms = PortalRooms(ctx.config, ctx.matrix, ctx.portals, ctx.index, ctx.connector)
     remote_senders = RemoteSenders(ctx.matrix, ctx.ghosts, ctx.accounts, ctx.puppets)
     to_matrix = ToMatrix(
@@ -49,9 +51,10 @@ def build_handlers(
         ctx.portals,
         rooms,
         ChatMoves(ctx.config, ctx.matrix, ctx.portals, ctx.index),
-        RemoteReactions(remote_senders, ctx.messages, ctx.reactions, ctx.metrics),
+        RemoteReactions(remote_senders, ctx.messages, ctx.reactions, ctx.metrics, bridge),
         remote_senders,
         ctx.metrics,
+        bridge,
     )
     senders = MatrixSenders(ctx.config, ctx.users, ctx.ghosts, bot, ctx.names)
     reactions = MatrixReactions(ctx.connector, ctx.messages, ctx.reactions, ctx.metrics)

@@ -12,7 +12,7 @@ from bridge.network.events import RemoteReaction
 
 from .remote_senders import RemoteSenders
 from .state import PortalState
-from .to_matrix_ids import SOURCE_KEY, transaction_id
+from .to_matrix_ids import mark, transaction_id
 
 
 class RemoteReactions:
@@ -22,7 +22,9 @@ class RemoteReactions:
         messages: MessageStore,
         reactions: ReactionStore,
         metrics: BridgeMetrics,
+        bridge: str,
     ) -> None:
+        self._bridge = bridge
         self._metrics = metrics
         self._senders = senders
         self._messages = messages
@@ -42,7 +44,10 @@ class RemoteReactions:
             known = await self._reactions.find(portal.id, change.message_id, sender, emoji)
             if known is None:
                 continue
-            await intent.redact(RoomID(room_id), EventID(known.mxid))
+            # Marked: as the linked user (double puppeting) it is the bridge's only by the mark.
+            await intent.redact(
+                RoomID(room_id), EventID(known.mxid), extra_content=mark({}, self._bridge)
+            )
             await self._reactions.remove(known.id)
             changed = True
         timestamp = int(change.timestamp.timestamp() * 1000)
@@ -52,10 +57,8 @@ class RemoteReactions:
             txn_id = transaction_id(
                 portal.key, change.message_id, f"react:{change.reaction_id}:{emoji}"
             )
-            content = {
-                "m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": emoji},
-                SOURCE_KEY: txn_id,
-            }
+            relation = {"rel_type": "m.annotation", "event_id": target, "key": emoji}
+            content = mark({"m.relates_to": relation}, self._bridge, txn_id)
             event_id = await intent.send_message_event(
                 RoomID(room_id),
                 EventType.REACTION,

@@ -35,7 +35,7 @@ from .remote_reactions import RemoteReactions
 from .remote_senders import RemoteSenders
 from .room import OPENED_BY_CHAT_ADMIN, PortalRooms
 from .state import PortalState
-from .to_matrix_ids import SOURCE_KEY, transaction_id
+from .to_matrix_ids import BRIDGE_KEY, SOURCE_KEY, mark, transaction_id
 
 POLL_START = "org.matrix.msc3381.poll.start"
 
@@ -55,7 +55,10 @@ class ToMatrix:
         reactions: RemoteReactions,
         senders: RemoteSenders,
         metrics: BridgeMetrics,
+        bridge: str,
     ) -> None:
+        """``bridge``: the bridge's name in the marker of what it sends (to_matrix_ids.py)."""
+        self._bridge = bridge
         self._metrics = metrics
         self._matrix = matrix
         self._ghosts = ghosts
@@ -167,7 +170,7 @@ class ToMatrix:
                 relation = _relation(reply_to, thread_root)
                 if relation is not None:
                     content["m.relates_to"] = relation
-                content[SOURCE_KEY] = txn_id
+                mark(content, self._bridge, txn_id)
                 kind = EventType.find(event_type, EventType.Class.MESSAGE)
                 try:
                     event_id = await _send(intent, room_id, kind, content, txn_id, timestamp)
@@ -244,7 +247,7 @@ class ToMatrix:
                 content = caption_replacement(first.content.serialize(), part, row.mxid)
             else:
                 content = replacement(part, row.mxid)
-            content[SOURCE_KEY] = txn_id
+            mark(content, self._bridge, txn_id)
             await intent.send_message_event(
                 RoomID(room_id),
                 EventType.ROOM_MESSAGE,
@@ -289,7 +292,7 @@ def caption_replacement(
     new = {
         key: value
         for key, value in first.items()
-        if key not in ("m.relates_to", "format", "formatted_body", SOURCE_KEY)
+        if key not in ("m.relates_to", "format", "formatted_body", SOURCE_KEY, BRIDGE_KEY)
     }
     name = str(first.get("filename") or first.get("body") or "")
     new["filename"] = name
