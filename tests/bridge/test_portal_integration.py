@@ -14,7 +14,7 @@ from bridge.network.capabilities import (
     SendsReadMarkers,
 )
 from bridge.network.ids import PortalKey, RemoteChatID
-from portals.to_matrix_ids import SOURCE_KEY
+from portals.to_matrix_ids import SOURCE_KEY, bridge_name, mark
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
 from tests.support.fixtures import MakeMatrixUser
@@ -240,26 +240,39 @@ async def test_a_remote_deletion_redacts_the_message(
     assert redaction["content"]["reason"] == "Deleted in FakeNet"
 
 
-async def test_an_event_carrying_the_bridges_marker_is_its_own_and_not_relayed(
+async def test_another_bridges_marked_events_are_relayed_and_only_its_own_ignored(
     start_bridge: StartBridge, make_matrix_user: MakeMatrixUser
 ) -> None:
-    # What the bridge sends as a real Matrix user (double puppeting) comes back from that user,
-    # not a ghost: the content marker tells it is the bridge's own.
+    # What a bridge sends as a real Matrix user (double puppeting) comes from that user, not a
+    # ghost: only the marker in the content tells whose doing it was. Here the user sends what
+    # bridges would: another bridge's messages (another registration id on this homeserver, or
+    # the same id on another) are the user's and are relayed; this bridge's own come back and
+    # are not, nor is the older marker without a bridge's name (see carries_marker).
     connector = FakeConnector()
-    await start_bridge(connector=connector)
+    running = await start_bridge(connector=connector)
+    appservice, domain = running.config.appservice, running.config.homeserver.domain
+    this_bridge = bridge_name(appservice.id, domain)
     user = await make_matrix_user("puppet", displayname="Puppet P")
     room_id = await connector.create_portal("marked", "Marked", [user.user_id])
     await user.join(await user.wait_for_invite())
-    await user.send_event(
-        room_id,
-        "m.room.message",
-        {"msgtype": "m.text", "body": "from the bridge", SOURCE_KEY: "bridge-0123"},
-    )
-    await user.send_message(room_id, "from the user")
-    # The room's events go in order: once the last is relayed, the marked one was handled.
+    sent = [
+        ("of a bridge with another id", mark({}, bridge_name("signal", domain), "bridge-01")),
+        ("this bridge's own", mark({}, this_bridge, "bridge-02")),
+        ("of this bridge elsewhere", mark({}, bridge_name(appservice.id, "other.test"), "b-03")),
+        ("an older release's", {SOURCE_KEY: "bridge-04"}),
+        ("this bridge's own, no transaction", mark({}, this_bridge)),
+        ("from the user", {}),
+    ]
+    for body, marker in sent:
+        await user.send_event(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": body, **marker}
+        )
+    # The room's events go in order: once the last is relayed, the marked ones were handled.
     await user.send_message(room_id, "and the last")
-    await eventually(lambda: len(connector.network.sent) >= 2, what="the last message relayed")
+    await eventually(lambda: len(connector.network.sent) >= 4, what="the last message relayed")
     assert [message.body for _key, message in connector.network.sent] == [
+        "Puppet P: of a bridge with another id",
+        "Puppet P: of this bridge elsewhere",
         "Puppet P: from the user",
         "Puppet P: and the last",
     ]

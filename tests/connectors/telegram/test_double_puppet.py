@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from portals.to_matrix_ids import SOURCE_KEY
+from portals.to_matrix_ids import BRIDGE_KEY, SOURCE_KEY, bridge_name
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import StartTelegramBridge
 from tests.connectors.telegram.test_accounts import ask_for_link, link_telegram
@@ -89,12 +89,15 @@ async def test_a_linked_users_messages_appear_as_their_matrix_account(
     first = fake_telegram.inject_text(group, alice, "written in Telegram")
     mine = await user.wait_for_event(room_id, body_is("written in Telegram"))
     assert mine["sender"] == user.user_id
+    # Marked with this bridge's name: another bridge in the room would carry it, this one not.
     assert SOURCE_KEY in mine["content"]
+    assert mine["content"][BRIDGE_KEY] == bridge_name(running.config.appservice.id, DOMAIN)
     # An edit in Telegram replaces it, from the same account (Matrix ignores others' edits).
     fake_telegram.inject_edit(group, first["message_id"], "edited in Telegram")
     edit = await user.wait_for_event(room_id, body_is("* edited in Telegram"))
     assert edit["sender"] == user.user_id
     assert edit["content"]["m.relates_to"]["event_id"] == mine["event_id"]
+    assert edit["content"][BRIDGE_KEY] == mine["content"][BRIDGE_KEY]
     await not_echoed(fake_telegram, group, user, room_id, "written in Telegram")
 
     # After logout it is the ghost again.
@@ -103,6 +106,38 @@ async def test_a_linked_users_messages_appear_as_their_matrix_account(
     fake_telegram.inject_text(group, alice, "as the ghost")
     ghostly = await user.wait_for_event(room_id, body_is("as the ghost"))
     assert ghostly["sender"] == f"@telegram_{alice.id}:{DOMAIN}"
+
+
+async def test_a_linked_users_reactions_are_marked_and_not_echoed(
+    telegram_bridge: StartTelegramBridge,
+    fake_telegram: FakeTelegram,
+    make_matrix_user: MakeMatrixUser,
+    double_puppet_setup: DoublePuppetSetup,
+) -> None:
+    secret = {DOMAIN: f"as_token:{double_puppet_setup.as_token}"}
+    running = await telegram_bridge(overrides={"bridge.double_puppet.secrets": secret})
+    user = await make_matrix_user("reacting")
+    alice, group, room_id, _ = await linked_in_a_group(fake_telegram, user, running.bot)
+    fake_telegram.set_bot_member(group, "administrator")  # only admins hear of reactions
+    message = fake_telegram.inject_text(group, alice, "react to me")
+    await user.wait_for_event(room_id, body_is("react to me"))
+    this_bridge = bridge_name(running.config.appservice.id, DOMAIN)
+
+    # As the user's own account the marker alone tells the bridge it is its own doing.
+    fake_telegram.inject_reaction(group, alice, message["message_id"], ["👍"])
+    thumbs = await user.wait_for_event(
+        room_id, lambda e: e["type"] == "m.reaction" and e["sender"] == user.user_id
+    )
+    assert thumbs["content"][BRIDGE_KEY] == this_bridge
+    fake_telegram.inject_reaction(group, alice, message["message_id"], [])
+    redaction = await user.wait_for_event(
+        room_id, lambda e: e["type"] == "m.room.redaction" and e["sender"] == user.user_id
+    )
+    assert redaction.get("redacts", redaction["content"].get("redacts")) == thumbs["event_id"]
+    assert redaction["content"][BRIDGE_KEY] == this_bridge
+    await not_echoed(fake_telegram, group, user, room_id, "react to me")
+    # The room's events are handled in order: the reaction was, before the message after it.
+    assert fake_telegram.bot_reactions.get((group.id, message["message_id"])) is None
 
 
 async def test_login_matrix_gives_double_puppeting_with_the_users_token(
