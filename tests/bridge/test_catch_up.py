@@ -12,6 +12,7 @@ import pytest
 from bridge.matrix import gaps
 from bridge.matrix.gaps import RETRY_SILENCE
 from portals.core import BridgeCore
+from portals.to_matrix_ids import SOURCE_KEY, bridge_name, mark
 from tests.bridge.test_listener_integration import Homeserverish
 from tests.conftest import StartBridge
 from tests.fakes.fake_network import FakeConnector
@@ -74,6 +75,47 @@ async def test_a_late_event_is_relayed_before_the_one_after_it(
     await user.send_message(room_id, "third")
     await eventually(lambda: len(connector.network.sent) >= 3, what="the third relayed")
     assert [m.body for _, m in connector.network.sent] == ["W: first", "W: second", "W: third"]
+
+
+async def test_marked_events_found_by_the_catch_up_are_told_apart(
+    start_bridge: StartBridge,
+    make_matrix_user: MakeMatrixUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # After an upgrade the catch-up's walk through the room brings back double-puppeted
+    # messages sent before it, marked the older way (no bridge's name): taken for this
+    # bridge's own, as then, they are not relayed a second time. Another bridge's named marker
+    # is a user's message like any other and is relayed, in its place.
+    connector = FakeConnector()
+    running = await start_bridge(connector=connector)
+    user = await make_matrix_user("puppeted", displayname="P")
+    room_id = await connector.create_portal("marked-late", "Marked late", [user.user_id])
+    await user.join(await user.wait_for_invite())
+
+    withheld: list[dict[str, Any]] = []
+    original = BridgeCore.handle_transaction
+
+    async def withholding(
+        self: BridgeCore, txn_id: str, events: list[dict[str, Any]], ephemeral: Any
+    ) -> None:
+        marked = [e for e in events if SOURCE_KEY in e.get("content", {})]
+        if marked:
+            withheld.extend(marked)
+            return
+        await original(self, txn_id, events, ephemeral)
+
+    monkeypatch.setattr(BridgeCore, "handle_transaction", withholding)
+    domain = running.config.homeserver.domain
+    other = mark({}, bridge_name("signal", domain), "bridge-01")
+    for body, marker in [("older release's", {SOURCE_KEY: "bridge-00"}), ("another's", other)]:
+        await user.send_event(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": body, **marker}
+        )
+    await eventually(lambda: len(withheld) == 2, what="both marked messages withheld")
+    await user.send_message(room_id, "after them")
+    await eventually(lambda: len(connector.network.sent) >= 2, what="the one after relayed")
+    # The room's events go in order: had the older marker been relayed, it would be first.
+    assert [m.body for _, m in connector.network.sent] == ["P: another's", "P: after them"]
 
 
 async def test_a_stranded_last_event_is_found_by_the_sweep(
