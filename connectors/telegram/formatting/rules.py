@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from .entities import CODE_BLOCKS, QUOTES, STYLES, Entity, EntityType, nesting_rank
-from .nesting import Span, nest
+from bridge.formatting.nesting import Span, nest
 
 
 def enforce_telegram_nesting(entities: Iterable[Entity]) -> tuple[Entity, ...]:

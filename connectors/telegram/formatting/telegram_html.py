@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .entities import Entity, EntityType, TelegramText, Utf16Index, nesting_rank
-from .nesting import Markup, Span, nest, render
+from bridge.formatting.nesting import Markup, Span, nest, render
 
 _SIMPLE_TAGS = {
     EntityType.BOLD: Markup("<b>", "</b>"),

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .entities import Entity, EntityType, Utf16Index, nesting_rank
-from .nesting import Markup, Span, nest, render
+from bridge.formatting.nesting import Markup, Span, nest, render
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Network-neutral formatted text: Matrix HTML in and out, and what every connector shares."""
