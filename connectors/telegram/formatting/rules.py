@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from .entities import CODE_BLOCKS, QUOTES, STYLES, Entity, EntityType, nesting_rank
 from bridge.formatting.nesting import Span, nest
+
+from .entities import CODE_BLOCKS, QUOTES, STYLES, Entity, EntityType, nesting_rank
 
 
 def enforce_telegram_nesting(entities: Iterable[Entity]) -> tuple[Entity, ...]:
