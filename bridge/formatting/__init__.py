@@ -4,6 +4,7 @@ text (:mod:`.plain`). Each connector renders it to and from its network's own ma
 
 from .from_html import LINK, clean_text, parse_matrix_html, pill_targets
 from .model import INLINE_STYLES, MatrixPill, Style, StyledText, StyleKind, nesting_rank
+from .plain import render_plain
 from .to_html import FormattedText, render_matrix_html
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "parse_matrix_html",
     "pill_targets",
     "render_matrix_html",
+    "render_plain",
 ]
