@@ -32,13 +32,16 @@ def to_telegram_text(styled: StyledText, pills: PillResolver) -> TelegramText:
     """The entities Telegram can render of ``styled``, nested as Telegram requires.
 
     A mention of a Matrix user Telegram does not know, and a link Telegram would not take as
-    one, become plain text.
+    one, become plain text. Styles reaching past the text are clipped to it.
     """
     index = Utf16Index(styled.text)
     entities: list[Entity] = []
     for style in styled.styles:
-        offset = index.offset(style.start)
-        entity = _entity(style, offset, index.offset(style.end) - offset, pills)
+        start, end = max(style.start, 0), min(style.end, len(styled.text))
+        if start >= end:
+            continue
+        offset = index.offset(start)
+        entity = _entity(style, offset, index.offset(end) - offset, pills)
         if entity is not None:
             entities.append(entity)
     return TelegramText(styled.text, enforce_telegram_nesting(entities))

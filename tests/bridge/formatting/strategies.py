@@ -6,6 +6,8 @@ import html
 
 from hypothesis import strategies as st
 
+from bridge.formatting import Style, StyledText, StyleKind
+
 # Characters that stress the converters most: markup, newlines, astral and joining ones.
 _TRICKY = "<>&\"'\n\r\t \x00\x07\x85\xa0😀👨‍👩‍👧🇺🇦𝄞e\u0301\u200d\ufe0f/:@#"
 characters = st.one_of(
@@ -91,3 +93,70 @@ soup = st.lists(
     ),
     max_size=60,
 ).map("".join)
+
+_KINDS = list(StyleKind)
+_URLS = [None, "", "https://e.org/?a=1&b=<2>", 'http://x/"q"', "javascript:alert(1)", "tg://user"]
+_USERS = [None, "@a:e.org", "@b_c:x.y"]
+
+
+@st.composite
+def styled_texts(draw: st.DrawFn, names: bool = True) -> StyledText:
+    """Any text with any styles: overlapping, empty, reaching past either end."""
+    text = draw(texts)
+    style = st.builds(
+        Style,
+        kind=st.sampled_from(_KINDS),
+        start=st.integers(-2, len(text) + 2),
+        end=st.integers(-2, len(text) + 2),
+        url=st.sampled_from(_URLS),
+        user_id=st.sampled_from(_USERS),
+        name=st.sampled_from([None, "N <&>\n", ""]) if names else st.none(),
+        language=st.sampled_from([None, "", "go", 'a"<b>']),
+    )
+    return StyledText(text, tuple(draw(st.lists(style, max_size=8))))
+
+
+# What the HTML parser gives back as it was: no whitespace (it collapses runs and trims the
+# ends), no control characters (it removes them).
+_round_trip_characters = st.one_of(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters=" "),
+    st.sampled_from("<>&\"';😀👨‍👩‍👧𝄞e\u0301"),
+)
+_INLINE = [
+    *(StyleKind.BOLD, StyleKind.ITALIC, StyleKind.UNDERLINE, StyleKind.STRIKETHROUGH),
+    *(StyleKind.SPOILER, StyleKind.CODE, StyleKind.LINK, StyleKind.MENTION),
+]
+_SAFE_URLS = ["https://e.org/?a=1&b=<2>", 'http://x/"q"', "mailto:a@b.c", "https://e.org/#/#r:e"]
+_LINKS = (StyleKind.LINK, StyleKind.MENTION)
+
+
+@st.composite
+def nested_styled_texts(draw: st.DrawFn) -> StyledText:
+    """Inline styles that nest properly (no partial overlap, no link in a link) on text the
+    parser reads back unchanged: what HTML can say exactly."""
+    text = draw(st.text(_round_trip_characters, min_size=1, max_size=30))
+    styles: list[Style] = []
+    for _ in range(draw(st.integers(0, 8))):
+        start = draw(st.integers(0, len(text) - 1))
+        end = draw(st.integers(start + 1, len(text)))
+        kind = draw(st.sampled_from(_INLINE))
+        if any(
+            _crosses(start, end, s) or (kind in _LINKS and _meets_link(start, end, s))
+            for s in styles
+        ):
+            continue
+        url = draw(st.sampled_from(_SAFE_URLS)) if kind is StyleKind.LINK else None
+        user_id = draw(st.sampled_from(_USERS[1:])) if kind is StyleKind.MENTION else None
+        styles.append(Style(kind, start, end, url=url, user_id=user_id))
+    return StyledText(text, tuple(styles))
+
+
+def _crosses(start: int, end: int, other: Style) -> bool:
+    disjoint = end <= other.start or other.end <= start
+    inside = other.start <= start and end <= other.end
+    around = start <= other.start and other.end <= end
+    return not (disjoint or inside or around)
+
+
+def _meets_link(start: int, end: int, other: Style) -> bool:
+    return other.kind in _LINKS and start < other.end and other.start < end
