@@ -15,6 +15,7 @@ from telegram import (
     Update,
 )
 
+from bridge.formatting import MatrixPill
 from bridge.network.events import (
     AvatarRef,
     MessageContent,
@@ -31,7 +32,7 @@ from bridge.network.ids import RemoteMessageID
 from bridge.network.interface import BridgeContext
 
 from . import ids
-from .formatting import MatrixPill, telegram_to_matrix
+from .formatting import telegram_to_matrix
 from .formatting.ptb import entities_from_ptb
 from .lookup import Sightings
 from .media import media_of

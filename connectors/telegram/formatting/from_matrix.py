@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bridge.formatting import clean_text, parse_matrix_html
+
 from .entities import TelegramText
-from .matrix_html import PillResolver, clean_text, parse_matrix_html
+from .from_styled import PillResolver, to_telegram_text
 from .split import TEXT_LIMIT, split_text
 from .telegram_html import render_telegram_html
 
@@ -32,7 +34,7 @@ def matrix_to_telegram_text(
     text (say, only an image without alt text).
     """
     if formatted_body is not None:
-        parsed = parse_matrix_html(formatted_body, pills)
+        parsed = to_telegram_text(parse_matrix_html(formatted_body), pills)
         if parsed.text.strip():
             return parsed
     return TelegramText(clean_text(body))

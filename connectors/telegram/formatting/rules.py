@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from bridge.formatting.nesting import Span, nest
+
 from .entities import CODE_BLOCKS, QUOTES, STYLES, Entity, EntityType, nesting_rank
-from .nesting import Span, nest
 
 
 def enforce_telegram_nesting(entities: Iterable[Entity]) -> tuple[Entity, ...]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from bridge.formatting.nesting import Markup, Span, nest, render
+
 from .entities import Entity, EntityType, TelegramText, Utf16Index, nesting_rank
-from .nesting import Markup, Span, nest, render
 
 _SIMPLE_TAGS = {
     EntityType.BOLD: Markup("<b>", "</b>"),

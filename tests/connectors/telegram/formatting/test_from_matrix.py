@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.formatting import parse_matrix_html, pill_targets
 from connectors.telegram.formatting import (
     EntityType,
     matrix_to_telegram,
     matrix_to_telegram_text,
-    parse_matrix_html,
-    pill_targets,
+    to_telegram_text,
 )
-
-from .markup_check import TELEGRAM_REFERENCES, read_html
+from tests.bridge.formatting.markup_check import TELEGRAM_REFERENCES, read_html
 
 GHOST = "@telegram_42:example.org"
 
@@ -205,7 +204,7 @@ def test_plain_body(body: str, expected: list[str]) -> None:
 
 
 def test_parse_returns_text_and_entities_in_utf16() -> None:
-    parsed = parse_matrix_html("😀 <b>x</b>", pills)
+    parsed = to_telegram_text(parse_matrix_html("😀 <b>x</b>"), pills)
     assert parsed.text == "😀 x"
     assert [(e.type, e.offset, e.length) for e in parsed.entities] == [(EntityType.BOLD, 3, 1)]
 
@@ -226,7 +225,7 @@ def test_pill_targets_are_what_the_resolver_is_asked() -> None:
         asked.add(user_id)
         return None
 
-    parse_matrix_html(html, recording)
+    to_telegram_text(parse_matrix_html(html), recording)
     assert pill_targets(html) == asked == {GHOST, "@b:c"}
 
 

@@ -15,10 +15,10 @@ import unicodedata
 import pytest
 from telegram import MessageEntity, User
 
+from bridge.formatting import MatrixPill
 from connectors.telegram.formatting import (
     Entity,
     EntityType,
-    MatrixPill,
     TelegramText,
     matrix_to_telegram,
     matrix_to_telegram_text,
@@ -28,9 +28,8 @@ from connectors.telegram.formatting import (
     utf16_len,
 )
 from connectors.telegram.formatting.ptb import entities_from_ptb
+from tests.bridge.formatting.markup_check import MATRIX_REFERENCES, read_html
 from tests.fakes.telegram import parse_telegram_html
-
-from .markup_check import MATRIX_REFERENCES, read_html
 
 T = EntityType
 E = Entity

@@ -7,9 +7,9 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.formatting import MatrixPill
 from connectors.telegram.formatting import (
     Entity,
-    MatrixPill,
     matrix_to_telegram,
     matrix_to_telegram_text,
     render_telegram_html,
@@ -17,9 +17,15 @@ from connectors.telegram.formatting import (
     telegram_to_matrix,
     utf16_len,
 )
+from tests.bridge.formatting.markup_check import (
+    MATRIX_REFERENCES,
+    TELEGRAM_REFERENCES,
+    Element,
+    read_html,
+)
+from tests.bridge.formatting.strategies import matrix_html, soup, texts
 
-from .markup_check import MATRIX_REFERENCES, TELEGRAM_REFERENCES, Element, read_html
-from .strategies import matrix_html, soup, text_with_entities, texts
+from .strategies import text_with_entities
 
 MATRIX_TAGS = {"strong", "em", "u", "del", "span", "code", "pre", "a", "blockquote", "br"}
 TELEGRAM_TAGS = {"b", "i", "u", "s", "span", "a", "code", "pre", "blockquote", "tg-emoji"}

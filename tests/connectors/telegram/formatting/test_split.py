@@ -14,8 +14,7 @@ from connectors.telegram.formatting import (
     split_text,
     utf16_len,
 )
-
-from .markup_check import TELEGRAM_REFERENCES, read_html
+from tests.bridge.formatting.markup_check import TELEGRAM_REFERENCES, read_html
 
 
 def no_pills(user_id: str) -> int | None:

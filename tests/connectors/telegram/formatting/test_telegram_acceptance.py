@@ -10,9 +10,8 @@ from connectors.telegram.formatting import (
     render_telegram_html,
     split_text,
 )
+from tests.bridge.formatting.strategies import matrix_html
 from tests.fakes.telegram.html_parser import parse_telegram_html
-
-from .strategies import matrix_html
 
 
 def ghost_pills(user_id: str) -> int | None:

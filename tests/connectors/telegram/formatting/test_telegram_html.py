@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.telegram.formatting import Entity, EntityType, TelegramText, render_telegram_html
-
-from .markup_check import TELEGRAM_REFERENCES, read_html
+from tests.bridge.formatting.markup_check import TELEGRAM_REFERENCES, read_html
 
 T = EntityType
 e = Entity

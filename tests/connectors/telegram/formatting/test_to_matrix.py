@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.formatting import MatrixPill
 from connectors.telegram.formatting import (
     Entity,
     EntityType,
-    MatrixPill,
     mention_targets,
     telegram_to_matrix,
 )
-
-from .markup_check import MATRIX_REFERENCES, read_html
+from tests.bridge.formatting.markup_check import MATRIX_REFERENCES, read_html
 
 T = EntityType
 e = Entity

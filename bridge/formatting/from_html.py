@@ -1,4 +1,4 @@
-"""Matrix ``org.matrix.custom.html`` -> plain text with Telegram entities.
+"""Matrix ``org.matrix.custom.html`` -> plain text with styles (:mod:`.model`).
 
 A streaming html.parser handler rather than a tree walk: nesting depth costs a list entry,
 never a Python stack frame, and unclosed or stray tags are simply closed or ignored.
@@ -8,27 +8,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
-from .entities import Entity, EntityType, TelegramText, utf16_len
-from .rules import enforce_telegram_nesting
-
-# Given a Matrix user id from a pill, the Telegram user id of that person, or None.
-PillResolver = Callable[[str], int | None]
+from .model import Style, StyledText, StyleKind
 
 _STYLE_TAGS = {
-    "b": EntityType.BOLD,
-    "strong": EntityType.BOLD,
-    "i": EntityType.ITALIC,
-    "em": EntityType.ITALIC,
-    "u": EntityType.UNDERLINE,
-    "ins": EntityType.UNDERLINE,
-    "s": EntityType.STRIKETHROUGH,
-    "strike": EntityType.STRIKETHROUGH,
-    "del": EntityType.STRIKETHROUGH,
+    "b": StyleKind.BOLD,
+    "strong": StyleKind.BOLD,
+    "i": StyleKind.ITALIC,
+    "em": StyleKind.ITALIC,
+    "u": StyleKind.UNDERLINE,
+    "ins": StyleKind.UNDERLINE,
+    "s": StyleKind.STRIKETHROUGH,
+    "strike": StyleKind.STRIKETHROUGH,
+    "del": StyleKind.STRIKETHROUGH,
 }
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 # Newlines wanted between a block and what surrounds it.
@@ -45,11 +40,8 @@ _VOID_TAGS = frozenset(
 )
 # Dropped with everything inside: the reply fallback, and content that is not text.
 _SKIPPED_TAGS = frozenset(("mx-reply", "script", "style", "template", "head", "title"))
-# Not mailto: Telegram reads "mailto:a@b.org" as a web address; it finds e-mails in text itself.
-_LINK_SCHEMES = frozenset(("http", "https", "tg"))
-_LINK = re.compile(r"([a-z][a-z0-9+.-]*):[^\x00-\x20\x7f]+", re.IGNORECASE)
-# Telegram makes a mention of any tg://user link; mentions come from pills only.
-_TG_USER_LINK = re.compile(r"tg:(//)?user([/?#]|$)", re.IGNORECASE)
+# An absolute URL without spaces; which schemes are safe is each renderer's choice.
+LINK = re.compile(r"([a-z][a-z0-9+.-]*):[^\x00-\x20\x7f]+", re.IGNORECASE)
 _PILL = re.compile(r"https://matrix\.to/#/([^/?#]+)|matrix:u/([^/?#]+)", re.IGNORECASE)
 _USER_ID = re.compile(r"@[^:\s]+:\S+")
 _SPACES = re.compile(r"[ \t\n\r\f]+")
@@ -61,10 +53,10 @@ _HR = "———"
 class _Frame:
     tag: str
     order: int  # how many elements opened before this one
-    start: int  # UTF-16 offset where the element's text starts
-    type: EntityType | None = None
+    start: int  # index in the text where the element's text starts
+    kind: StyleKind | None = None
     url: str | None = None
-    user_id: int | None = None
+    user_id: str | None = None
     language: str | None = None
     block: int = 0
     verbatim: bool = False
@@ -72,7 +64,7 @@ class _Frame:
 
 
 def clean_text(text: str) -> str:
-    """Text Telegram can carry: no control characters but tab and newline, no lone surrogates."""
+    """Text networks can carry: no control characters but tab and newline, no lone surrogates."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(_clean_char(ch) for ch in text)
 
@@ -86,31 +78,26 @@ def _clean_char(ch: str) -> str:
     return "\ufffd" if category == "Cs" else ch
 
 
-def parse_matrix_html(formatted_body: str, pills: PillResolver) -> TelegramText:
-    """The text a Matrix HTML message shows, with the entities Telegram can render of it."""
-    parser = _Parser(pills)
+def parse_matrix_html(formatted_body: str) -> StyledText:
+    """The text a Matrix HTML message shows, with its styles in the order their elements
+    opened (so styles over the same text nest as their elements did)."""
+    parser = _Parser()
     parser.feed(formatted_body)
     parser.close()
     return parser.result()
 
 
 def pill_targets(formatted_body: str) -> set[str]:
-    """The Matrix user ids :func:`parse_matrix_html` will ask its resolver about."""
-    targets: set[str] = set()
-
-    def record(user_id: str) -> None:
-        targets.add(user_id)
-
-    parse_matrix_html(formatted_body, record)
-    return targets
+    """The Matrix user ids the message mentions with pills."""
+    parsed = parse_matrix_html(formatted_body)
+    return {s.user_id for s in parsed.styles if s.user_id is not None}
 
 
 class _Parser(HTMLParser):
-    def __init__(self, pills: PillResolver) -> None:
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self._pills = pills
         self._out: list[str] = []
-        self._len = 0  # UTF-16 units in _out
+        self._len = 0  # characters in _out
         self._last = ""  # last character written
         self._trailing_newlines = 0
         # Separators are written lazily, just before the next text, so none trails a block.
@@ -124,16 +111,14 @@ class _Parser(HTMLParser):
         self._skipping: str | None = None
         self._skip_depth = 0
         self._opened = 0
-        # (order of the element, entity): sorted back to opening order, so that entities
-        # over the same text nest as their elements did.
-        self._entities: list[tuple[int, Entity]] = []
+        # (order of the element, style): sorted back to opening order.
+        self._styles: list[tuple[int, Style]] = []
 
-    def result(self) -> TelegramText:
+    def result(self) -> StyledText:
         while self._stack:
             self._close(self._stack.pop())
-        self._entities.sort(key=lambda item: item[0])
-        entities = enforce_telegram_nesting(entity for _, entity in self._entities)
-        return TelegramText("".join(self._out), entities)
+        self._styles.sort(key=lambda item: item[0])
+        return StyledText("".join(self._out), tuple(style for _, style in self._styles))
 
     # html.parser callbacks
 
@@ -207,22 +192,22 @@ class _Parser(HTMLParser):
     def _configure(self, frame: _Frame, attrs: dict[str, str]) -> None:
         tag = frame.tag
         if tag in _STYLE_TAGS:
-            frame.type = _STYLE_TAGS[tag]
+            frame.kind = _STYLE_TAGS[tag]
         elif tag in _HEADINGS:
-            frame.type = EntityType.BOLD
+            frame.kind = StyleKind.BOLD
         elif tag in ("span", "font") and "data-mx-spoiler" in attrs:
-            frame.type = EntityType.SPOILER
+            frame.kind = StyleKind.SPOILER
         elif tag == "blockquote":
-            frame.type = EntityType.BLOCKQUOTE
+            frame.kind = StyleKind.BLOCKQUOTE
         elif tag == "pre":
-            frame.type, frame.verbatim = EntityType.PRE, True
+            frame.kind, frame.verbatim = StyleKind.PRE, True
         elif tag == "code":
             frame.verbatim = True
             parent = self._stack[-1] if self._stack else None
             if parent is not None and parent.tag == "pre" and parent.start == self._len:
                 parent.language = _language(attrs.get("class", ""))
             else:
-                frame.type = EntityType.CODE
+                frame.kind = StyleKind.CODE
         elif tag == "a":
             self._configure_link(frame, attrs.get("href", "").strip())
         elif tag == "ol":
@@ -233,14 +218,10 @@ class _Parser(HTMLParser):
         if pill is not None:
             user_id = unquote(pill[1] or f"@{pill[2]}")
             if _USER_ID.fullmatch(user_id):
-                telegram_id = self._pills(user_id)
-                if telegram_id is not None:
-                    frame.type, frame.user_id = EntityType.TEXT_MENTION, telegram_id
+                frame.kind, frame.user_id = StyleKind.MENTION, user_id
                 return
-        link = _LINK.fullmatch(href)
-        allowed = link is not None and link[1].lower() in _LINK_SCHEMES
-        if allowed and not _TG_USER_LINK.match(href):
-            frame.type, frame.url = EntityType.TEXT_LINK, href
+        if LINK.fullmatch(href):
+            frame.kind, frame.url = StyleKind.LINK, href
 
     def _void(self, tag: str, attrs: dict[str, str]) -> None:
         if tag == "br":
@@ -259,16 +240,16 @@ class _Parser(HTMLParser):
         self._verbatim -= frame.verbatim
         if self._lists and self._lists[-1] is frame:
             self._lists.pop()
-        if frame.type is not None and self._len > frame.start:
-            entity = Entity(
-                frame.type,
+        if frame.kind is not None and self._len > frame.start:
+            style = Style(
+                frame.kind,
                 frame.start,
-                self._len - frame.start,
+                self._len,
                 url=frame.url,
                 user_id=frame.user_id,
                 language=frame.language,
             )
-            self._entities.append((frame.order, entity))
+            self._styles.append((frame.order, style))
         if frame.block:
             self._block(frame.block)
 
@@ -313,7 +294,7 @@ class _Parser(HTMLParser):
 
     def _append(self, text: str) -> None:
         self._out.append(text)
-        self._len += utf16_len(text)
+        self._len += len(text)
         self._last = text[-1]
         stripped = text.rstrip("\n")
         if stripped:
