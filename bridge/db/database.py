@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from ..errors import StartupError
 from .direct import DirectPath
 from .engine import create_engine, session_factory
-from .migrate import upgrade_to_head
+from .migrate import MigrationFailed, upgrade_to_head
 
 
 class Database:
@@ -44,7 +44,7 @@ class Database:
         database that cannot be used ends the start with a line saying which and why."""
         try:
             await upgrade_to_head(self.engine)
-        except (OSError, SQLAlchemyError) as error:
+        except (OSError, SQLAlchemyError, MigrationFailed) as error:
             raise StartupError(self.unusable(error)) from None
 
     def unusable(self, error: Exception) -> str:
