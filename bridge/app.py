@@ -59,7 +59,7 @@ from .matrix.gaps import DeliveryGaps
 from .matrix.listener import AppserviceListener
 from .matrix.power import RoomPower
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
-from .metrics import MATRIX_TO_REMOTE, REMOTE_TO_MATRIX, bridge_metrics
+from .metrics import MATRIX_TO_REMOTE, REMOTE_TO_MATRIX, BridgeMetrics
 from .network.capabilities import ReportsHealth, ServesHttp, TellsLimits
 from .network.interface import NetworkConnector
 from .provisioning.api import ProvisioningAPI
@@ -67,6 +67,7 @@ from .users import UserManager
 
 if TYPE_CHECKING:
     from .metrics_server import MetricsServer
+    from .prometheus_metrics import PrometheusMetrics
 
 log = logging.getLogger("bridge")
 
@@ -101,8 +102,13 @@ class Bridge:
         self.queue_size = queue_size
         self.idle_after = idle_after
         self.db = Database(config.appservice.database)
-        # Counted only when served (prometheus_client is loaded then only).
-        self.metrics = bridge_metrics(config.metrics.enabled, __version__, connector.name)
+        # Counted only when served: prometheus_client is loaded then only.
+        self.metrics = BridgeMetrics()
+        self._prometheus: PrometheusMetrics | None = None
+        if config.metrics.enabled:
+            from .prometheus_metrics import PrometheusMetrics
+
+            self.metrics = self._prometheus = PrometheusMetrics(__version__, connector.name)
         self._metrics_server: MetricsServer | None = None
         self._http: aiohttp.ClientSession | None = None
         self._listener: AppserviceListener | None = None
@@ -279,13 +285,11 @@ class Bridge:
 
     async def _serve_metrics(self) -> None:
         settings = self.config.metrics
-        if settings.enabled:
+        if self._prometheus is not None:  # settings.enabled
             from .metrics_server import MetricsServer
-            from .prometheus_metrics import PrometheusMetrics
 
-            assert isinstance(self.metrics, PrometheusMetrics)  # bridge_metrics: when enabled
             server = self._metrics_server = MetricsServer(
-                self.metrics, settings.hostname, settings.listen_port, self._count
+                self._prometheus, settings.hostname, settings.listen_port, self._count
             )
             await server.start()
 

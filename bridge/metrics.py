@@ -1,6 +1,7 @@
 """What the bridge counts, as its Prometheus metrics. With ``metrics.enabled`` off nothing is
 counted and prometheus_client is never imported (it and what it loads cost about 1.5 MB);
-with it on, bridge/prometheus_metrics.py counts into a registry of the bridge's own.
+with it on, bridge/prometheus_metrics.py counts into a registry of the bridge's own (the
+composition root, bridge/app.py, picks which).
 
 Every label value comes from a small fixed set (a direction, a kind, a reason, an API method, a
 path template): never a room, a user or a message's text, which would make the series grow
@@ -25,15 +26,6 @@ _METHOD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 def method_label(name: str) -> str:
     return name if _METHOD_NAME.match(name) else "other"
-
-
-def bridge_metrics(enabled: bool, version: str, network: str) -> BridgeMetrics:
-    """The metrics to count with: Prometheus's only when they are served."""
-    if not enabled:
-        return BridgeMetrics()
-    from .prometheus_metrics import PrometheusMetrics
-
-    return PrometheusMetrics(version, network)
 
 
 class BridgeMetrics:

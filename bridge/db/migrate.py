@@ -1,9 +1,10 @@
 """Alembic migrations, applied automatically at start-up.
 
-Alembic costs about 11 MB of memory once imported (it loads every SQL dialect SQLAlchemy has),
-which the bridge would then hold for as long as it runs. A database already at the newest
-revision needs none of it: the revision is read with one query. One that needs upgrading is
-upgraded by a process of its own (bridge/db/migration_process.py), which ends with its work.
+Alembic, with what it loads (mako, SQLAlchemy's PostgreSQL dialect), and a migration's run cost
+the bridge about 8 MB it would then hold for as long as it runs (BENCHMARKS.md's first start).
+A database already at the newest revision needs none of it: the revision is read with one
+query. One that needs upgrading is upgraded by a process of its own
+(bridge/db/migration_process.py), which ends with its work.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import site
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,10 +29,10 @@ log = logging.getLogger("bridge.db")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions (a test checks it is alembic's head).
 HEAD_REVISION = "0006"
-# Whether an upgrade runs in a process of its own (above). The tests run theirs in their own
-# process: hundreds of fresh databases, each a new interpreter's start-up otherwise.
+# Whether an upgrade runs in a process of its own (above). The tests turn it off: they migrate
+# hundreds of fresh databases, each a new interpreter's start-up otherwise.
 UPGRADE_APART = True
-# The package root, for the migration process to import the bridge from wherever this one did.
+# Where this bridge was imported from, for the migration process to import the same one.
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -106,7 +108,7 @@ async def upgrade_here(engine: AsyncEngine) -> tuple[str | None, str | None]:
     return revisions
 
 
-def alembic_log_level() -> int:
+def _alembic_log_level() -> int:
     """The level alembic logs at: the admin's, when the logging config sets one for it."""
     return logging.getLogger("alembic").level or logging.WARNING
 
@@ -115,15 +117,13 @@ async def _upgrade_apart(url: URL) -> tuple[str | None, str | None]:
     """Upgrade in ``python -m bridge.db.migration_process``: the URL (it may hold a password)
     goes on its stdin, never on its command line; alembic's log records come back and are
     logged here, as this process's logging config says."""
-    request = {"url": url.render_as_string(hide_password=False), "level": alembic_log_level()}
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+    request = {"url": url.render_as_string(hide_password=False), "level": _alembic_log_level()}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bridge.db.migration_process",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
+        env=_environment(),
     )  # fmt: skip
     out, err = await process.communicate(json.dumps(request).encode())
     try:
@@ -139,6 +139,15 @@ async def _upgrade_apart(url: URL) -> tuple[str | None, str | None]:
     if "error" in answer:
         raise MigrationFailed(answer["error"])
     return answer["before"], answer["after"]
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment; with the bridge's root first on the path when it is a
+    checkout (an installed bridge is in site-packages, which the process has anyway)."""
+    env = dict(os.environ)
+    if str(_ROOT) not in [*site.getsitepackages(), site.getusersitepackages()]:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+    return env
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
