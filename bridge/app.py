@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -59,11 +60,14 @@ from .matrix.listener import AppserviceListener
 from .matrix.power import RoomPower
 from .matrix.startup_checks import check_as_token, check_homeserver, check_ping
 from .metrics import MATRIX_TO_REMOTE, REMOTE_TO_MATRIX, BridgeMetrics
-from .metrics_server import MetricsServer
 from .network.capabilities import ReportsHealth, ServesHttp, TellsLimits
 from .network.interface import NetworkConnector
 from .provisioning.api import ProvisioningAPI
 from .users import UserManager
+
+if TYPE_CHECKING:
+    from .metrics_server import MetricsServer
+    from .prometheus_metrics import PrometheusMetrics
 
 log = logging.getLogger("bridge")
 
@@ -98,8 +102,13 @@ class Bridge:
         self.queue_size = queue_size
         self.idle_after = idle_after
         self.db = Database(config.appservice.database)
-        # Counted whether or not they are served: a registry of this bridge's own.
-        self.metrics = BridgeMetrics(__version__, connector.name)
+        # Counted only when served: prometheus_client is loaded then only.
+        self.metrics = BridgeMetrics()
+        self._prometheus: PrometheusMetrics | None = None
+        if config.metrics.enabled:
+            from .prometheus_metrics import PrometheusMetrics
+
+            self.metrics = self._prometheus = PrometheusMetrics(__version__, connector.name)
         self._metrics_server: MetricsServer | None = None
         self._http: aiohttp.ClientSession | None = None
         self._listener: AppserviceListener | None = None
@@ -276,9 +285,11 @@ class Bridge:
 
     async def _serve_metrics(self) -> None:
         settings = self.config.metrics
-        if settings.enabled:
+        if self._prometheus is not None:  # settings.enabled
+            from .metrics_server import MetricsServer
+
             server = self._metrics_server = MetricsServer(
-                self.metrics, settings.hostname, settings.listen_port, self._count
+                self._prometheus, settings.hostname, settings.listen_port, self._count
             )
             await server.start()
 
@@ -286,15 +297,13 @@ class Bridge:
         """The gauges, read from the database when the metrics are scraped."""
         counts = await bridge_counts(self.db, self.connector.name)
         metrics = self.metrics
-        metrics.portals.set(counts.portals)
-        metrics.ghosts.set(counts.ghosts)
-        metrics.linked_users.set(counts.linked_users)
+        metrics.counts(counts.portals, counts.ghosts, counts.linked_users)
         # Handled events whose marks are held back (bridge/db/marks.py) wait no more.
         held = self.marks
         matrix = counts.matrix_waiting - (held.pending("matrix") if held is not None else 0)
         remote = counts.remote_waiting - (held.pending("remote") if held is not None else 0)
-        metrics.queue_depth.labels(MATRIX_TO_REMOTE).set(max(0, matrix))
-        metrics.queue_depth.labels(REMOTE_TO_MATRIX).set(max(0, remote))
+        metrics.queue_depth(MATRIX_TO_REMOTE, max(0, matrix))
+        metrics.queue_depth(REMOTE_TO_MATRIX, max(0, remote))
 
     async def _listen(self, core: BridgeCore, provisioning: list[web.RouteDef]) -> None:
         """The homeserver's listener, with the network's routes and the provisioning API."""

@@ -11,7 +11,7 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from .errors import StartupError
-from .metrics import BridgeMetrics
+from .prometheus_metrics import PrometheusMetrics
 
 log = logging.getLogger("bridge.metrics")
 
@@ -22,7 +22,7 @@ REFRESH_TIMEOUT = 5.0
 class MetricsServer:
     def __init__(
         self,
-        metrics: BridgeMetrics,
+        metrics: PrometheusMetrics,
         host: str,
         port: int,
         refresh: Callable[[], Awaitable[None]],

@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from bridge.__main__ import known_secrets
 from bridge.app import HEALTH_INTERVAL, Bridge
+from bridge.db import migrate
 from bridge.db.database import Database
 from bridge.log_context import ContextFilter
 from bridge.logging_setup import SecretFilter
@@ -38,6 +39,11 @@ from tests.support.session_log import (  # noqa: F401
 from tests.support.synapse import SynapseServer
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.hang_report"]
+
+# Migrations run in the tests' own process: hundreds of fresh databases, each a new interpreter
+# otherwise. The bridge's way (a process of its own) is tested in tests/bridge/db/
+# test_migrations.py, and by every test that starts the bridge as a process.
+migrate.UPGRADE_APART = False
 
 StartBridge = Callable[..., Awaitable[RunningBridge]]
 

@@ -4,12 +4,11 @@ which are a refusal. Passing trouble is waited out in order; nothing is dropped 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import asyncpg
 from sqlalchemy import exc
 
 # SQLSTATE classes and codes that say "try again": connection exceptions (08), insufficient
@@ -45,21 +44,30 @@ def is_transient(error: BaseException) -> bool:
             return state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES)
         case exc.TimeoutError():
             return True  # no pooled connection came free in time
-        # The drivers themselves, as the statements on every message's path meet them (direct.py).
-        case sqlite3.OperationalError():
-            return True
-        case asyncpg.PostgresError():
-            state = getattr(error, "sqlstate", None)
-            return isinstance(state, str) and (
-                state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES)
-            )
-        case asyncpg.InterfaceError() | asyncpg.exceptions.InternalClientError():
-            return True  # a connection gone mid-statement, a driver that lost track of it
         case OSError() | TimeoutError():
             # A connection refused or reset before the driver could wrap it.
             return True
         case _:
-            return False
+            return _driver_error_is_transient(error)
+
+
+def _driver_error_is_transient(error: BaseException) -> bool:
+    """The drivers' own errors, as the statements on every message's path meet them
+    (direct.py). Only the driver of the database in use is ever imported (the other costs
+    memory): one that is not loaded raised nothing."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(error, sqlite3.OperationalError):
+        return True
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None:
+        return False
+    if isinstance(error, asyncpg.PostgresError):
+        state = getattr(error, "sqlstate", None)
+        return isinstance(state, str) and (
+            state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES)
+        )
+    # A connection gone mid-statement, a driver that lost track of it.
+    return isinstance(error, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError)
 
 
 def _sqlstate(orig: BaseException | None) -> str | None:

@@ -1,20 +1,27 @@
 """Alembic migrations, applied automatically at start-up.
 
-Alembic (with its templates) costs about 11 MB of memory once imported. A database already at
-the newest revision needs none of it: the revision is read with one query and alembic is
-imported only when there is something to upgrade.
+Alembic, with what it loads (mako, SQLAlchemy's PostgreSQL dialect), and a migration's run cost
+the bridge about 8 MB it would then hold for as long as it runs (BENCHMARKS.md's first start).
+A database already at the newest revision needs none of it: the revision is read with one
+query. One that needs upgrading is upgraded by a process of its own
+(bridge/db/migration_process.py), which ends with its work.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
+import site
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import URL, Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("bridge.db")
@@ -22,6 +29,15 @@ log = logging.getLogger("bridge.db")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions (a test checks it is alembic's head).
 HEAD_REVISION = "0006"
+# Whether an upgrade runs in a process of its own (above). The tests turn it off: they migrate
+# hundreds of fresh databases, each a new interpreter's start-up otherwise.
+UPGRADE_APART = True
+# Where this bridge was imported from, for the migration process to import the same one.
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+class MigrationFailed(Exception):
+    """The migration process failed; the message is its error's first line."""
 
 
 @contextmanager
@@ -76,11 +92,62 @@ def _upgrade(connection: Connection) -> tuple[str | None, str | None]:
 async def upgrade_to_head(engine: AsyncEngine) -> None:
     if await current_revision(engine) == HEAD_REVISION:
         return
-    async with engine.begin() as connection:
-        before, after = await connection.run_sync(_upgrade)
+    if UPGRADE_APART:
+        before, after = await _upgrade_apart(engine.url)
+    else:
+        before, after = await upgrade_here(engine)
     if before != after:
         # One line of our own instead of alembic's: only when the schema changed.
         log.info("Database upgraded from %s to %s", before or "an empty database", after)
+
+
+async def upgrade_here(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """Upgrade with alembic in this process; the revisions before and after."""
+    async with engine.begin() as connection:
+        revisions: tuple[str | None, str | None] = await connection.run_sync(_upgrade)
+    return revisions
+
+
+def _alembic_log_level() -> int:
+    """The level alembic logs at: the admin's, when the logging config sets one for it."""
+    return logging.getLogger("alembic").level or logging.WARNING
+
+
+async def _upgrade_apart(url: URL) -> tuple[str | None, str | None]:
+    """Upgrade in ``python -m bridge.db.migration_process``: the URL (it may hold a password)
+    goes on its stdin, never on its command line; alembic's log records come back and are
+    logged here, as this process's logging config says."""
+    request = {"url": url.render_as_string(hide_password=False), "level": _alembic_log_level()}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.db.migration_process",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_environment(),
+    )  # fmt: skip
+    out, err = await process.communicate(json.dumps(request).encode())
+    try:
+        answer = json.loads(out.splitlines()[-1])  # its last line: the answer
+    except (ValueError, IndexError):
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise MigrationFailed(
+            f"the migration process ended ({process.returncode}) without an answer: "
+            + (lines[-1] if lines else "no output")
+        ) from None
+    for name, level, message in answer["records"]:
+        logging.getLogger(name).log(level, "%s", message)
+    if "error" in answer:
+        raise MigrationFailed(answer["error"])
+    return answer["before"], answer["after"]
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment; with the bridge's root first on the path when it is a
+    checkout (an installed bridge is in site-packages, which the process has anyway)."""
+    env = dict(os.environ)
+    if str(_ROOT) not in [*site.getsitepackages(), site.getusersitepackages()]:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+    return env
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

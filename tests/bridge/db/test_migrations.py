@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+from bridge.db import migrate
 from bridge.db.database import Database
-from bridge.db.migrate import current_revision, head_revision
+from bridge.db.migrate import HEAD_REVISION, current_revision, head_revision
+from bridge.errors import StartupError
 
 TABLES = {
     "portal",
@@ -92,34 +94,82 @@ async def test_a_migration_logs_one_line_of_ours(
 
 def test_the_known_head_is_alembics_head() -> None:
     """Start-up skips alembic when the database is at HEAD_REVISION: it must be the newest."""
-    from bridge.db.migrate import HEAD_REVISION
-
     assert head_revision() == HEAD_REVISION
 
 
-def test_a_database_at_head_starts_without_importing_alembic(tmp_path: Path) -> None:
-    """Alembic costs memory (about 11 MB): a second start of an up-to-date database must not
-    load it. Checked in a fresh interpreter, where nothing imported it before."""
+def test_the_bridge_never_imports_alembic(tmp_path: Path) -> None:
+    """Alembic costs memory (about 11 MB) for as long as the process runs: the first start
+    migrates in a process of its own, and a second one of an up-to-date database needs no
+    alembic at all. Checked in a fresh interpreter, where nothing imported it before."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'head.db'}"
     script = (
         "import asyncio, sys\n"
         "from bridge.db.database import Database\n"
+        "from bridge.db.migrate import current_revision\n"
         "async def main():\n"
         f"    db = Database({url!r})\n"
         "    await db.migrate()\n"
+        "    print(await current_revision(db.engine))\n"
         "    await db.close()\n"
         "asyncio.run(main())\n"
         "print('alembic' in sys.modules)\n"
     )
     root = Path(__file__).resolve().parents[3]
-    first = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
-    )
-    second = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
-    )
-    assert first.stdout.strip() == "True", "the first start migrates with alembic"
-    assert second.stdout.strip() == "False", "an up-to-date database needs no alembic"
+    for start in ("first", "second"):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
+        )
+        assert done.stdout.split() == [HEAD_REVISION, "False"], (start, done.stdout)
+
+
+@pytest.mark.parametrize("admin_sets_alembic", [False, True])
+async def test_a_migration_apart_upgrades_and_logs_as_here(
+    db_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    admin_sets_alembic: bool,
+) -> None:
+    """The bridge's way: the process of its own upgrades the database; alembic's lines come
+    back to this process's logging (as the admin's config has them), and ours is one line."""
+    monkeypatch.setattr(migrate, "UPGRADE_APART", True)
+    caplog.set_level(logging.INFO)
+    if admin_sets_alembic:
+        caplog.set_level(logging.INFO, logger="alembic")
+    db = Database(db_url)
+    try:
+        await db.migrate()
+        assert await current_revision(db.engine) == HEAD_REVISION
+        ours = [r.getMessage() for r in caplog.records if r.name == "bridge.db"]
+        assert ours == [f"Database upgraded from an empty database to {HEAD_REVISION}"]
+        alembic = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+        if admin_sets_alembic:
+            assert any(line.startswith("Running upgrade") for line in alembic), alembic
+        else:
+            assert alembic == []
+    finally:
+        await db.close()
+
+
+async def test_a_failed_migration_apart_is_a_startup_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database alembic cannot upgrade (a table of the first migration's already there, and
+    not alembic's) ends the start with the error's line, naming the database."""
+    monkeypatch.setattr(migrate, "UPGRADE_APART", True)
+    path = tmp_path / "taken.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE portal (id INTEGER)"))
+        with pytest.raises(StartupError) as raised:
+            await db.migrate()
+        message = str(raised.value)
+        assert message.startswith(
+            f"Cannot use the database at appservice.database (sqlite:///{path})"
+        )
+        assert "portal" in message and "already exists" in message, message
+    finally:
+        await db.close()
 
 
 async def test_tokens_stored_before_are_hashed_and_still_link(db_url: str) -> None:

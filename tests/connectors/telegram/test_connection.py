@@ -13,6 +13,7 @@ import pytest_asyncio
 from yarl import URL
 
 from bridge.errors import StartupError
+from bridge.prometheus_metrics import PrometheusMetrics
 from portals.core import BridgeCore
 from tests.bridge.test_management_room import notice_containing, open_dm
 from tests.connectors.telegram.conftest import (
@@ -27,6 +28,7 @@ from tests.connectors.telegram.conftest import (
 from tests.connectors.telegram.test_health import check, detail, ready_until
 from tests.fakes.telegram import FakeTelegram
 from tests.support.fixtures import MakeMatrixUser
+from tests.support.ports import free_port
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
@@ -73,7 +75,9 @@ async def test_telegram_out_of_reach_at_start_up_is_waited_for(
 
     # Started while Telegram cannot be reached: the start completes (the homeserver's half,
     # its ping included, works), and /ready names Telegram as what is down.
-    running = await telegram_bridge(overrides=PLAIN, api_url=via(telegram_later))
+    # Metrics on: the waits are read from them below.
+    metrics = {"metrics.enabled": True, "metrics.listen_port": free_port()}
+    running = await telegram_bridge(overrides={**PLAIN, **metrics}, api_url=via(telegram_later))
     state = await ready_until(running, lambda s: s[0] == 503, "503")
     telegram = check(state, "telegram")
     assert telegram == {"ok": False}, telegram  # /ready names it; the reason is the admins'
@@ -91,6 +95,7 @@ async def test_telegram_out_of_reach_at_start_up_is_waited_for(
     # What Telegram holds meanwhile waits there.
     fake_telegram.inject_text(group, member, "from Telegram meanwhile")
     # The chat's first message was tried and is waited with (not refused).
+    assert isinstance(running.bridge.metrics, PrometheusMetrics)
     registry = running.bridge.metrics.registry
     waits = {"direction": "matrix_to_remote", "reason": "network_unavailable"}
     await eventually(
