@@ -272,6 +272,19 @@ class Soak:
                 digits=2,
             )
         )
+        # The second half alone: whether the size levelled off, however long it took to.
+        half = [s for s in samples if s.seconds >= last.seconds / 2]
+        if len(half) >= 2 and half[0] is not after[0]:
+            self.results.add(
+                Row(
+                    "soak",
+                    f"resident MB gained per 10,000 msgs in the second half "
+                    f"(from {half[0].seconds / 60:.0f} min, least squares)",
+                    _slope([(s.messages, s.rss) for s in half]) * 10_000 / MB,
+                    ratio_kind="none",
+                    digits=2,
+                )
+            )
         if plan.cache_scale != 1.0:
             self.results.note(
                 "soak: every bound on what the bridge keeps per person or message was "

@@ -49,6 +49,7 @@ def test_a_short_soak_with_snapshots_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}"
     assert "| soak " in done.stdout and "resident MB at the end" in done.stdout, done.stdout
+    assert "gained per 10,000 msgs in the second half" in done.stdout, done.stdout
     rows = rss.read_text().splitlines()
     assert rows[0] == "seconds,messages,new_senders,rss_mb" and len(rows) >= 3
     last = rows[-1].split(",")
