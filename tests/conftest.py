@@ -28,17 +28,17 @@ from tests.support.bridge_harness import (
 from tests.support.databases import database_url
 from tests.support.double_puppet import DoublePuppetSetup, make_double_puppet_setup
 from tests.support.ports import free_port
-
-# The run-wide log and its check for secrets, as this conftest's hooks.
-from tests.support.session_log import (  # noqa: F401
-    guard,
-    pytest_sessionfinish,
-    pytest_sessionstart,
-    unguard,
-)
+from tests.support.session_log import guard, unguard
 from tests.support.synapse import SynapseServer
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.hang_report"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.hang_report",
+    # The run-wide log and its check for secrets.
+    "tests.support.session_log",
+    # What the run's end shows, gathered from pytest-xdist's workers.
+    "tests.support.run_summary",
+]
 
 # Migrations run in the tests' own process: hundreds of fresh databases, each a new interpreter
 # otherwise. The bridge's way (a process of its own) is tested in tests/bridge/db/

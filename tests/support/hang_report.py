@@ -1,6 +1,7 @@
 """Shortly before pytest-timeout fails a test, write down what every asyncio task and thread is
 waiting on, so that a hang (in a fixture's teardown above all) names its cause instead of showing
-an idle event loop. The report goes into the test's report and the run's terminal summary."""
+an idle event loop. The report goes into the test's report and the run's terminal summary (through
+tests/support/run_summary.py, from whichever pytest-xdist worker ran the test)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from types import FrameType
 
 import pytest
 
+from tests.support import run_summary
+
 # Seconds before pytest-timeout's deadline at which the report is taken.
 MARGIN = 20.0
 # Frames shown per task or thread (the innermost ones).
 DEPTH = 12
-
-_reports: list[tuple[str, str]] = []
 
 
 def _live_tasks() -> list[asyncio.Task[object]]:
@@ -118,7 +119,7 @@ class _PhaseWatch:
 
     def _report(self) -> None:
         text = describe_hang()
-        _reports.append((self._item.nodeid, text))
+        run_summary.add(f"hang report: {self._item.nodeid}", text.splitlines())
         self._item.add_report_section("call", "hang report", text)
 
     @pytest.hookimpl(tryfirst=True)
@@ -147,9 +148,3 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     finally:
         item.config.pluginmanager.unregister(watch)
         watch.cancel()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for nodeid, text in _reports:
-        terminalreporter.write_sep("=", f"hang report: {nodeid}")
-        terminalreporter.write_line(text)

@@ -1,11 +1,12 @@
 """Every log line of the test run in one file, and a check at its end that no secret the tests
 used (tokens, shared secrets, passwords) is in it: the run fails, naming the lines.
 
-A pytest plugin (tests/conftest.py loads it). The secrets are registered by the code that makes
-or hands them out (the appservice setup, the fake Bot API, the double puppeting registration),
-so the list cannot go stale. In-process bridges log through the secret filter they would have in
-production (``guard``); what bridge subprocesses print is checked from the files tests write it
-to (``attach``).
+A pytest plugin (tests/conftest.py loads it); tests/support/run_summary.py shows the outcome and
+fails the run, and under pytest-xdist each worker checks its own log. The secrets are registered
+by the code that makes or hands them out (the appservice setup, the fake Bot API, the double
+puppeting registration), so the list cannot go stale. In-process bridges log through the secret
+filter they would have in production (``guard``); what bridge subprocesses print is checked from
+the files tests write it to (``attach``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import pytest
 
 from bridge.log_context import ContextFilter
 from bridge.redaction import MIN_SECRET_LENGTH
+from tests.support import run_summary
+
+# What shows and relays the check's outcome.
+pytest_plugins = ["tests.support.run_summary"]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(context)s%(message)s"
 
@@ -118,6 +123,8 @@ def unguard(filters: Iterable[logging.Filter]) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if run_summary.is_controller(session.config):
+        return  # its workers run the tests, each with a log of its own
     base = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     log = _run.log = SessionLog(Path(base) / "session.log")
     for secret in _run.early:
@@ -125,28 +132,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     log.start()
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def pytest_sessionfinish(session: pytest.Session) -> None:
     log, _run.log = _run.log, None
     if log is None:
         return
     log.stop()
     leaks = log.leaks()
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if not leaks:
         # Said, so a run's output shows the check ran.
-        if reporter is not None:
-            reporter.write_line(
+        run_summary.add(
+            None,
+            [
                 f"Session log checked: none of the {len(log.secrets)} secrets the tests "
                 f"registered appears in it ({log.path})"
-            )
+            ],
+        )
         return
     message = (
         f"{len(leaks)} log lines of this run hold a secret the tests registered "
-        f"({len(log.secrets)} registered; the whole log: {log.path}):\n" + "\n".join(leaks[:50])
+        f"({len(log.secrets)} registered; the whole log: {log.path}):"
     )
-    if reporter is not None:
-        reporter.write_sep("=", "secrets in the logs", red=True)
-        reporter.write_line(message)
-    else:
-        print(message)
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    run_summary.add("secrets in the logs", [message, *leaks[:50]], failed=True)
