@@ -382,3 +382,13 @@ def describe(result: Result) -> list[str]:
         lines.append(line("  edits T->M", result.edits_to_matrix))
         lines.append(line("  edits M->T", result.edits_to_telegram))
     return lines
+
+
+# The heading the counts of every scenario are shown under at the end of the run.
+SUMMARY_TITLE = "fault injection: sent, delivered, lost, duplicated, out of order"
+
+
+def summary(result: Result) -> list[str]:
+    """The counts, and the notes but the bridge's log."""
+    notes = [f"    {note}" for note in result.notes if not note.startswith("bridge log tail")]
+    return describe(result) + notes

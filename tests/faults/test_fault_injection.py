@@ -1,7 +1,7 @@
 """Fault injection: several hundred messages across several portals, both ways, through each
 fault; nothing may be lost, duplicated or reordered. Runs on SQLite and PostgreSQL.
 
-Counts are printed at the end of the pytest run (see conftest.py)."""
+Counts are printed at the end of the pytest run (tests/support/run_summary.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,15 @@ import asyncpg
 import pytest
 from sqlalchemy import make_url
 
-from tests.faults.conftest import RESULTS
-from tests.faults.scenario import Scenario, Setup, describe, run_scenario
+from tests.faults.scenario import (
+    SUMMARY_TITLE,
+    Scenario,
+    Setup,
+    describe,
+    run_scenario,
+    summary,
+)
+from tests.support import run_summary
 from tests.support.bridge_harness import AppserviceSetup
 from tests.support.databases import ADMIN_URL
 from tests.support.synapse import SynapseServer
@@ -288,7 +295,7 @@ async def test_nothing_lost_duplicated_or_reordered(
         appservice_proxy=name in APPSERVICE_PROXY,
     )
     result = await run_scenario(name, setup, db_kind, fault, check)
-    RESULTS.append(result)
+    run_summary.add(SUMMARY_TITLE, summary(result))
     report = "\n".join(describe(result) + result.notes)
     assert result.telegram_to_matrix.perfect, report
     assert result.matrix_to_telegram.perfect, report
