@@ -6,10 +6,12 @@
 #                                             # print the variables to export
 #   scripts/throwaway-postgres.sh stop DIR
 #
-# Then `eval "$(scripts/throwaway-postgres.sh start /tmp/pg-tests)"` and run the tests: they use
-# $TEST_POSTGRES_URL, and the fault suite restarts $TEST_POSTGRES_DATADIR with pg_ctl (see
-# real_restart in tests/faults/test_fault_injection.py). Trust authentication, 127.0.0.1 only. PostgreSQL refuses to run as root: as root, the server
-# runs as the user `postgres` (or $PG_USER).
+# The fault suite makes its own with it (tests/faults/postgres.py). By hand:
+#   eval "$(scripts/throwaway-postgres.sh start /tmp/pg-tests)"
+# then run the tests: they use $TEST_POSTGRES_URL, and the fault suite restarts
+# $TEST_POSTGRES_DATADIR with pg_ctl instead of a cluster of its own. Trust authentication,
+# 127.0.0.1 only. PostgreSQL refuses to run as root: as root, the server runs as the user
+# `postgres` (or $PG_USER).
 set -euo pipefail
 
 command="${1:-}"

@@ -72,6 +72,8 @@ class Setup:
     traffic_seconds: float = 15.0
     # A proxy between the homeserver and the bridge's listener (tests/support/as_proxy.py).
     appservice_proxy: bool = False
+    # The command that restarts the PostgreSQL server for real (tests/faults/postgres.py).
+    postgres_restart: list[str] | None = None
 
 
 class Scenario:

@@ -1,16 +1,14 @@
 """Fault injection: several hundred messages across several portals, both ways, through each
 fault; nothing may be lost, duplicated or reordered. Runs on SQLite and PostgreSQL.
 
-Counts are printed at the end of the pytest run (tests/support/run_summary.py)."""
+Counts are printed at the end of the pytest run (tests/support/run_summary.py). PostgreSQL is a
+cluster of the suite's own, which it restarts (postgres.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import shutil
 import sqlite3
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,7 +27,6 @@ from tests.faults.scenario import (
 )
 from tests.support import run_summary
 from tests.support.bridge_harness import AppserviceSetup
-from tests.support.databases import ADMIN_URL
 from tests.support.synapse import SynapseServer
 
 Fault = Callable[[Scenario], Awaitable[list[str]]]
@@ -107,14 +104,14 @@ async def synapse_restart(scenario: Scenario) -> list[str]:
 async def database_outage(scenario: Scenario) -> list[str]:
     """The bridge's database goes away twice while messages flow.
 
-    PostgreSQL restarts: for real when the tests may restart the test server (see
-    ``real_restart``); otherwise as the bridge would see it, through a proxy: the server ends
+    PostgreSQL restarts: for real, the fault suite's own server (tests/faults/postgres.py); or,
+    with TEST_POSTGRES_RESTART=proxy, as the bridge would see it, through a proxy: the server ends
     every connection ("terminating connection due to administrator command"), new connections
     are refused for 4 seconds, then answered "the database system is starting up" for 3 more.
     SQLite: another process holds the write lock for 12 seconds, longer than the bridge waits
     for it."""
     notes = []
-    restart = real_restart()
+    restart = scenario.setup.postgres_restart
     for _ in range(2):
         await asyncio.sleep(2)
         if scenario.db_proxy is not None and restart is not None:
@@ -168,55 +165,6 @@ async def dropped_transactions(scenario: Scenario) -> list[str]:
     return notes
 
 
-def real_restart() -> list[str] | None:
-    """The command that restarts the test server for real, if the tests may:
-    - TEST_POSTGRES_RESTART=proxy: never (the restart is played through the proxy);
-    - TEST_POSTGRES_DATADIR: that cluster, with pg_ctl (as the data directory's owner when the
-      tests run as root), e.g. a throwaway one from scripts/throwaway-postgres.sh;
-    - otherwise this machine's own cluster serving the test server's port, with pg_ctlcluster,
-      when the tests run as root (Debian's packaged server, 127.0.0.1:5432 by default)."""
-    if os.environ.get("TEST_POSTGRES_RESTART") == "proxy":
-        return None
-    data_dir = os.environ.get("TEST_POSTGRES_DATADIR")
-    if data_dir:
-        return pg_ctl_restart(Path(data_dir))
-    cluster = local_postgres_cluster()
-    if cluster is None:
-        return None
-    return ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"]
-
-
-def pg_ctl_restart(data_dir: Path) -> list[str]:
-    found = shutil.which("pg_ctl") or max(
-        (str(path) for path in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")),
-        default=None,
-        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
-    )
-    if found is None:
-        raise AssertionError("TEST_POSTGRES_DATADIR is set but pg_ctl is not found")
-    # -l: the restarted server must not write into the test's output.
-    command = [found, "-D", str(data_dir), "-w", "-m", "fast", "-l", str(data_dir / "pg_ctl.log")]
-    command.append("restart")
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        return ["runuser", "-u", data_dir.owner(), "--", *command]
-    return command
-
-
-def local_postgres_cluster() -> tuple[str, str] | None:
-    """This machine's cluster serving the test server's port, if the tests may restart it."""
-    url = make_url(ADMIN_URL)
-    if url.host not in ("127.0.0.1", "localhost", None) or os.geteuid() != 0:
-        return None
-    if shutil.which("pg_lsclusters") is None or shutil.which("pg_ctlcluster") is None:
-        return None
-    listing = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False)
-    for line in listing.stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[2] == str(url.port or 5432) and fields[3] == "online":
-            return fields[0], fields[1]
-    return None
-
-
 async def restart_postgres(command: list[str]) -> float:
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(*command)
@@ -226,7 +174,9 @@ async def restart_postgres(command: list[str]) -> float:
 
 async def terminate_backends(database_url: str) -> int:
     url = make_url(database_url)
-    admin = await asyncpg.connect(ADMIN_URL)
+    admin = await asyncpg.connect(
+        url.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
     try:
         rows = await admin.fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -284,6 +234,7 @@ async def test_nothing_lost_duplicated_or_reordered(
     synapse: SynapseServer,
     appservice_setup: AppserviceSetup,
     tmp_path: Path,
+    postgres_restart: list[str] | None,
 ) -> None:
     fault, seconds, check = SCENARIOS[name]
     setup = Setup(
@@ -293,6 +244,7 @@ async def test_nothing_lost_duplicated_or_reordered(
         tmp_path,
         traffic_seconds=seconds,
         appservice_proxy=name in APPSERVICE_PROXY,
+        postgres_restart=postgres_restart,
     )
     result = await run_scenario(name, setup, db_kind, fault, check)
     run_summary.add(SUMMARY_TITLE, summary(result))

@@ -25,30 +25,31 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 register_secret(make_url(ADMIN_URL).password or "")
 
 
-async def _admin_connection() -> asyncpg.Connection:
+async def _admin_connection(admin_url: str) -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(ADMIN_URL, timeout=5)
+        return await asyncpg.connect(admin_url, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        reason = f"no PostgreSQL server answers at {without_url_passwords(ADMIN_URL)}: {error}"
+        reason = f"no PostgreSQL server answers at {without_url_passwords(admin_url)}: {error}"
         if os.environ.get("BRIDGE_REQUIRE_POSTGRES"):
             pytest.fail(reason)
         pytest.skip(reason)
 
 
 @asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """Create an empty database; yield its SQLAlchemy URL; drop it afterwards."""
+async def postgres_database(admin_url: str = ADMIN_URL) -> AsyncIterator[str]:
+    """Create an empty database on the server of ``admin_url``; yield its SQLAlchemy URL; drop it
+    afterwards."""
     name = f"bridge_test_{uuid.uuid4().hex[:12]}"
-    admin = await _admin_connection()
+    admin = await _admin_connection(admin_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    base = ADMIN_URL.rsplit("/", 1)[0]
+    base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://", 1)
     finally:
-        admin = await _admin_connection()
+        admin = await _admin_connection(admin_url)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -60,9 +61,11 @@ def sqlite_url(directory: Path) -> str:
 
 
 @asynccontextmanager
-async def database_url(kind: str, directory: Path) -> AsyncIterator[str]:
+async def database_url(
+    kind: str, directory: Path, admin_url: str = ADMIN_URL
+) -> AsyncIterator[str]:
     if kind == "postgresql":
-        async with postgres_database() as url:
+        async with postgres_database(admin_url) as url:
             yield url
     else:
         yield sqlite_url(directory)
