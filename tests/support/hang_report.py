@@ -17,6 +17,9 @@ import pytest
 
 from tests.support import run_summary
 
+# What shows the reports at the end of the run.
+pytest_plugins = ["tests.support.run_summary"]
+
 # Seconds before pytest-timeout's deadline at which the report is taken.
 MARGIN = 20.0
 # Frames shown per task or thread (the innermost ones).
